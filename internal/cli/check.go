@@ -1,0 +1,5 @@
+package cli
+
+func init() {
+	register("check", "validate the config", notImplemented("check"))
+}

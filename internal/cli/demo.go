@@ -1,0 +1,5 @@
+package cli
+
+func init() {
+	register("demo", "run a self-contained demo", notImplemented("demo"))
+}

@@ -1,0 +1,5 @@
+package cli
+
+func init() {
+	register("sync", "run one two-way pass and exit", notImplemented("sync"))
+}
