@@ -1,0 +1,103 @@
+package state
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Pair binds a server message (folder, UID) to a local file (Maildir key)
+// with the flags both sides agreed on at the last sync (the base of the
+// three-way merge), as Maildir letters of the mapped flags.
+type Pair struct {
+	FolderID int64
+	UID      uint32
+	Key      string
+	Flags    string
+	Size     int64
+	MsgID    string // hash of the Message-ID header (see syncer)
+}
+
+// Pairs returns every pair of a folder, by UID.
+func (d *DB) Pairs(folderID int64) ([]Pair, error) {
+	rows, err := d.sql.Query(`SELECT folder_id, uid, key, flags, size, msgid FROM pairs WHERE folder_id = ? ORDER BY uid`, folderID)
+	if err != nil {
+		return nil, fmt.Errorf("state: pairs: %w", err)
+	}
+	defer rows.Close()
+	var out []Pair
+	for rows.Next() {
+		var p Pair
+		if err := rows.Scan(&p.FolderID, &p.UID, &p.Key, &p.Flags, &p.Size, &p.MsgID); err != nil {
+			return nil, fmt.Errorf("state: pairs: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// PairCount returns the number of pairs of a folder.
+func (d *DB) PairCount(folderID int64) (int, error) {
+	var n int
+	err := d.sql.QueryRow(`SELECT count(*) FROM pairs WHERE folder_id = ?`, folderID).Scan(&n)
+	return n, err
+}
+
+// PairByKey finds the pair of a Maildir key among an account's folders.
+func (d *DB) PairByKey(account, key string) (Pair, Folder, bool, error) {
+	row := d.sql.QueryRow(`SELECT p.folder_id, p.uid, p.key, p.flags, p.size, p.msgid, `+prefixed("f.", folderCols)+`
+		FROM pairs p JOIN folders f ON f.id = p.folder_id WHERE f.account = ? AND p.key = ?`, account, key)
+	var p Pair
+	var f Folder
+	err := row.Scan(&p.FolderID, &p.UID, &p.Key, &p.Flags, &p.Size, &p.MsgID,
+		&f.ID, &f.Account, &f.Name, &f.Remote, &f.UIDValidity, &f.UIDNext, &f.Messages, &f.HighestModSeq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Pair{}, Folder{}, false, nil
+	}
+	if err != nil {
+		return Pair{}, Folder{}, false, fmt.Errorf("state: pair by key: %w", err)
+	}
+	return p, f, true, nil
+}
+
+func prefixed(prefix, cols string) string {
+	return prefix + strings.ReplaceAll(cols, ", ", ", "+prefix)
+}
+
+// PutPair inserts or replaces a pair.
+func (t *Tx) PutPair(p Pair) error {
+	_, err := t.tx.Exec(`INSERT OR REPLACE INTO pairs (folder_id, uid, key, flags, size, msgid) VALUES (?, ?, ?, ?, ?, ?)`,
+		p.FolderID, p.UID, p.Key, p.Flags, p.Size, p.MsgID)
+	if err != nil {
+		return fmt.Errorf("state: put pair: %w", err)
+	}
+	return nil
+}
+
+// SetPairFlags stores new base flags of a pair.
+func (t *Tx) SetPairFlags(folderID int64, uid uint32, flags string) error {
+	_, err := t.tx.Exec(`UPDATE pairs SET flags = ? WHERE folder_id = ? AND uid = ?`, flags, folderID, uid)
+	if err != nil {
+		return fmt.Errorf("state: set pair flags: %w", err)
+	}
+	return nil
+}
+
+// DeletePair forgets a pair.
+func (t *Tx) DeletePair(folderID int64, uid uint32) error {
+	_, err := t.tx.Exec(`DELETE FROM pairs WHERE folder_id = ? AND uid = ?`, folderID, uid)
+	if err != nil {
+		return fmt.Errorf("state: delete pair: %w", err)
+	}
+	return nil
+}
+
+// DeletePairs forgets every pair of a folder (UIDVALIDITY changed).
+func (t *Tx) DeletePairs(folderID int64) error {
+	_, err := t.tx.Exec(`DELETE FROM pairs WHERE folder_id = ?`, folderID)
+	if err != nil {
+		return fmt.Errorf("state: delete pairs: %w", err)
+	}
+	return nil
+}

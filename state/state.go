@@ -1,0 +1,237 @@
+// Package state keeps mailmirror's sync state in one SQLite database
+// (modernc.org/sqlite, pure Go, WAL mode) in the state directory: IMAP
+// folders and their server counters, message pairs (UID ↔ Maildir key) with
+// the flags both sides last agreed on, pending operations (the write-ahead
+// intents of side effects that cannot be undone) and the UIDLs a POP3
+// account has stored.
+//
+// One process at a time may open the state for writing: Open takes an
+// exclusive lock on a file beside the database and fails with ErrLocked
+// while another holds it. OpenReadOnly works at any time.
+//
+// The package never logs and never stores secrets.
+package state
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+)
+
+// ErrLocked is returned by Open when another process holds the state.
+var ErrLocked = errors.New("the state directory is in use by another mailmirror process")
+
+// FileName is the database's file name inside the state directory.
+const FileName = "state.db"
+
+const lockName = "state.lock"
+
+// DB is an open state database.
+type DB struct {
+	sql      *sql.DB
+	lock     *os.File
+	path     string
+	readOnly bool
+}
+
+// Open opens (creating when needed, 0700 directory, 0600 file) the state
+// database in dir for reading and writing, migrating its schema. It fails
+// with an error wrapping ErrLocked while another process has it open.
+func Open(dir string) (*DB, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	lock, err := lockFile(filepath.Join(dir, lockName))
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, FileName)
+	// Create the file ourselves so that SQLite (and its -wal and -shm files,
+	// which copy the database's mode) never make it readable by others.
+	if f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600); err == nil {
+		f.Close()
+	}
+	db, err := openSQL(path, false)
+	if err != nil {
+		unlockFile(lock)
+		return nil, err
+	}
+	d := &DB{sql: db, lock: lock, path: path}
+	if err := d.migrate(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// OpenReadOnly opens the state database in dir for reading only; it works
+// while a daemon has it open for writing.
+func OpenReadOnly(dir string) (*DB, error) {
+	path := filepath.Join(dir, FileName)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	db, err := openSQL(path, true)
+	if err != nil {
+		return nil, err
+	}
+	return &DB{sql: db, path: path, readOnly: true}, nil
+}
+
+func openSQL(path string, readOnly bool) (*sql.DB, error) {
+	dsn := "file:" + filepath.ToSlash(path) +
+		"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+	if readOnly {
+		dsn += "&_pragma=query_only(1)"
+	} else {
+		// FULL: a committed record survives power loss, which the
+		// no-duplicate invariant relies on.
+		dsn += "&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
+	}
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("state: open %s: %w", path, err)
+	}
+	if !readOnly {
+		// SQLite has one writer; one connection makes Go queue the
+		// goroutines instead of SQLite returning SQLITE_BUSY.
+		db.SetMaxOpenConns(1)
+	}
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state: open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// Path is the database file.
+func (d *DB) Path() string { return d.path }
+
+// Close closes the database and releases the lock.
+func (d *DB) Close() error {
+	err := d.sql.Close()
+	if d.lock != nil {
+		unlockFile(d.lock)
+		d.lock = nil
+	}
+	return err
+}
+
+var migrations = []string{
+	// 1: initial schema.
+	`CREATE TABLE folders (
+		id INTEGER PRIMARY KEY,
+		account TEXT NOT NULL,
+		name TEXT NOT NULL,
+		remote TEXT NOT NULL DEFAULT '',
+		uidvalidity INTEGER NOT NULL DEFAULT 0,
+		uidnext INTEGER NOT NULL DEFAULT 0,
+		messages INTEGER NOT NULL DEFAULT 0,
+		highestmodseq INTEGER NOT NULL DEFAULT 0,
+		UNIQUE (account, name)
+	);
+	CREATE TABLE pairs (
+		folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+		uid INTEGER NOT NULL,
+		key TEXT NOT NULL,
+		flags TEXT NOT NULL DEFAULT '',
+		size INTEGER NOT NULL DEFAULT 0,
+		msgid TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (folder_id, uid)
+	);
+	CREATE INDEX pairs_key ON pairs(key);
+	CREATE TABLE ops (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		account TEXT NOT NULL,
+		kind TEXT NOT NULL,
+		folder TEXT NOT NULL DEFAULT '',
+		data BLOB,
+		attempts INTEGER NOT NULL DEFAULT 0,
+		last_error TEXT NOT NULL DEFAULT '',
+		created INTEGER NOT NULL
+	);
+	CREATE INDEX ops_account ON ops(account, id);
+	CREATE TABLE pop3_uidls (
+		account TEXT NOT NULL,
+		uidl TEXT NOT NULL,
+		key TEXT NOT NULL,
+		first_seen INTEGER NOT NULL,
+		deleted INTEGER NOT NULL DEFAULT 0,
+		PRIMARY KEY (account, uidl)
+	);`,
+}
+
+// SchemaVersion is the schema version this build writes.
+var SchemaVersion = len(migrations)
+
+func (d *DB) migrate() error {
+	var v int
+	if err := d.sql.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil {
+		return fmt.Errorf("state: read schema version: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("state: %s has schema version %d, newer than this mailmirror (%d): upgrade mailmirror", d.path, v, len(migrations))
+	}
+	for i := v; i < len(migrations); i++ {
+		tx, err := d.sql.Begin()
+		if err != nil {
+			return fmt.Errorf("state: migrate: %w", err)
+		}
+		if _, err := tx.Exec(migrations[i]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("state: migrate to %d: %w", i+1, err)
+		}
+		if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, i+1)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("state: migrate to %d: %w", i+1, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("state: migrate to %d: %w", i+1, err)
+		}
+	}
+	return nil
+}
+
+// Tx is a write transaction; see DB.Update.
+type Tx struct {
+	tx *sql.Tx
+}
+
+// Update runs fn in one transaction, committed when fn returns nil and
+// rolled back otherwise.
+func (d *DB) Update(fn func(tx *Tx) error) error {
+	if d.readOnly {
+		return errors.New("state: database is open read-only")
+	}
+	tx, err := d.sql.Begin()
+	if err != nil {
+		return fmt.Errorf("state: begin: %w", err)
+	}
+	if err := fn(&Tx{tx: tx}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("state: commit: %w", err)
+	}
+	return nil
+}
+
+func unixTime(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+func fromUnix(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.Unix(v, 0)
+}
