@@ -1,0 +1,90 @@
+package config
+
+// KeyDoc describes one configuration key. KeyDocs is the single list of
+// keys the package accepts: the parser rejects every other key, and a test
+// checks that docs/config-reference.md shows each one with its default.
+type KeyDoc struct {
+	Name     string // the key as written in the file
+	Table    string // "" for top-level keys, "account" for keys of [[account]] tables
+	Protocol string // "" when the key applies to every protocol, else ProtocolIMAP or ProtocolPOP3
+	Default  string // the default as shown in the reference (Markdown)
+	Doc      string // what the key means (Markdown)
+}
+
+// Table names used in KeyDoc.Table.
+const (
+	TableTop     = ""
+	TableAccount = "account"
+)
+
+var keyDocs = []KeyDoc{
+	{Name: "state_dir", Default: "`~/.local/state/mailmirror` on Linux (`$XDG_STATE_HOME/mailmirror` when set), `~/Library/Application Support/mailmirror` on macOS, `%LocalAppData%\\mailmirror` on Windows",
+		Doc: "Directory holding the sync state database. `~` and `$VAR` are expanded; a relative path is relative to the directory of the config file."},
+	{Name: "log_level", Default: "`\"info\"`",
+		Doc: "Least severe level logged: `\"debug\"`, `\"info\"`, `\"warn\"` or `\"error\"`."},
+	{Name: "log_format", Default: "`\"text\"`",
+		Doc: "Log line format: `\"text\"` or `\"json\"`."},
+
+	{Name: "name", Table: TableAccount, Default: "required",
+		Doc: "Name of the account, unique in the file, made of `A-Z a-z 0-9 . _ -`. Used in commands, logs and the state database."},
+	{Name: "protocol", Table: TableAccount, Default: "required",
+		Doc: "`\"imap\"` (two-way sync) or `\"pop3\"` (pull)."},
+	{Name: "host", Table: TableAccount, Default: "required",
+		Doc: "Server host name or IP address."},
+	{Name: "port", Table: TableAccount, Default: "`993` (IMAP), `995` (POP3); `143` (IMAP) and `110` (POP3) when `tls` is `\"starttls\"` or `\"none\"`",
+		Doc: "Server TCP port, 1 to 65535."},
+	{Name: "tls", Table: TableAccount, Default: "`\"implicit\"`",
+		Doc: "`\"implicit\"` (TLS from the first byte), `\"starttls\"` (upgrade a plain connection; fails if the server cannot) or `\"none\"` (clear text: refused for a host that is not loopback unless `allow_insecure = true`). Certificates are always verified."},
+	{Name: "tls_ca_file", Table: TableAccount, Default: "none",
+		Doc: "PEM file of extra CA certificates trusted for this server, in addition to the system's. `~` and `$VAR` are expanded."},
+	{Name: "allow_insecure", Table: TableAccount, Default: "`false`",
+		Doc: "Allow `tls = \"none\"` to a host that is not loopback (`localhost`, `127.0.0.0/8`, `::1`). The password then crosses the network in clear text."},
+	{Name: "username", Table: TableAccount, Default: "required",
+		Doc: "Login name on the server."},
+	{Name: "password", Table: TableAccount, Default: "none",
+		Doc: "The password itself. The file must then be readable by its owner only (`chmod 600`), else mailmirror refuses to start. Exactly one of `password`, `password_command` and `password_env` is required."},
+	{Name: "password_command", Table: TableAccount, Default: "none",
+		Doc: "Shell command (`sh -c`) whose first line of output is the password, e.g. `\"pass show mail/work\"`. Run each time the account logs in."},
+	{Name: "password_env", Table: TableAccount, Default: "none",
+		Doc: "Name of an environment variable holding the password."},
+	{Name: "maildir", Table: TableAccount, Default: "required",
+		Doc: "Root directory of this account's Maildir tree. `~` and `$VAR` are expanded; a relative path is relative to the directory of the config file. Two accounts may not share or nest their maildirs."},
+	{Name: "layout", Table: TableAccount, Default: "`\"verbatim\"`",
+		Doc: "On-disk folder naming: `\"verbatim\"` (`Lists/golang` is the directory `<maildir>/Lists/golang`, INBOX is `<maildir>/INBOX`) or `\"maildir++\"` (INBOX is `<maildir>` itself, `Lists/golang` is `<maildir>/.Lists.golang`, as Dovecot and Courier do)."},
+	{Name: "folders", Table: TableAccount, Protocol: ProtocolIMAP, Default: "`[\"*\"]`",
+		Doc: "Folders to sync, as patterns matched against folder names written with `/` as the hierarchy separator (`\"Lists/golang\"`) whatever the server uses. `*` matches any run of characters, including `/`, so `\"Lists/*\"` takes every folder below `Lists` at any depth; `%` matches any run of characters except `/`. A pattern starting with `!` excludes the folders it matches, and exclusions win over inclusions whatever their order: `[\"*\", \"!Spam\", \"!Lists/*\"]`. A list of exclusions only means everything else. `INBOX` is matched case-insensitively."},
+	{Name: "idle_folders", Table: TableAccount, Protocol: ProtocolIMAP, Default: "`[\"INBOX\"]`",
+		Doc: "Folders watched with IMAP IDLE for immediate delivery (one connection each, within `max_connections`); same pattern syntax as `folders`. Other folders are checked every `poll_interval`. `[]` turns IDLE off."},
+	{Name: "poll_interval", Table: TableAccount, Default: "`\"2m\"` (IMAP), `\"5m\"` (POP3)",
+		Doc: "How often the server is checked for changes IDLE does not report (IMAP) or for new mail (POP3). A duration: Go syntax (`\"90s\"`, `\"5m\"`, `\"1h30m\"`) plus `d` for days (`\"1d12h\"`); must be positive."},
+	{Name: "max_connections", Table: TableAccount, Protocol: ProtocolIMAP, Default: "`4`",
+		Doc: "Most connections opened to the server at once, 1 to 64."},
+	{Name: "delete_mode", Table: TableAccount, Protocol: ProtocolIMAP, Default: "`\"expunge\"`",
+		Doc: "What a message deleted locally becomes on the server: `\"expunge\"` (flagged `\\Deleted` and expunged) or `\"trash\"` (moved to the server's Trash folder)."},
+	{Name: "on_new_mail", Table: TableAccount, Default: "none",
+		Doc: "Shell command (`sh -c`) run after new mail was stored for this account, e.g. `\"notmuch new\"`."},
+	{Name: "leave_on_server", Table: TableAccount, Protocol: ProtocolPOP3, Default: "`true`",
+		Doc: "Keep messages on the server after download, remembered by UIDL, so that other devices get them too. With `false` each message is deleted from the server once it is safely on disk."},
+	{Name: "delete_after", Table: TableAccount, Protocol: ProtocolPOP3, Default: "`\"0\"` (never)",
+		Doc: "With `leave_on_server = true`, delete a message from the server this long after it was downloaded (`\"14d\"`); `\"0\"` means never."},
+	{Name: "delete_when_deleted_locally", Table: TableAccount, Protocol: ProtocolPOP3, Default: "`false`",
+		Doc: "With `leave_on_server = true`, delete a message from the server once it was deleted from the local Maildir."},
+	{Name: "folder", Table: TableAccount, Protocol: ProtocolPOP3, Default: "`\"INBOX\"`",
+		Doc: "Local folder receiving POP3 mail, hierarchy separated by `/`."},
+}
+
+// KeyDocs returns every accepted key, top-level keys first, in the order of
+// the reference documentation. The caller may modify the returned slice.
+func KeyDocs() []KeyDoc {
+	return append([]KeyDoc(nil), keyDocs...)
+}
+
+// keyDoc returns the entry for name in table, or nil.
+func keyDoc(table, name string) *KeyDoc {
+	for i := range keyDocs {
+		if keyDocs[i].Table == table && keyDocs[i].Name == name {
+			return &keyDocs[i]
+		}
+	}
+	return nil
+}

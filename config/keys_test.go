@@ -1,0 +1,124 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the key tables of ../docs/config-reference.md from KeyDocs")
+
+const referencePath = "../docs/config-reference.md"
+
+// referenceSections maps the headings of the reference to KeyDoc.Table.
+var referenceSections = map[string]string{
+	"## Top-level keys":     TableTop,
+	"## `[[account]]` keys": TableAccount,
+}
+
+// keyRow renders k as a row of the reference tables.
+func keyRow(k KeyDoc) string {
+	proto := k.Protocol
+	switch {
+	case k.Table == TableTop:
+		proto = "—"
+	case proto == "":
+		proto = "all"
+	}
+	return fmt.Sprintf("| `%s` | %s | %s | %s |", k.Name, k.Default, proto, k.Doc)
+}
+
+// TestConfigReference checks that docs/config-reference.md lists every key
+// KeyDocs holds, in the right section, with its default, protocol and
+// meaning, and no key the package does not accept. Run with -update to
+// rewrite the tables after changing KeyDocs.
+func TestConfigReference(t *testing.T) {
+	data, err := os.ReadFile(referencePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	want := map[string][]string{}
+	for _, k := range KeyDocs() {
+		want[k.Table] = append(want[k.Table], keyRow(k))
+	}
+
+	var out []string
+	table, inSection := "", false
+	seen := map[string][]string{}
+	for _, l := range lines {
+		if strings.HasPrefix(l, "## ") {
+			table, inSection = referenceSections[l]
+		}
+		if inSection && strings.HasPrefix(l, "| `") {
+			seen[table] = append(seen[table], l)
+			if *update {
+				if len(seen[table]) == 1 {
+					out = append(out, want[table]...)
+				}
+				continue
+			}
+		}
+		out = append(out, l)
+	}
+	if *update {
+		if err := os.WriteFile(referencePath, []byte(strings.Join(out, "\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	for _, table := range []string{TableTop, TableAccount} {
+		got := map[string]string{}
+		for _, row := range seen[table] {
+			name := strings.SplitN(row, "`", 3)[1]
+			got[name] = row
+		}
+		for _, k := range KeyDocs() {
+			if k.Table != table {
+				continue
+			}
+			row, ok := got[k.Name]
+			switch {
+			case !ok:
+				t.Errorf("%s: key %q (table %q) missing", referencePath, k.Name, table)
+			case row != keyRow(k):
+				t.Errorf("%s: row of %q is\n%s\nwant (default %s)\n%s", referencePath, k.Name, row, k.Default, keyRow(k))
+			}
+			delete(got, k.Name)
+		}
+		for name := range got {
+			t.Errorf("%s: documents key %q (table %q), which the config package does not accept", referencePath, name, table)
+		}
+	}
+	if len(seen[TableTop]) == 0 || len(seen[TableAccount]) == 0 {
+		t.Errorf("%s: key tables not found under %q", referencePath, referenceSections)
+	}
+}
+
+// TestKeyDocsAccepted checks that every key in KeyDocs is accepted by the
+// parser and every other key refused, so the table is the parser's list.
+func TestKeyDocsAccepted(t *testing.T) {
+	setHome(t)
+	names := map[string]bool{}
+	for _, k := range KeyDocs() {
+		if k.Default == "" || k.Doc == "" {
+			t.Errorf("key %q has no default or doc", k.Name)
+		}
+		if names[k.Table+"."+k.Name] {
+			t.Errorf("key %q listed twice", k.Name)
+		}
+		names[k.Table+"."+k.Name] = true
+		var text string
+		if k.Table == TableTop {
+			text = k.Name + " = 0\n"
+		} else {
+			text = "[[account]]\n" + k.Name + " = 0\n"
+		}
+		_, err := Parse([]byte(text), "config.toml")
+		if err != nil && strings.Contains(err.Error(), "unknown key") {
+			t.Errorf("key %q: %v", k.Name, err)
+		}
+	}
+}
