@@ -1,5 +1,75 @@
 package cli
 
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/mailmirror/mailmirror/config"
+)
+
 func init() {
-	register("check", "validate the config", notImplemented("check"))
+	register("check", "validate the config and print one line per account", runCheck)
+}
+
+// runCheck loads and validates the config. It prints one summary line per
+// account on stdout, or every problem on stderr and exits 1. With
+// --secrets it also obtains each password (running password_command) and
+// reports ok or failed, never the password.
+func runCheck(e *Env) int {
+	fs := e.Flags("check", "check [--config FILE] [--secrets]")
+	secrets := fs.Bool("secrets", false, "also obtain each account's password (runs password_command) and report ok or failed")
+	if ok, code := e.Parse(fs); !ok {
+		return code
+	}
+	if len(e.Args) > 0 {
+		fmt.Fprintf(e.Stderr, "mailmirror check: unexpected argument %q\n", e.Args[0])
+		fs.Usage()
+		return ExitUsage
+	}
+	path := e.Config()
+	cfg, err := config.Load(path)
+	if err != nil {
+		var list config.ErrorList
+		if errors.As(err, &list) {
+			for _, p := range list {
+				fmt.Fprintln(e.Stderr, p)
+			}
+			s := "s"
+			if len(list) == 1 {
+				s = ""
+			}
+			fmt.Fprintf(e.Stderr, "mailmirror check: %s: %d problem%s\n", path, len(list), s)
+		} else {
+			fmt.Fprintf(e.Stderr, "mailmirror check: %v\n", err)
+		}
+		return ExitFailure
+	}
+	if len(cfg.Accounts) == 0 {
+		fmt.Fprintf(e.Stdout, "%s: no accounts (the daemon will wait)\n", path)
+		return ExitOK
+	}
+	code := ExitOK
+	for _, a := range cfg.Accounts {
+		line := accountSummary(a)
+		if *secrets {
+			if _, err := a.ResolvePassword(context.Background()); err != nil {
+				line += " password=failed"
+				fmt.Fprintf(e.Stderr, "mailmirror check: %v\n", err)
+				code = ExitFailure
+			} else {
+				line += " password=ok"
+			}
+		}
+		fmt.Fprintln(e.Stdout, line)
+	}
+	return code
+}
+
+// accountSummary is the line check prints for an account:
+//
+//	work: imap user@imap.example.com:993 tls=implicit maildir=/home/u/Mail/work layout=verbatim
+func accountSummary(a *config.Account) string {
+	return fmt.Sprintf("%s: %s %s@%s tls=%s maildir=%s layout=%s",
+		a.Name, a.Protocol, a.Username, a.Address(), a.TLS, a.Maildir, a.Layout)
 }
