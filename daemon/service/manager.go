@@ -40,7 +40,7 @@ func (p *Plan) Check(action string) error {
 	if p.Spec.OS != runtime.GOOS {
 		return &UnusableError{Reason: fmt.Sprintf("this plan is for %s, and this is %s", p.Spec.OS, runtime.GOOS)}
 	}
-	run := fmt.Sprintf("run `%s` under your own supervisor instead (tmux, screen, supervisord, runit, a container's init)",
+	run := fmt.Sprintf("run `%s` under your own supervisor (tmux, screen, supervisord, runit, a container's init)",
 		"mailmirror run --config "+shellQuote(p.Spec.ConfigPath))
 	switch p.Kind {
 	case SystemdUser, SystemdSystem:
@@ -95,7 +95,6 @@ func (p *Plan) Check(action string) error {
 			return &UnusableError{
 				Reason: action + " needs an elevated prompt: right-click Command Prompt, PowerShell or Windows Terminal, " +
 					"choose \"Run as administrator\", and run the command again",
-				Instead: []string{run},
 			}
 		}
 	}
@@ -194,14 +193,14 @@ func (p *Plan) Preflight() error {
 }
 
 // Install installs the service on the running OS, and starts it when start
-// is true. It runs Check and Preflight first, so nothing is written when
+// is true. It runs Preflight and Check first, so nothing is written when
 // something is missing; when a step fails after that, what was written is
 // removed again.
 func (p *Plan) Install(start bool) (err error) {
-	if err := p.Check("install"); err != nil {
+	if err := p.Preflight(); err != nil {
 		return err
 	}
-	if err := p.Preflight(); err != nil {
+	if err := p.Check("install"); err != nil {
 		return err
 	}
 	svc, err := p.manager()
