@@ -28,7 +28,7 @@ func planLaunchd(p *Plan) {
 	p.Content = launchdPlist(p, path.Join(logDir, Name+".log"))
 	p.StartCommand = "launchctl load " + shellQuote(p.File)
 	p.UninstallCommands = []string{
-		"launchctl unload " + shellQuote(p.File),
+		"launchctl unload " + shellQuote(p.File) + " (if it runs)",
 		"rm " + shellQuote(p.File),
 	}
 	p.Logs = "tail -f " + shellQuote(path.Join(logDir, Name+".log")) + " (or open it in Console.app)"

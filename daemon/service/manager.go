@@ -44,7 +44,7 @@ func (p *Plan) Check(action string) error {
 		"mailmirror run --config "+shellQuote(p.Spec.ConfigPath))
 	switch p.Kind {
 	case SystemdUser, SystemdSystem:
-		if _, err := os.Stat("/run/systemd/system"); err != nil {
+		if _, err := os.Stat(systemdRunDir); err != nil {
 			return &UnusableError{
 				Reason:  "systemd is not running on this machine (no /run/systemd/system; a container?), and it is the only service manager mailmirror installs into on Linux",
 				Instead: []string{run},
@@ -108,6 +108,10 @@ func firstLine(s string) string {
 	}
 	return strings.TrimSpace(s)
 }
+
+// systemdRunDir exists when systemd is the init system (sd_booted(3)).
+// Tests point it elsewhere.
+var systemdRunDir = "/run/systemd/system"
 
 // nop is the kardianos Interface of a service that is only controlled.
 type nop struct{}

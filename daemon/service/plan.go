@@ -164,7 +164,7 @@ func checkSpec(spec Spec) error {
 	if err := checkText(spec.User); err != nil {
 		return fmt.Errorf("service: user name %q: %w", spec.User, err)
 	}
-	if strings.ContainsAny(spec.User, " \t\"'\\/") {
+	if spec.OS != "windows" && strings.ContainsAny(spec.User, " \t\"'\\/") {
 		return fmt.Errorf("service: user name %q: invalid character", spec.User)
 	}
 	for k, v := range spec.Env {

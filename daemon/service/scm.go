@@ -43,7 +43,7 @@ func planWindows(p *Plan) {
 	}
 	p.StartCommand = "sc.exe start " + Name
 	p.UninstallCommands = []string{
-		"sc.exe stop " + Name,
+		"sc.exe stop " + Name + " (if it runs)",
 		"sc.exe delete " + Name,
 		"remove Event Log source " + Name,
 	}

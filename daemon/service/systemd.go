@@ -12,7 +12,9 @@ import (
 func planSystemd(p *Plan) {
 	p.Name = Name
 	unit := Name + ".service"
-	systemctl := "systemctl"
+	// The commands as kardianos/service runs them: "systemctl ACTION
+	// [--user] [UNIT]".
+	scope := ""
 	if p.Spec.System {
 		p.Kind = SystemdSystem
 		p.File = path.Join("/etc/systemd/system", unit)
@@ -21,24 +23,23 @@ func planSystemd(p *Plan) {
 		p.Kind = SystemdUser
 		p.File = path.Join(p.Spec.Home, ".config/systemd/user", unit)
 		p.Dirs = []string{path.Dir(p.File)}
-		systemctl = "systemctl --user"
+		scope = " --user"
 		p.Logs = "journalctl --user -u " + Name + " -f"
 		p.Notes = append(p.Notes,
 			"A user service runs while you are logged in. To start it at boot and keep it "+
 				"running after you log out, enable lingering once: loginctl enable-linger "+p.Spec.User)
 	}
 	p.Content = systemdUnit(p)
-	// The order kardianos runs them in.
 	p.InstallCommands = []string{
-		systemctl + " enable " + unit,
-		systemctl + " daemon-reload",
+		"systemctl enable" + scope + " " + unit,
+		"systemctl daemon-reload" + scope,
 	}
-	p.StartCommand = systemctl + " start " + unit
+	p.StartCommand = "systemctl start" + scope + " " + unit
 	p.UninstallCommands = []string{
-		systemctl + " stop " + unit,
-		systemctl + " disable " + unit,
+		"systemctl stop" + scope + " " + unit + " (if it runs)",
+		"systemctl disable" + scope + " " + unit,
 		"rm " + shellQuote(p.File),
-		systemctl + " daemon-reload",
+		"systemctl daemon-reload" + scope,
 	}
 }
 
