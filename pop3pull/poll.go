@@ -1,0 +1,553 @@
+package pop3pull
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/mailmirror/mailmirror/config"
+	"github.com/mailmirror/mailmirror/maildir"
+	"github.com/mailmirror/mailmirror/state"
+)
+
+// How a poll stays safe when it is killed at any instant (DESIGN.md
+// invariants 1-4):
+//
+//  1. Messages are streamed into tmp/ files of the folder and closed, not
+//     published (maildir.Batch.Add).
+//  2. Before a batch is published, its intent goes to the state DB: one op
+//     of kind OpStore listing (UIDL, planned Maildir key) pairs.
+//  3. The batch is published: one file-system sync, renames into new/,
+//     directory syncs.
+//  4. One transaction records the UIDLs and removes the op.
+//  5. DELE commands are sent only for UIDLs recorded in step 4 (or earlier
+//     polls); before QUIT an op of kind OpDele lists them, and after QUIT
+//     the UIDLs are marked deleted and the op removed.
+//
+// At the start of each poll, pending ops are resolved before anything
+// else. A store op's keys are looked up in the folder: a file that exists
+// was published, so its UIDL is recorded (after a directory sync) and the
+// message is not downloaded again; a key without a file was never
+// published, its tmp/ file is removed and the message is downloaded again.
+// Either way no message is stored twice and none is lost. A dele op is
+// resolved once the server's listing is known: UIDLs no longer on the
+// server are marked deleted; the others are decided again by the policies.
+// Since POP3 removes DELEd messages only at a successful QUIT, a crash
+// before QUIT deletes nothing.
+
+// Kinds of the state ops the poller writes.
+const (
+	OpStore = "pop3-store"
+	OpDele  = "pop3-dele"
+)
+
+// Defaults of Options.
+const (
+	DefaultBatchMessages = 1000
+	DefaultBatchBytes    = 64 << 20
+)
+
+// tmpMaxAge is how old a file in tmp/ must be before a poll removes it
+// (the Maildir convention: 36 hours).
+const tmpMaxAge = 36 * time.Hour
+
+// Options tune a poll. A nil *Options means the defaults.
+type Options struct {
+	// Timeout bounds every read and write on the connection; zero means
+	// DefaultTimeout.
+	Timeout time.Duration
+	// Window is how many commands are kept in flight when the server
+	// advertises PIPELINING; zero means DefaultWindow, 1 turns pipelining
+	// off.
+	Window int
+	// BatchMessages and BatchBytes bound a batch: the messages published
+	// with one file-system sync and recorded in one transaction. Zero
+	// means DefaultBatchMessages and DefaultBatchBytes.
+	BatchMessages int
+	BatchBytes    int64
+	// Password, when set, is used instead of resolving the account's
+	// password (the daemon may hold it already).
+	Password config.Secret
+	// Now returns the current time (for delete_after); nil means time.Now.
+	Now func() time.Time
+}
+
+// Result tells what one poll did.
+type Result struct {
+	Messages   int   // messages on the server at login
+	New        int   // messages this device had not stored before the poll
+	Downloaded int   // messages stored durably and recorded by this poll
+	Deleted    int   // messages removed from the server at QUIT
+	Bytes      int64 // bytes written into the Maildir
+	Recovered  int   // messages of an interrupted poll found published and recorded
+	// UIDL is false when the server has no UIDL and messages were
+	// identified by a hash of their headers (TOP n 0).
+	UIDL bool
+	// Errors lists per-message failures (the server refused RETR or DELE,
+	// a listing line was garbage, a policy was held back). Those messages
+	// stay on the server and are tried again at the next poll.
+	Errors []MessageError
+}
+
+// MessageError is a problem with one message (Num 0: with the listing).
+type MessageError struct {
+	Num  int    // message number in the session
+	UIDL string // the message's identifier, when known
+	Err  error
+}
+
+// Error implements error.
+func (e MessageError) Error() string {
+	if e.UIDL != "" {
+		return fmt.Sprintf("message %d (%s): %v", e.Num, e.UIDL, e.Err)
+	}
+	return fmt.Sprintf("message %d: %v", e.Num, e.Err)
+}
+
+// storeItem is one message of a store op.
+type storeItem struct {
+	UIDL string `json:"uidl"`
+	Key  string `json:"key"`
+}
+
+// crashHook, when set by tests, runs at each step of a poll ("retr",
+// "intent", "publish", "record", "dele", "quit") so a test can kill the
+// process there.
+var crashHook func(step string)
+
+func hook(step string) {
+	if crashHook != nil {
+		crashHook(step)
+	}
+}
+
+// SyncAccount opens the account's Maildir with its layout and polls once.
+// It is what `mailmirror sync` runs for a POP3 account, and what the daemon
+// runs every poll_interval. cfg is the configuration the account belongs
+// to.
+func SyncAccount(ctx context.Context, cfg *config.Config, acct *config.Account, db *state.DB) (Result, error) {
+	_ = cfg
+	store, err := maildir.Open(acct.Maildir, acct.Layout)
+	if err != nil {
+		return Result{}, fmt.Errorf("pop3: account %q: %w", acct.Name, err)
+	}
+	return Poll(ctx, acct, store, db, nil)
+}
+
+// serverMsg is one message of the server's listing.
+type serverMsg struct {
+	num int
+	id  string // UIDL, or "top-" + header hash; made unique (see listing)
+	dup bool   // its UIDL was shared with another message: never DELE it
+}
+
+// Poll runs one poll of a POP3 account: it resolves what an interrupted
+// poll left, connects, lists the messages (UIDL, or a hash of TOP n 0
+// headers when the server has no UIDL), downloads those this device has not
+// stored into the account's folder (pipelined, in durable batches), records
+// them, then sends the DELE commands the account's policies ask for and
+// QUIT. Per-message failures go to Result.Errors; the error is for failures
+// of the whole poll (connection, login, local disk, state DB), and then
+// Result still counts what was done.
+func Poll(ctx context.Context, acct *config.Account, store *maildir.Store, db *state.DB, opts *Options) (res Result, err error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	folderName := acct.Folder
+	if folderName == "" {
+		folderName = maildir.Inbox
+	}
+	wrap := func(err error) error {
+		if err == nil {
+			return nil
+		}
+		return fmt.Errorf("pop3: account %q: %w", acct.Name, err)
+	}
+	folder, err := store.Folder(folderName)
+	if err != nil {
+		return res, wrap(err)
+	}
+	cleanTmp(folder, now())
+
+	// Resolve what an interrupted poll left.
+	ops, err := db.Ops(acct.Name)
+	if err != nil {
+		return res, wrap(err)
+	}
+	var deleOps []state.Op
+	for _, op := range ops {
+		switch op.Kind {
+		case OpStore:
+			n, err := resolveStore(store, db, acct.Name, op)
+			res.Recovered += n
+			if err != nil {
+				return res, wrap(err)
+			}
+		case OpDele:
+			deleOps = append(deleOps, op)
+		}
+	}
+
+	pass := opts.Password
+	if pass == "" {
+		pass, err = acct.ResolvePassword(ctx)
+		if err != nil {
+			return res, wrap(err)
+		}
+	}
+	c, err := DialAccount(ctx, acct, opts.Timeout)
+	if err != nil {
+		return res, err
+	}
+	defer c.Abort()
+	stop := context.AfterFunc(ctx, c.Abort)
+	defer stop()
+	ctxErr := func(err error) error {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+		return err
+	}
+	if opts.Window > 0 {
+		c.SetWindow(opts.Window)
+	}
+	if err := c.Login(acct.Username, pass); err != nil {
+		return res, wrap(ctxErr(err))
+	}
+	msgs, useUIDL, err := listing(c, &res)
+	if err != nil {
+		return res, wrap(ctxErr(err))
+	}
+	res.UIDL = useUIDL
+	res.Messages = len(msgs)
+	onServer := make(map[string]bool, len(msgs))
+	for _, m := range msgs {
+		onServer[m.id] = true
+	}
+	if err := resolveDele(db, deleOps, onServer); err != nil {
+		return res, wrap(err)
+	}
+	known, err := db.POP3UIDLs(acct.Name)
+	if err != nil {
+		return res, wrap(err)
+	}
+
+	// Download what this device has not stored.
+	var fresh []serverMsg
+	for _, m := range msgs {
+		if _, ok := known[m.id]; !ok {
+			fresh = append(fresh, m)
+		}
+	}
+	res.New = len(fresh)
+	stored, dlErr := download(c, db, acct.Name, folder, fresh, opts, now, &res)
+	for _, u := range stored {
+		known[u.UIDL] = u
+	}
+	if dlErr != nil {
+		// Messages published and recorded so far stay recorded; the
+		// connection is given up without QUIT, so nothing is deleted.
+		return res, wrap(ctxErr(dlErr))
+	}
+
+	// Deletion policies.
+	dele, err := chooseDeletions(acct, folder, msgs, known, now(), &res)
+	if err != nil {
+		return res, wrap(err)
+	}
+	if len(dele) == 0 {
+		if err := c.Quit(); err != nil {
+			return res, wrap(ctxErr(err))
+		}
+		return res, nil
+	}
+	uidls := make([]string, len(dele))
+	nums := make([]int, len(dele))
+	for i, m := range dele {
+		uidls[i], nums[i] = m.id, m.num
+	}
+	data, _ := jsonMarshal(uidls)
+	opID, err := db.AddOp(state.Op{Account: acct.Name, Kind: OpDele, Folder: folder.Name, Data: data, Created: now()})
+	if err != nil {
+		return res, wrap(err)
+	}
+	refused, err := c.DeleEach(nums)
+	if err != nil {
+		return res, wrap(ctxErr(err))
+	}
+	hook("dele")
+	var done []string
+	for _, m := range dele {
+		if e := refused[m.num]; e != nil {
+			res.Errors = append(res.Errors, MessageError{Num: m.num, UIDL: m.id, Err: e})
+			continue
+		}
+		done = append(done, m.id)
+	}
+	if err := c.Quit(); err != nil {
+		// The server may or may not have removed them: the op stays and
+		// the next poll's listing tells.
+		return res, wrap(ctxErr(err))
+	}
+	hook("quit")
+	if err := db.MarkPOP3Deleted(acct.Name, done); err != nil {
+		return res, wrap(err)
+	}
+	if err := db.DeleteOp(opID); err != nil {
+		return res, wrap(err)
+	}
+	res.Deleted = len(done)
+	return res, nil
+}
+
+// listing returns the server's messages with unique identifiers: UIDL when
+// the server has it, else a hash of each message's header (TOP n 0). A
+// UIDL listed for several messages gets " #2", " #3"... appended (a space
+// cannot occur in a real UIDL) for the second and later ones, and all of
+// them are marked dup so that no policy deletes them.
+func listing(c *Client, res *Result) ([]serverMsg, bool, error) {
+	list, info, err := c.UIDL()
+	useUIDL := true
+	if err != nil {
+		if !isServerError(err) {
+			return nil, false, err
+		}
+		useUIDL = false
+		list, err = topHashes(c, res)
+		if err != nil {
+			return nil, false, err
+		}
+	}
+	if info.Skipped > 0 {
+		res.Errors = append(res.Errors, MessageError{Err: fmt.Errorf("%w: %d malformed UIDL lines ignored", ErrProtocol, info.Skipped)})
+	}
+	count := map[string]int{}
+	for _, m := range list {
+		count[m.UIDL]++
+	}
+	seen := map[string]int{}
+	out := make([]serverMsg, 0, len(list))
+	for _, m := range list {
+		seen[m.UIDL]++
+		id := m.UIDL
+		if k := seen[m.UIDL]; k > 1 {
+			id += " #" + strconv.Itoa(k)
+		}
+		out = append(out, serverMsg{num: m.Num, id: id, dup: count[m.UIDL] > 1})
+	}
+	return out, useUIDL, nil
+}
+
+// topHashes identifies messages by the SHA-256 of their header, for servers
+// without UIDL.
+func topHashes(c *Client, res *Result) ([]MessageUIDL, error) {
+	n, _, err := c.Stat()
+	if err != nil {
+		return nil, err
+	}
+	nums := make([]int, n)
+	for i := range nums {
+		nums[i] = i + 1
+	}
+	var out []MessageUIDL
+	unsupported := false
+	err = c.TopEach(nums, 0, func(num int, body io.Reader, err error) error {
+		if err != nil {
+			if num == 1 {
+				unsupported = true
+				return fmt.Errorf("%w: no UIDL and no TOP: %w", ErrUnsupported, err)
+			}
+			res.Errors = append(res.Errors, MessageError{Num: num, Err: err})
+			return nil
+		}
+		h := sha256.New()
+		if _, err := io.Copy(h, body); err != nil {
+			return err
+		}
+		out = append(out, MessageUIDL{Num: num, UIDL: "top-" + hex.EncodeToString(h.Sum(nil)[:16])})
+		return nil
+	})
+	if err != nil && !unsupported {
+		return nil, err
+	}
+	return out, err
+}
+
+// download streams the messages fresh into folder in batches and returns
+// the records it made.
+func download(c *Client, db *state.DB, account string, folder *maildir.Folder, fresh []serverMsg,
+	opts *Options, now func() time.Time, res *Result) ([]state.UIDL, error) {
+	if len(fresh) == 0 {
+		return nil, nil
+	}
+	maxMsgs := opts.BatchMessages
+	if maxMsgs <= 0 {
+		maxMsgs = DefaultBatchMessages
+	}
+	maxBytes := opts.BatchBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultBatchBytes
+	}
+	var (
+		batch      maildir.Batch
+		items      []storeItem
+		batchBytes int64
+		recorded   []state.UIDL
+	)
+	// commit publishes and records the batch (steps 2 to 4 above).
+	commit := func() error {
+		if len(items) == 0 {
+			return nil
+		}
+		n := batchBytes
+		defer func() { items, batchBytes = nil, 0 }()
+		data, err := jsonMarshal(items)
+		if err != nil {
+			batch.Abort()
+			return err
+		}
+		opID, err := db.AddOp(state.Op{Account: account, Kind: OpStore, Folder: folder.Name, Data: data, Created: now()})
+		if err != nil {
+			batch.Abort()
+			return err
+		}
+		hook("intent")
+		if _, err := batch.Commit(); err != nil {
+			// Nothing of the batch is left in new/ or cur/.
+			db.DeleteOp(opID)
+			return err
+		}
+		hook("publish")
+		t := now()
+		uidls := make([]state.UIDL, len(items))
+		for i, it := range items {
+			uidls[i] = state.UIDL{UIDL: it.UIDL, Key: it.Key, FirstSeen: t}
+		}
+		if err := db.Update(func(tx *state.Tx) error {
+			if err := tx.AddPOP3UIDLs(account, uidls); err != nil {
+				return err
+			}
+			return tx.DeleteOp(opID)
+		}); err != nil {
+			return err
+		}
+		hook("record")
+		recorded = append(recorded, uidls...)
+		res.Downloaded += len(uidls)
+		res.Bytes += n
+		return nil
+	}
+	nums := make([]int, len(fresh))
+	ids := make(map[int]string, len(fresh))
+	for i, m := range fresh {
+		nums[i] = m.num
+		ids[m.num] = m.id
+	}
+	buf := make([]byte, 64<<10)
+	err := c.RetrEach(nums, func(num int, body io.Reader, err error) error {
+		if err != nil {
+			res.Errors = append(res.Errors, MessageError{Num: num, UIDL: ids[num], Err: err})
+			return nil
+		}
+		w, err := folder.NewMessage()
+		if err != nil {
+			return err
+		}
+		n, err := io.CopyBuffer(w, body, buf)
+		if err != nil {
+			w.Abort()
+			return fmt.Errorf("message %d: %w", num, err)
+		}
+		if err := batch.Add(w, "", time.Time{}); err != nil {
+			return err
+		}
+		items = append(items, storeItem{UIDL: ids[num], Key: w.Key()})
+		batchBytes += n
+		hook("retr")
+		if len(items) >= maxMsgs || batchBytes >= maxBytes {
+			return commit()
+		}
+		return nil
+	})
+	if err != nil {
+		// Keep what arrived whole before the failure.
+		if cerr := commit(); cerr != nil {
+			batch.Abort()
+			return recorded, errors.Join(err, cerr)
+		}
+		return recorded, err
+	}
+	if err := commit(); err != nil {
+		batch.Abort()
+		return recorded, err
+	}
+	return recorded, nil
+}
+
+// chooseDeletions applies the account's policies to the messages on the
+// server that this device has recorded as stored.
+func chooseDeletions(acct *config.Account, folder *maildir.Folder, msgs []serverMsg,
+	known map[string]state.UIDL, now time.Time, res *Result) ([]serverMsg, error) {
+	byAge := acct.DeleteAfter > 0
+	if acct.LeaveOnServer && !byAge && !acct.DeleteWhenDeletedLocally {
+		return nil, nil
+	}
+	var local map[string]bool
+	if acct.DeleteWhenDeletedLocally {
+		ents, err := folder.Scan()
+		if err != nil {
+			return nil, err
+		}
+		local = make(map[string]bool, len(ents))
+		for _, e := range ents {
+			local[e.Key] = true
+		}
+		// A folder that lost every message this device stored looks like
+		// a wiped or moved Maildir, not like a user's deletions: refuse to
+		// empty the server because of it.
+		recordedHere, missing := 0, 0
+		for _, m := range msgs {
+			if u, ok := known[m.id]; ok && u.Key != "" {
+				recordedHere++
+				if !local[u.Key] {
+					missing++
+				}
+			}
+		}
+		if recordedHere >= wipeGuard && missing == recordedHere {
+			res.Errors = append(res.Errors, MessageError{Err: fmt.Errorf(
+				"delete_when_deleted_locally: all %d stored messages are missing from %s: not deleting them from the server",
+				missing, folder.Path)})
+			local = nil
+		}
+	}
+	var out []serverMsg
+	for _, m := range msgs {
+		u, ok := known[m.id]
+		if !ok || m.dup {
+			continue
+		}
+		switch {
+		case !acct.LeaveOnServer:
+		case byAge && !u.FirstSeen.IsZero() && now.Sub(u.FirstSeen) >= acct.DeleteAfter:
+		case local != nil && u.Key != "" && !local[u.Key]:
+		default:
+			continue
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// wipeGuard is how many stored messages must all be missing locally before
+// delete_when_deleted_locally suspects a wiped Maildir.
+const wipeGuard = 10
