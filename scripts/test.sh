@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Runs every check CI runs, in the same order: installs the test servers when
+# missing (Dovecot IMAP and POP3, isync's mbsync), then gofmt, go vet, a build
+# and vet for each release platform, and the tests with the race detector
+# against a real Dovecot. `make test` runs it; so does CI (.ci/run).
+#
+# Environment: CI=true makes tests that need Dovecot fail instead of skip
+# (MAILMIRROR_REQUIRE_DOVECOT=1 does the same locally); MAILMIRROR_TEST_P sets
+# how many packages test at once (default: the number of CPUs, at most 8);
+# MAILMIRROR_TEST_RUN is passed to go test -run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Go from its standard place first; dovecot lives in /usr/sbin, which a normal
+# user's PATH may lack.
+export PATH="/usr/local/go/bin:$PATH:/usr/sbin:/sbin"
+export DEBIAN_FRONTEND=noninteractive
+
+step() { printf '\n== %s\n' "$*"; }
+
+# --- Test servers -----------------------------------------------------------
+need=()
+if [ ! -x /usr/sbin/dovecot ] || [ ! -e /usr/lib/dovecot/imap ] || [ ! -e /usr/lib/dovecot/pop3 ]; then
+	need+=(dovecot-imapd dovecot-pop3d)
+fi
+command -v mbsync >/dev/null 2>&1 || need+=(isync)
+# The race detector needs cgo, hence a C compiler.
+command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+if [ ${#need[@]} -gt 0 ]; then
+	step "installing ${need[*]}"
+	if [ "$(id -u)" = 0 ]; then
+		sudo=()
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo=(sudo)
+	else
+		echo "missing packages: ${need[*]}" >&2
+		echo "install them as root: apt-get install ${need[*]}" >&2
+		exit 1
+	fi
+	if ! command -v apt-get >/dev/null 2>&1; then
+		echo "missing: ${need[*]} (Debian package names); install Dovecot 2.3 with IMAP and POP3, and isync" >&2
+		exit 1
+	fi
+	# Keep the packages from starting the system-wide Dovecot: the tests
+	# start their own, and CI machines have no init system to run it.
+	policy=/usr/sbin/policy-rc.d
+	made_policy=
+	if [ ! -e "$policy" ]; then
+		"${sudo[@]}" sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
+		made_policy=1
+	fi
+	status=0
+	"${sudo[@]}" apt-get update -q || status=$?
+	if [ "$status" = 0 ]; then
+		"${sudo[@]}" apt-get install -y -q --no-install-recommends "${need[@]}" || status=$?
+	fi
+	if [ -n "$made_policy" ]; then
+		"${sudo[@]}" rm -f "$policy"
+	fi
+	if [ "$status" != 0 ]; then
+		echo "installing ${need[*]} failed" >&2
+		exit "$status"
+	fi
+fi
+
+go version
+
+# --- Formatting and static checks -------------------------------------------
+step "gofmt"
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change these files (run gofmt -w):" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+for target in windows/amd64 darwin/arm64 darwin/amd64 linux/arm64; do
+	step "build and vet for $target"
+	GOOS=${target%/*} GOARCH=${target#*/} go build ./...
+	GOOS=${target%/*} GOARCH=${target#*/} go vet ./...
+done
+
+# --- Tests ------------------------------------------------------------------
+if [ "${CI:-}" = true ]; then
+	export MAILMIRROR_REQUIRE_DOVECOT=1
+fi
+p=${MAILMIRROR_TEST_P:-$(nproc 2>/dev/null || echo 2)}
+if [ "$p" -gt 8 ]; then
+	p=8
+fi
+run=()
+if [ -n "${MAILMIRROR_TEST_RUN:-}" ]; then
+	run=(-run "$MAILMIRROR_TEST_RUN")
+fi
+step "go test -race -p $p"
+go test -race -count=1 -timeout 20m -p "$p" "${run[@]}" ./...
