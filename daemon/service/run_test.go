@@ -3,11 +3,7 @@ package service
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"runtime"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -85,27 +81,6 @@ func TestProgramExitsByItself(t *testing.T) {
 	p.wait()
 	if err := p.Stop(nil); err != nil || p.err != errBoom {
 		t.Errorf("Stop = %v, runFn's error %v", err, p.err)
-	}
-}
-
-func TestRunInteractiveStopsOnSIGTERM(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("no SIGTERM to self on Windows")
-	}
-	if !Interactive() {
-		t.Skip("the test process runs under a service manager")
-	}
-	errStopped := errors.New("stopped cleanly")
-	err := Run(Name, func(ctx context.Context) error {
-		// The handler is installed before runFn runs.
-		if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
-			return fmt.Errorf("kill: %w", err)
-		}
-		<-ctx.Done()
-		return errStopped
-	})
-	if err != errStopped {
-		t.Errorf("Run = %v, want runFn's %v", err, errStopped)
 	}
 }
 
