@@ -28,4 +28,3 @@ func TestRunInteractiveStopsOnSIGTERM(t *testing.T) {
 		t.Errorf("Run = %v, want runFn's %v", err, errStopped)
 	}
 }
-
