@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/textproto"
 	"strings"
 	"sync"
 	"time"
@@ -55,7 +54,6 @@ type DialOptions struct {
 type Client struct {
 	raw       net.Conn // TCP connection, with deadlines
 	conn      net.Conn // raw, or TLS on top of it
-	tp        *textproto.Reader
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	timeout   time.Duration
@@ -228,7 +226,6 @@ func (c *Client) setConn(conn net.Conn) {
 	c.conn = conn
 	c.br = bufio.NewReaderSize(conn, bufSize)
 	c.bw = bufio.NewWriterSize(conn, 4096)
-	c.tp = textproto.NewReader(c.br)
 }
 
 // isCertError reports whether err is a certificate verification failure.

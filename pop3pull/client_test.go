@@ -58,11 +58,12 @@ func trickyMessages() map[string][]byte {
 		"dots": []byte("Subject: dots\r\n\r\n.\r\n..\r\n...x\r\n.leading\r\nend.\r\n. \r\n"),
 		"long-lines": []byte("Subject: long\r\n\r\n" + long + "\r\n" +
 			strings.Repeat("y", 200000) + "\r\n.\r\n" + long + long + "\r\n"),
-		"bare-lf":    []byte("Subject: bare lf\n\nline one\nline two\r\nmixed\n.\ndot after bare lf\n"),
-		"bare-cr":    []byte("Subject: bare cr\r\n\r\nA\rB\r\r\nC\r"),
-		"nul":        []byte("Subject: nul\r\n\r\nbefore\x00after\r\n\x00\x00\r\n\xff\xfe binary\r\n"),
-		"no-newline": []byte("Subject: no final newline\r\n\r\nlast line without CRLF"),
-		"empty-body": []byte("Subject: empty\r\n\r\n"),
+		"bare-lf":            []byte("Subject: bare lf\n\nline one\nline two\r\nmixed\n.\ndot after bare lf\n"),
+		"bare-lf-blank-line": []byte("Subject: bare lf\n\n.dot after a blank bare-LF line\n\n..two\n"),
+		"bare-cr":            []byte("Subject: bare cr\r\n\r\nA\rB\r\r\nC\r"),
+		"nul":                []byte("Subject: nul\r\n\r\nbefore\x00after\r\n\x00\x00\r\n\xff\xfe binary\r\n"),
+		"no-newline":         []byte("Subject: no final newline\r\n\r\nlast line without CRLF"),
+		"empty-body":         []byte("Subject: empty\r\n\r\n"),
 	}
 }
 

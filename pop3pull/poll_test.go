@@ -360,23 +360,31 @@ func TestPollDuplicateUIDLsAreNeverDeleted(t *testing.T) {
 	}
 }
 
-// randomReader is a deterministic stream of printable lines.
-type randomReader struct{ r *rand.Rand }
+// randomReader is a deterministic stream of printable lines of 76
+// characters, some starting with a dot, the same however it is read.
+type randomReader struct {
+	r   *rand.Rand
+	pos int
+}
 
-func (g randomReader) Read(p []byte) (int, error) {
+func (g *randomReader) Read(p []byte) (int, error) {
 	for i := range p {
-		if i%77 == 76 {
+		switch col := g.pos % 77; {
+		case col == 76:
 			p[i] = '\n'
-		} else {
+		case col == 0 && g.pos%(77*5) == 0:
+			p[i] = '.'
+		default:
 			p[i] = byte('!' + g.r.Intn(90))
 		}
+		g.pos++
 	}
 	return len(p), nil
 }
 
 func hugeMessage(size int64) func() io.Reader {
 	return func() io.Reader {
-		return io.MultiReader(strings.NewReader("Subject: huge\n\n"), randomReader{rand.New(rand.NewSource(1))})
+		return io.MultiReader(strings.NewReader("Subject: huge\n\n"), &randomReader{r: rand.New(rand.NewSource(1))})
 	}
 }
 

@@ -166,7 +166,7 @@ func (c *Client) pipeline(verb string, lines []string, multiline bool, fn func(i
 			}
 			continue
 		}
-		dr := c.tp.DotReader()
+		dr := newDotReader(c.br)
 		if stop == nil {
 			stop = fn(i, dr, nil)
 		}

@@ -653,47 +653,51 @@ func (ss *session) transaction(verb, arg string, f Faults) error {
 
 // writeDotStuffed sends r dot-stuffed and terminated by ".\r\n". lines >= 0
 // stops after the header and that many body lines (TOP). limit >= 0 cuts
-// the body after limit bytes and returns errDrop.
+// the body after limit bytes and returns errDrop. Line endings are sent as
+// stored.
 func writeDotStuffed(w *bufio.Writer, r io.Reader, lines int, limit int64) error {
 	br := bufio.NewReaderSize(r, 32<<10)
 	bol := true     // at the beginning of a line
 	inBody := false // past the blank line ending the header
 	bodyLines := 0  // body lines sent
-	lineEmpty := true
 	var sent int64
 	last := byte('\n')
 	for {
 		if lines >= 0 && inBody && bodyLines >= lines && bol {
 			break
 		}
-		c, err := br.ReadByte()
+		chunk, err := br.ReadSlice('\n')
+		if len(chunk) > 0 {
+			if limit >= 0 && sent+int64(len(chunk)) > limit {
+				w.Write(chunk[:limit-sent])
+				return errDrop
+			}
+			if bol && chunk[0] == '.' {
+				w.WriteByte('.')
+			}
+			w.Write(chunk)
+			sent += int64(len(chunk))
+			last = chunk[len(chunk)-1]
+			if last == '\n' {
+				empty := bol && (len(chunk) == 1 || len(chunk) == 2 && chunk[0] == '\r')
+				if inBody {
+					bodyLines++
+				} else if empty {
+					inBody = true
+				}
+				bol = true
+			} else {
+				bol = false
+			}
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
 			return err
-		}
-		if limit >= 0 && sent >= limit {
-			return errDrop
-		}
-		if bol && c == '.' {
-			w.WriteByte('.')
-		}
-		w.WriteByte(c)
-		sent++
-		last = c
-		if c == '\n' {
-			if inBody {
-				bodyLines++
-			} else if lineEmpty {
-				inBody = true
-			}
-			bol, lineEmpty = true, true
-		} else {
-			bol = false
-			if c != '\r' {
-				lineEmpty = false
-			}
 		}
 	}
 	if last != '\n' {
