@@ -116,8 +116,14 @@ func StartDovecot(opts *DovecotOptions) (*Dovecot, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "mailmirror-dovecot-")
+	reapOnce.Do(reapStale)
+	dir, err := os.MkdirTemp("", dirPattern[:len(dirPattern)-1])
 	if err != nil {
+		return nil, fmt.Errorf("testenv: %w", err)
+	}
+	// Marks the directory as in use by this process until Stop.
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("testenv: %w", err)
 	}
 	d := &Dovecot{
@@ -170,7 +176,7 @@ func (d *Dovecot) prepare(opts *DovecotOptions) error {
 		if err := os.Mkdir(p, 0o700); err != nil {
 			return fmt.Errorf("testenv: %w", err)
 		}
-		if d.mailOwner != nil && (sub == "mail" || sub == "home") {
+		if d.mailOwner != nil {
 			if err := os.Chown(p, d.mailOwner.uid, d.mailOwner.gid); err != nil {
 				return fmt.Errorf("testenv: %w", err)
 			}
@@ -191,6 +197,16 @@ func (d *Dovecot) prepare(opts *DovecotOptions) error {
 	}
 	return nil
 }
+
+// dirPattern matches the servers' directories in the temporary directory.
+const dirPattern = "mailmirror-dovecot-*"
+
+// ownerFile, in a server's directory, holds the pid of the test process
+// that runs the server, until Stop.
+const ownerFile = "owner.pid"
+
+// reapOnce runs reapStale once per process.
+var reapOnce sync.Once
 
 // errPortTaken marks a start that failed because a port was taken.
 var errPortTaken = errors.New("port already in use")
@@ -250,12 +266,12 @@ func (d *Dovecot) start(bin string, opts *DovecotOptions) error {
 			return fmt.Errorf("testenv: dovecot exited at start (%v): %s", d.waitErr, strings.TrimSpace(msg))
 		default:
 		}
-		if greets("tcp", d.IMAPPort, "* OK") && greets("tcp", d.POP3Port, "+OK") {
+		if greets(d.IMAPPort, "* OK") && greets(d.POP3Port, "+OK") {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			d.Stop()
-			return fmt.Errorf("testenv: dovecot did not answer within %v; see %s", startTimeout, d.LogPath)
+			d.stopProcess()
+			return fmt.Errorf("testenv: dovecot did not answer within %v: %s", startTimeout, strings.TrimSpace(readTail(d.LogPath, logStart)))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -266,17 +282,24 @@ func (d *Dovecot) start(bin string, opts *DovecotOptions) error {
 // be called more than once.
 func (d *Dovecot) Stop() {
 	d.stopOnce.Do(func() {
-		if d.cmd != nil && d.cmd.Process != nil {
-			_ = d.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-d.done:
-			case <-time.After(stopTimeout):
-				_ = d.cmd.Process.Kill()
-				<-d.done
-			}
-		}
+		d.stopProcess()
 		d.removeDir()
 	})
+}
+
+// stopProcess sends SIGTERM to the master, which stops its children, and
+// waits until it has exited; it kills it after stopTimeout.
+func (d *Dovecot) stopProcess() {
+	if d.cmd == nil || d.cmd.Process == nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(stopTimeout):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+	}
 }
 
 // Kept reports whether Stop leaves the directory in place.
@@ -286,6 +309,7 @@ func Kept() bool {
 }
 
 func (d *Dovecot) removeDir() {
+	_ = os.Remove(filepath.Join(d.Dir, ownerFile))
 	if Kept() {
 		fmt.Fprintf(os.Stderr, "testenv: keeping Dovecot directory %s\n", d.Dir)
 		return
@@ -486,8 +510,8 @@ func freePorts(n int) ([]int, error) {
 
 // greets reports whether a connection to 127.0.0.1:port gets a first line
 // starting with prefix.
-func greets(network string, port int, prefix string) bool {
-	c, err := net.DialTimeout(network, hostPort(port), time.Second)
+func greets(port int, prefix string) bool {
+	c, err := net.DialTimeout("tcp", hostPort(port), time.Second)
 	if err != nil {
 		return false
 	}

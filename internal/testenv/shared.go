@@ -36,7 +36,8 @@ func Shared(t testing.TB) *Dovecot {
 }
 
 // NewDovecot starts a server of the test's own (see StartDovecot), stopped
-// when the test ends. It skips or fails t as RequireDovecot does.
+// when the test ends; a failed test logs the server's warnings and errors.
+// It skips or fails t as RequireDovecot does.
 func NewDovecot(t testing.TB, opts *DovecotOptions) *Dovecot {
 	t.Helper()
 	RequireDovecot(t)
@@ -44,7 +45,14 @@ func NewDovecot(t testing.TB, opts *DovecotOptions) *Dovecot {
 	if err != nil {
 		t.Fatalf("start Dovecot: %v", err)
 	}
-	t.Cleanup(d.Stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, l := range logProblems(d.LogPath) {
+				t.Logf("dovecot.log: %s", l)
+			}
+		}
+		d.Stop()
+	})
 	return d
 }
 
@@ -70,25 +78,40 @@ func Main(m *testing.M) int {
 // printLogProblems copies the warnings and errors of a Dovecot log to
 // standard error, so that CI output shows server-side causes of failures.
 func printLogProblems(path string) {
-	f, err := os.Open(path)
-	if err != nil {
+	lines := logProblems(path)
+	if len(lines) == 0 {
 		return
 	}
+	fmt.Fprintf(os.Stderr, "testenv: problems in %s:\n", path)
+	for _, l := range lines {
+		fmt.Fprintln(os.Stderr, "  "+l)
+	}
+}
+
+// logProblems returns the warning, error, fatal and panic lines of a Dovecot
+// log, leaving out the master's note that Stop's SIGTERM killed it.
+func logProblems(path string) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
 	defer f.Close()
+	var out []string
 	sc := bufio.NewScanner(f)
-	header := false
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.Contains(line, ": Warning: ") && !strings.Contains(line, ": Error: ") &&
-			!strings.Contains(line, ": Fatal: ") && !strings.Contains(line, ": Panic: ") {
+		if strings.Contains(line, "master: Warning: Killed with signal") {
 			continue
 		}
-		if !header {
-			fmt.Fprintf(os.Stderr, "testenv: problems in %s:\n", path)
-			header = true
+		for _, level := range []string{": Warning: ", ": Error: ", ": Fatal: ", ": Panic: "} {
+			if strings.Contains(line, level) {
+				out = append(out, line)
+				break
+			}
 		}
-		fmt.Fprintln(os.Stderr, "  "+line)
 	}
+	return out
 }
 
 // RequireDovecot skips t when the dovecot binary is missing, or fails it
