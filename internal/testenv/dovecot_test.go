@@ -408,3 +408,26 @@ func testCommand(t *testing.T, args ...string) *exec.Cmd {
 	}
 	return exec.Command(exe, args...)
 }
+
+// TestStartFailures checks that a start that cannot bind is recognised (and
+// retried) and that a bad configuration is reported with Dovecot's words.
+func TestStartFailures(t *testing.T) {
+	RequireDovecot(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	taken := l.Addr().(*net.TCPAddr).Port
+
+	_, err = StartDovecot(&DovecotOptions{ExtraConfig: []string{
+		"service imap-login {", "  inet_listener imap {", "    port = " + strconv.Itoa(taken), "  }", "}",
+	}})
+	if !errors.Is(err, errPortTaken) {
+		t.Errorf("start on a taken port: %v, want errPortTaken", err)
+	}
+	_, err = StartDovecot(&DovecotOptions{ExtraConfig: []string{"no_such_setting = 1"}})
+	if err == nil || !strings.Contains(err.Error(), "no_such_setting") {
+		t.Errorf("start with a bad setting: %v, want Dovecot's complaint", err)
+	}
+}
