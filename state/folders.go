@@ -16,15 +16,18 @@ type Folder struct {
 	UIDNext       uint32
 	Messages      uint32
 	HighestModSeq uint64
+	// LocalStamp fingerprints the local folder (modification times of new/
+	// and cur/) as of the last pass; "" forces a scan.
+	LocalStamp string
 }
 
-const folderCols = `id, account, name, remote, uidvalidity, uidnext, messages, highestmodseq`
+const folderCols = `id, account, name, remote, uidvalidity, uidnext, messages, highestmodseq, local_stamp`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanFolder(r scanner) (Folder, error) {
 	var f Folder
-	err := r.Scan(&f.ID, &f.Account, &f.Name, &f.Remote, &f.UIDValidity, &f.UIDNext, &f.Messages, &f.HighestModSeq)
+	err := r.Scan(&f.ID, &f.Account, &f.Name, &f.Remote, &f.UIDValidity, &f.UIDNext, &f.Messages, &f.HighestModSeq, &f.LocalStamp)
 	return f, err
 }
 
@@ -85,8 +88,8 @@ func (t *Tx) EnsureFolder(account, name, remote string) (Folder, error) {
 
 // UpdateFolder stores a folder's remote name and server counters.
 func (t *Tx) UpdateFolder(f Folder) error {
-	_, err := t.tx.Exec(`UPDATE folders SET remote = ?, uidvalidity = ?, uidnext = ?, messages = ?, highestmodseq = ? WHERE id = ?`,
-		f.Remote, f.UIDValidity, f.UIDNext, f.Messages, f.HighestModSeq, f.ID)
+	_, err := t.tx.Exec(`UPDATE folders SET remote = ?, uidvalidity = ?, uidnext = ?, messages = ?, highestmodseq = ?, local_stamp = ? WHERE id = ?`,
+		f.Remote, f.UIDValidity, f.UIDNext, f.Messages, f.HighestModSeq, f.LocalStamp, f.ID)
 	if err != nil {
 		return fmt.Errorf("state: update folder: %w", err)
 	}

@@ -164,6 +164,8 @@ var migrations = []string{
 		deleted INTEGER NOT NULL DEFAULT 0,
 		PRIMARY KEY (account, uidl)
 	);`,
+	// 2: local change stamp per folder (modification times of new/ and cur/).
+	`ALTER TABLE folders ADD COLUMN local_stamp TEXT NOT NULL DEFAULT '';`,
 }
 
 // SchemaVersion is the schema version this build writes.

@@ -1,5 +1,161 @@
 package cli
 
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mailmirror/mailmirror/config"
+	"github.com/mailmirror/mailmirror/pop3pull"
+	"github.com/mailmirror/mailmirror/state"
+	"github.com/mailmirror/mailmirror/syncer"
+)
+
 func init() {
-	register("sync", "run one two-way pass and exit", notImplemented("sync"))
+	register("sync", "run one two-way pass and exit", runSync)
+}
+
+func runSync(e *Env) int {
+	fs := e.Flags("sync", "sync [--config F] [--quiet] [ACCOUNT...]")
+	quiet := fs.Bool("quiet", false, "print nothing but errors")
+	if ok, code := e.Parse(fs); !ok {
+		return code
+	}
+	cfg, err := config.Load(e.Config())
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "mailmirror: %v\n", err)
+		return ExitFailure
+	}
+	accts, err := selectAccounts(cfg, e.Args)
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "mailmirror sync: %v\n", err)
+		return ExitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	db, err := state.Open(cfg.StateDir)
+	if err != nil {
+		if errors.Is(err, state.ErrLocked) {
+			if code, ok := askDaemonToSync(ctx, e, cfg, accts, *quiet); ok {
+				return code
+			}
+		}
+		fmt.Fprintf(e.Stderr, "mailmirror sync: %v\n", err)
+		return ExitFailure
+	}
+	defer db.Close()
+
+	prog := newProgress(e.Stderr, *quiet)
+	failed := false
+	for _, a := range accts {
+		start := time.Now()
+		summary, err := SyncOne(ctx, a, db, prog.report(a.Name))
+		prog.clear()
+		if err != nil {
+			failed = true
+			fmt.Fprintf(e.Stderr, "%s: %v\n", a.Name, err)
+			continue
+		}
+		if !*quiet {
+			fmt.Fprintf(e.Stdout, "%s: %s (%.1fs)\n", a.Name, summary, time.Since(start).Seconds())
+		}
+	}
+	if failed {
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+// SyncOne runs one pass of one account of either protocol and returns a
+// one-line summary. Warnings are part of the summary.
+func SyncOne(ctx context.Context, a *config.Account, db *state.DB, progress func(syncer.Progress)) (string, error) {
+	switch a.Protocol {
+	case config.ProtocolPOP3:
+		res, err := pop3pull.SyncAccount(ctx, nil, a, db)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("pop3: %d new, %d deleted on the server, %d on the server", res.Downloaded, res.Deleted, res.Messages), nil
+	default:
+		st, err := syncer.SyncAccount(ctx, a, db, syncer.Options{Progress: progress})
+		out := st.String()
+		for _, w := range st.Warnings {
+			out += "\n  warning: " + w
+		}
+		return out, err
+	}
+}
+
+func selectAccounts(cfg *config.Config, names []string) ([]*config.Account, error) {
+	if len(names) == 0 {
+		return cfg.Accounts, nil
+	}
+	var out []*config.Account
+	for _, n := range names {
+		a := cfg.Account(n)
+		if a == nil {
+			return nil, fmt.Errorf("no account named %q in %s", n, cfg.Path)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// progress draws a one-line transfer display on a terminal.
+type progress struct {
+	mu    sync.Mutex
+	w     io.Writer
+	on    bool
+	last  time.Time
+	drawn bool
+}
+
+func newProgress(w io.Writer, quiet bool) *progress {
+	return &progress{w: w, on: !quiet && isTerminal(w)}
+}
+
+func (p *progress) report(account string) func(syncer.Progress) {
+	if !p.on {
+		return nil
+	}
+	return func(pr syncer.Progress) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if time.Since(p.last) < 100*time.Millisecond && pr.Done != pr.Total {
+			return
+		}
+		p.last = time.Now()
+		fmt.Fprintf(p.w, "\r\033[K%s/%s: %s %d/%d messages, %.1f/%.1f MB", account, pr.Folder, pr.Direction, pr.Done, pr.Total, float64(pr.Bytes)/1e6, float64(pr.TotalBytes)/1e6)
+		p.drawn = true
+	}
+}
+
+func (p *progress) clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.drawn = false
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// askDaemonToSync is replaced once the daemon's control socket exists.
+var askDaemonToSync = func(ctx context.Context, e *Env, cfg *config.Config, accts []*config.Account, quiet bool) (int, bool) {
+	return 0, false
 }

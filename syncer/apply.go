@@ -1,0 +1,744 @@
+package syncer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/mailmirror/mailmirror/maildir"
+	"github.com/mailmirror/mailmirror/state"
+)
+
+// Kinds of pending operations (write-ahead intents) the syncer records.
+const (
+	opDownload = "imap-download"
+	opAppend   = "imap-append"
+	opMove     = "imap-move"
+)
+
+// downloadIntent lists messages about to be published into a folder.
+type downloadIntent struct {
+	FolderID int64          `json:"folder_id"`
+	Items    []downloadItem `json:"items"`
+}
+
+type downloadItem struct {
+	UID   uint32 `json:"uid"`
+	Key   string `json:"key"`
+	Flags string `json:"flags"`
+	Size  int64  `json:"size"`
+	Ident string `json:"ident"`
+}
+
+// transferIntent is an APPEND or MOVE about to be sent.
+type transferIntent struct {
+	Folder string `json:"folder"`
+	Dest   string `json:"dest,omitempty"`
+	UID    uint32 `json:"uid,omitempty"`
+	Key    string `json:"key"`
+	Ident  string `json:"ident"`
+	Size   int64  `json:"size"`
+}
+
+// apply carries out what detect and matchAcross decided for one folder.
+func (j *job) apply(ctx context.Context, lc *lazyConn) error {
+	s := j.s
+	var c *Conn
+	server := func() (*Conn, error) {
+		if c != nil {
+			return c, nil
+		}
+		var err error
+		if c, err = lc.get(); err != nil {
+			return nil, err
+		}
+		sel, err := c.Select(j.remote)
+		if err != nil {
+			return nil, err
+		}
+		if sel.UIDValidity != j.newSt.UIDValidity {
+			return nil, fmt.Errorf("UIDVALIDITY changed during the pass; the next pass re-pairs the folder")
+		}
+		return c, nil
+	}
+	if j.reset {
+		if err := s.db.Update(func(tx *state.Tx) error { return tx.DeletePairs(j.st.ID) }); err != nil {
+			return err
+		}
+	}
+	if len(j.drop) > 0 {
+		err := s.db.Update(func(tx *state.Tx) error {
+			for _, p := range j.drop {
+				if err := tx.DeletePair(p.FolderID, p.UID); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := j.applyFlags(server); err != nil {
+		return err
+	}
+	if err := j.applyServerDeletes(server); err != nil {
+		return err
+	}
+	if err := j.applyLocalDeletes(); err != nil {
+		return err
+	}
+	if err := j.applyMoveOut(server); err != nil {
+		return err
+	}
+	if err := j.applyMoveIn(server); err != nil {
+		return err
+	}
+	if err := j.applyPairUp(server); err != nil {
+		return err
+	}
+	if err := j.applyAppends(ctx, server); err != nil {
+		return err
+	}
+	if err := j.applyDownloads(ctx, server); err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *state.Tx) error { return tx.UpdateFolder(j.newSt) })
+}
+
+// storeGroups collects server flag changes: one UID STORE per distinct
+// change.
+type storeGroups map[string]*imap.UIDSet
+
+func (g storeGroups) add(uid uint32, from, to string) {
+	add, del := diffLetters(from, to)
+	if add != "" {
+		g.put("+"+add, uid)
+	}
+	if del != "" {
+		g.put("-"+del, uid)
+	}
+}
+
+func (g storeGroups) put(k string, uid uint32) {
+	set := g[k]
+	if set == nil {
+		set = &imap.UIDSet{}
+		g[k] = set
+	}
+	set.AddNum(imap.UID(uid))
+}
+
+func (g storeGroups) run(c *Conn) error {
+	keys := make([]string, 0, len(g))
+	for k := range g {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		op := imap.StoreFlagsAdd
+		if k[0] == '-' {
+			op = imap.StoreFlagsDel
+		}
+		err := c.Store(*g[k], &imap.StoreFlags{Op: op, Silent: true, Flags: maildir.FlagsToIMAP(k[1:])}, nil).Close()
+		if err != nil {
+			return fmt.Errorf("store flags: %w", err)
+		}
+	}
+	return nil
+}
+
+func diffLetters(from, to string) (add, del string) {
+	for i := 0; i < len(maildir.KnownLetters); i++ {
+		l := maildir.KnownLetters[i]
+		switch a, b := has(from, l), has(to, l); {
+		case !a && b:
+			add += string(l)
+		case a && !b:
+			del += string(l)
+		}
+	}
+	return add, del
+}
+
+// applyFlags merges the flags of every message present on both sides.
+func (j *job) applyFlags(server func() (*Conn, error)) error {
+	groups := storeGroups{}
+	type update struct {
+		p     *state.Pair
+		e     maildir.Entry
+		local string // new full letters for the file, "" = unchanged
+		base  string
+	}
+	var updates []update
+	nStore := 0
+	for uid, p := range j.pairs {
+		if p.Key == "" || j.serverGone[uid] || j.moved[uid] {
+			continue
+		}
+		e, ok := j.entries[p.Key]
+		if !ok {
+			continue
+		}
+		l := maildir.KnownOnly(e.Flags)
+		r, changed := j.serverFlags[uid]
+		if !changed {
+			r = p.Flags
+		}
+		m := merge3(p.Flags, l, r)
+		if m != r {
+			groups.add(uid, r, m)
+			nStore++
+		}
+		if m != l || m != p.Flags {
+			u := update{p: p, e: e, base: m}
+			if m != l {
+				u.local = maildir.MergeLetters(e.Flags, m)
+			}
+			updates = append(updates, u)
+		}
+	}
+	if len(groups) > 0 {
+		c, err := server()
+		if err != nil {
+			return err
+		}
+		if err := groups.run(c); err != nil {
+			return err
+		}
+		j.s.count(func(st *Stats) { st.Up.Flags += nStore })
+	}
+	if len(updates) == 0 {
+		return nil
+	}
+	nLocal := 0
+	for i, u := range updates {
+		if u.local == "" && u.e.Flags != "" || maildir.KnownOnly(u.e.Flags) == u.base {
+			continue
+		}
+		ne, err := j.lf.SetFlags(u.e, u.local)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue // changed again meanwhile: next pass
+			}
+			return err
+		}
+		j.entries[u.p.Key] = ne
+		updates[i].e = ne
+		nLocal++
+	}
+	if nLocal > 0 {
+		if err := j.lf.Sync(); err != nil {
+			return err
+		}
+		j.s.count(func(st *Stats) { st.Down.Flags += nLocal })
+	}
+	return j.s.db.Update(func(tx *state.Tx) error {
+		for _, u := range updates {
+			if err := tx.SetPairFlags(u.p.FolderID, u.p.UID, u.base); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// applyServerDeletes mirrors local deletions: \Deleted and UID EXPUNGE, or
+// a move to the Trash folder with delete_mode = "trash". Without UIDPLUS no
+// EXPUNGE is sent (it would remove every \Deleted message in the folder,
+// other clients' too): the message stays marked \Deleted and a tombstone
+// pair remembers it until the server expunges it.
+func (j *job) applyServerDeletes(server func() (*Conn, error)) error {
+	if len(j.serverDeletes) == 0 {
+		return nil
+	}
+	c, err := server()
+	if err != nil {
+		return err
+	}
+	var set imap.UIDSet
+	for _, p := range j.serverDeletes {
+		set.AddNum(imap.UID(p.UID))
+	}
+	trash := j.s.trash
+	tombstone := false
+	if j.s.acct.DeleteMode == "trash" && trash != "" && trash != j.remote {
+		if _, err := c.Move(set, trash).Wait(); err != nil {
+			return fmt.Errorf("move to %q: %w", trash, err)
+		}
+	} else {
+		if err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+			return fmt.Errorf("mark deleted: %w", err)
+		}
+		if c.caps().Has(imap.CapUIDPlus) || c.caps().Has(imap.CapIMAP4rev2) {
+			if err := c.UIDExpunge(set).Close(); err != nil {
+				return fmt.Errorf("expunge: %w", err)
+			}
+		} else {
+			tombstone = true
+		}
+	}
+	j.s.count(func(st *Stats) { st.Up.Deleted += len(j.serverDeletes) })
+	return j.s.db.Update(func(tx *state.Tx) error {
+		for _, p := range j.serverDeletes {
+			var err error
+			if tombstone {
+				t := *p
+				t.Key = ""
+				err = tx.PutPair(t)
+			} else {
+				err = tx.DeletePair(p.FolderID, p.UID)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// applyLocalDeletes mirrors server expunges.
+func (j *job) applyLocalDeletes() error {
+	if len(j.localDeletes) == 0 {
+		return nil
+	}
+	for _, p := range j.localDeletes {
+		if err := j.lf.Remove(j.entries[p.Key]); err != nil {
+			return err
+		}
+	}
+	if err := j.lf.Sync(); err != nil {
+		return err
+	}
+	j.s.count(func(st *Stats) { st.Down.Deleted += len(j.localDeletes) })
+	return j.s.db.Update(func(tx *state.Tx) error {
+		for _, p := range j.localDeletes {
+			if err := tx.DeletePair(p.FolderID, p.UID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// applyMoveOut mirrors local moves to another folder with UID MOVE.
+func (j *job) applyMoveOut(server func() (*Conn, error)) error {
+	if len(j.moveOut) == 0 {
+		return nil
+	}
+	c, err := server()
+	if err != nil {
+		return err
+	}
+	for _, mo := range j.moveOut {
+		data, _ := json.Marshal(transferIntent{Folder: j.remote, Dest: mo.dst.remote, UID: mo.p.UID, Key: mo.e.Key, Ident: mo.p.MsgID, Size: mo.p.Size})
+		opID, err := j.s.db.AddOp(state.Op{Account: j.s.acct.Name, Kind: opMove, Folder: j.local, Data: data})
+		if err != nil {
+			return err
+		}
+		set := imap.UIDSetNum(imap.UID(mo.p.UID))
+		var newUID uint32
+		canMove := c.caps().Has(imap.CapMove) || c.caps().Has(imap.CapUIDPlus) || c.caps().Has(imap.CapIMAP4rev2)
+		if canMove {
+			md, err := c.Move(set, mo.dst.remote).Wait()
+			if err != nil {
+				return fmt.Errorf("move to %q: %w", mo.dst.remote, err)
+			}
+			newUID = destUID(md.DestUIDs)
+		} else {
+			if _, err := c.Copy(set, mo.dst.remote).Wait(); err != nil {
+				return fmt.Errorf("copy to %q: %w", mo.dst.remote, err)
+			}
+			if err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+				return fmt.Errorf("mark deleted: %w", err)
+			}
+		}
+		local := maildir.KnownOnly(mo.e.Flags)
+		err = j.s.db.Update(func(tx *state.Tx) error {
+			if canMove {
+				if err := tx.DeletePair(mo.p.FolderID, mo.p.UID); err != nil {
+					return err
+				}
+			} else {
+				t := *mo.p
+				t.Key = ""
+				if err := tx.PutPair(t); err != nil {
+					return err
+				}
+			}
+			if newUID != 0 {
+				np := state.Pair{FolderID: mo.dst.st.ID, UID: newUID, Key: mo.e.Key, Flags: mo.p.Flags, Size: mo.p.Size, MsgID: mo.p.MsgID}
+				if err := tx.PutPair(np); err != nil {
+					return err
+				}
+			}
+			return tx.DeleteOp(opID)
+		})
+		if err != nil {
+			return err
+		}
+		if newUID != 0 && local != mo.p.Flags {
+			// Flags changed along with the move: set them in the
+			// destination on the next pass (its base is the old flags).
+			_ = local
+		}
+		j.s.count(func(st *Stats) { st.Up.Moved++ })
+	}
+	return nil
+}
+
+// destUID returns the single UID of a COPYUID/APPENDUID answer, or 0.
+func destUID(set imap.NumSet) uint32 {
+	us, ok := set.(imap.UIDSet)
+	if !ok || len(us) != 1 || us[0].Start != us[0].Stop {
+		return 0
+	}
+	return uint32(us[0].Start)
+}
+
+// applyMoveIn mirrors a server move into this folder by renaming the local
+// file from the source folder.
+func (j *job) applyMoveIn(server func() (*Conn, error)) error {
+	if len(j.moveIn) == 0 {
+		return nil
+	}
+	groups := storeGroups{}
+	var pairs []state.Pair
+	for _, mi := range j.moveIn {
+		ne, err := mi.src.lf.MoveTo(mi.e, j.lf)
+		if err != nil {
+			return err
+		}
+		l := maildir.KnownOnly(ne.Flags)
+		m := merge3(mi.p.Flags, l, mi.msg.flags)
+		if m != l {
+			if ne, err = j.lf.SetFlags(ne, maildir.MergeLetters(ne.Flags, m)); err != nil {
+				return err
+			}
+		}
+		if m != mi.msg.flags {
+			groups.add(mi.msg.uid, mi.msg.flags, m)
+		}
+		pairs = append(pairs, state.Pair{FolderID: j.st.ID, UID: mi.msg.uid, Key: ne.Key, Flags: m, Size: mi.msg.size, MsgID: mi.msg.ident})
+	}
+	if err := j.lf.Sync(); err != nil {
+		return err
+	}
+	srcs := map[*job]bool{}
+	for _, mi := range j.moveIn {
+		srcs[mi.src] = true
+	}
+	for src := range srcs {
+		if err := src.lf.Sync(); err != nil {
+			return err
+		}
+	}
+	if len(groups) > 0 {
+		c, err := server()
+		if err != nil {
+			return err
+		}
+		if err := groups.run(c); err != nil {
+			return err
+		}
+	}
+	j.s.count(func(st *Stats) { st.Down.Moved += len(j.moveIn) })
+	return j.s.db.Update(func(tx *state.Tx) error {
+		for i, mi := range j.moveIn {
+			if err := tx.DeletePair(mi.p.FolderID, mi.p.UID); err != nil {
+				return err
+			}
+			if err := tx.PutPair(pairs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// applyPairUp binds local files to the server messages they are.
+func (j *job) applyPairUp(server func() (*Conn, error)) error {
+	if len(j.pairUp) == 0 {
+		return nil
+	}
+	groups := storeGroups{}
+	var pairs []state.Pair
+	renamed := false
+	for _, pu := range j.pairUp {
+		l := maildir.KnownOnly(pu.l.e.Flags)
+		var m string
+		if pu.l.hasBase {
+			m = merge3(pu.l.base, l, pu.m.flags)
+		} else {
+			m = union(l, pu.m.flags)
+		}
+		e := pu.l.e
+		if m != l {
+			ne, err := j.lf.SetFlags(e, maildir.MergeLetters(e.Flags, m))
+			if err != nil {
+				return err
+			}
+			e = ne
+			renamed = true
+		}
+		if m != pu.m.flags {
+			groups.add(pu.m.uid, pu.m.flags, m)
+		}
+		pairs = append(pairs, state.Pair{FolderID: j.st.ID, UID: pu.m.uid, Key: e.Key, Flags: m, Size: pu.m.size, MsgID: pu.m.ident})
+	}
+	if renamed {
+		if err := j.lf.Sync(); err != nil {
+			return err
+		}
+	}
+	if len(groups) > 0 {
+		c, err := server()
+		if err != nil {
+			return err
+		}
+		if err := groups.run(c); err != nil {
+			return err
+		}
+	}
+	j.s.count(func(st *Stats) { st.Paired += len(pairs) })
+	return j.s.db.Update(func(tx *state.Tx) error {
+		for _, p := range pairs {
+			if err := tx.PutPair(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// applyAppends uploads new local messages.
+func (j *job) applyAppends(ctx context.Context, server func() (*Conn, error)) error {
+	if len(j.newLocal) == 0 {
+		return nil
+	}
+	c, err := server()
+	if err != nil {
+		return err
+	}
+	for _, l := range j.newLocal {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := j.appendOne(c, l); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue // deleted meanwhile
+			}
+			return err
+		}
+		j.s.count(func(st *Stats) { st.Up.New++ })
+	}
+	return nil
+}
+
+func (j *job) appendOne(c *Conn, l *localMsg) error {
+	f, err := j.lf.Open(l.e)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	data, _ := json.Marshal(transferIntent{Folder: j.remote, Key: l.e.Key, Ident: l.ident, Size: l.size})
+	opID, err := j.s.db.AddOp(state.Op{Account: j.s.acct.Name, Kind: opAppend, Folder: j.local, Data: data})
+	if err != nil {
+		return err
+	}
+	letters := maildir.KnownOnly(l.e.Flags)
+	cmd := c.Append(j.remote, l.size, &imap.AppendOptions{Flags: maildir.FlagsToIMAP(letters), Time: l.date})
+	n, copyErr := io.Copy(cmd, newCRLFReader(f))
+	if copyErr == nil && n != l.size {
+		copyErr = fmt.Errorf("%s changed while it was uploaded", l.e.Name)
+	}
+	closeErr := cmd.Close()
+	if copyErr != nil {
+		return copyErr
+	}
+	if closeErr != nil {
+		return fmt.Errorf("append: %w", closeErr)
+	}
+	ad, err := cmd.Wait()
+	if err != nil {
+		return fmt.Errorf("append: %w", err)
+	}
+	return j.s.db.Update(func(tx *state.Tx) error {
+		if ad != nil && ad.UID != 0 && (ad.UIDValidity == 0 || ad.UIDValidity == j.newSt.UIDValidity) {
+			p := state.Pair{FolderID: j.st.ID, UID: uint32(ad.UID), Key: l.e.Key, Flags: letters, Size: l.size, MsgID: l.ident}
+			if err := tx.PutPair(p); err != nil {
+				return err
+			}
+		}
+		// Without APPENDUID the next pass pairs it by identity and size.
+		return tx.DeleteOp(opID)
+	})
+}
+
+// applyDownloads streams new server messages into the Maildir, newest
+// first, publishing them in batches with one file-system sync each.
+func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error)) error {
+	msgs := j.newServer
+	for _, p := range j.restore {
+		msgs = append(msgs, &serverMsg{uid: p.UID, size: p.Size, flags: j.serverFlags[p.UID], ident: p.MsgID})
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	c, err := server()
+	if err != nil {
+		return err
+	}
+	sort.Slice(msgs, func(a, b int) bool { return msgs[a].uid > msgs[b].uid })
+	byUID := make(map[uint32]*serverMsg, len(msgs))
+	var total int64
+	for _, m := range msgs {
+		byUID[m.uid] = m
+		total += m.size
+	}
+	d := &downloader{j: j, c: c, byUID: byUID, total: len(msgs), totalBytes: total}
+	const chunk = 250
+	for start := 0; start < len(msgs); start += chunk {
+		end := min(start+chunk, len(msgs))
+		// Small before large within a chunk.
+		part := append([]*serverMsg(nil), msgs[start:end]...)
+		if err := d.fetch(ctx, part); err != nil {
+			d.batch.Abort()
+			return err
+		}
+	}
+	if err := d.flush(); err != nil {
+		return err
+	}
+	j.s.count(func(st *Stats) { st.Down.New += d.done; st.Bytes += d.bytes })
+	return nil
+}
+
+type downloader struct {
+	j          *job
+	c          *Conn
+	byUID      map[uint32]*serverMsg
+	batch      maildir.Batch
+	pending    []downloadItem
+	batchBytes int64
+	done       int
+	total      int
+	bytes      int64
+	totalBytes int64
+}
+
+var bodySection = &imap.FetchItemBodySection{Peek: true}
+
+func (d *downloader) fetch(ctx context.Context, part []*serverMsg) error {
+	var set imap.UIDSet
+	for _, m := range part {
+		set.AddNum(imap.UID(m.uid))
+	}
+	cmd := d.c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{bodySection}})
+	defer cmd.Close()
+	for {
+		msg := cmd.Next()
+		if msg == nil {
+			break
+		}
+		var uid uint32
+		var w *maildir.Writer
+		var written int64
+		for {
+			item := msg.Next()
+			if item == nil {
+				break
+			}
+			switch it := item.(type) {
+			case imapclient_UID:
+				uid = uint32(it.UID)
+			case imapclient_Body:
+				if it.Literal == nil || w != nil {
+					continue
+				}
+				var err error
+				if w, err = d.j.lf.NewMessage(); err != nil {
+					return err
+				}
+				lw := &lfWriter{w: w}
+				n, err := io.Copy(lw, it.Literal)
+				if err == nil {
+					err = lw.Flush()
+				}
+				if err != nil {
+					w.Abort()
+					return fmt.Errorf("download: %w", err)
+				}
+				written = n
+			}
+		}
+		m := d.byUID[uid]
+		if w == nil || m == nil {
+			if w != nil {
+				w.Abort()
+			}
+			continue
+		}
+		delete(d.byUID, uid)
+		if err := d.batch.Add(w, m.flags, m.date); err != nil {
+			return err
+		}
+		d.pending = append(d.pending, downloadItem{UID: uid, Key: w.Key(), Flags: m.flags, Size: m.size, Ident: m.ident})
+		d.batchBytes += written
+		d.bytes += written
+		d.done++
+		if p := d.j.s.opts.Progress; p != nil {
+			p(Progress{Folder: d.j.local, Direction: "down", Done: d.done, Total: d.total, Bytes: d.bytes, TotalBytes: d.totalBytes})
+		}
+		if d.batch.Len() >= 1000 || d.batchBytes >= 32<<20 {
+			if err := d.flush(); err != nil {
+				return err
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return cmd.Close()
+}
+
+// flush publishes the batch: intent first, then one sync and the renames,
+// then the pairs (and the intent's removal) in one transaction.
+func (d *downloader) flush() error {
+	if d.batch.Len() == 0 {
+		return nil
+	}
+	j := d.j
+	data, _ := json.Marshal(downloadIntent{FolderID: j.st.ID, Items: d.pending})
+	opID, err := j.s.db.AddOp(state.Op{Account: j.s.acct.Name, Kind: opDownload, Folder: j.local, Data: data})
+	if err != nil {
+		d.batch.Abort()
+		return err
+	}
+	if _, err := d.batch.Commit(); err != nil {
+		j.s.db.DeleteOp(opID)
+		return err
+	}
+	items := d.pending
+	d.pending = nil
+	d.batchBytes = 0
+	return j.s.db.Update(func(tx *state.Tx) error {
+		for _, it := range items {
+			if err := tx.PutPair(state.Pair{FolderID: j.st.ID, UID: it.UID, Key: it.Key, Flags: it.Flags, Size: it.Size, MsgID: it.Ident}); err != nil {
+				return err
+			}
+		}
+		return tx.DeleteOp(opID)
+	})
+}
+
+var _ = strings.TrimSpace
+var _ = time.Now

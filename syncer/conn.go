@@ -1,0 +1,228 @@
+package syncer
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+
+	"github.com/mailmirror/mailmirror/config"
+)
+
+// ErrAuth wraps a login the server refused. It is permanent: retrying with
+// the same credentials will not help.
+var ErrAuth = errors.New("authentication failed")
+
+// ErrNoStartTLS is returned when tls = "starttls" and the server does not
+// offer STARTTLS: no credentials are sent.
+var ErrNoStartTLS = errors.New("server does not offer STARTTLS")
+
+// Counters counts the bytes a connection received from and sent to the
+// server. Safe for concurrent use.
+type Counters struct {
+	In, Out atomic.Int64
+}
+
+// DialOptions tune a connection.
+type DialOptions struct {
+	// Password is the secret used to log in.
+	Password config.Secret
+	// Timeout is how long a command may wait for the server's next bytes
+	// before the connection is closed; 0 means 2 minutes.
+	Timeout time.Duration
+	// DebugWriter receives the raw protocol trace, passwords masked.
+	DebugWriter io.Writer
+	// Counters, when set, accumulates bytes in and out.
+	Counters *Counters
+	// Handler receives unilateral data (IDLE pushes).
+	Handler *imapclient.UnilateralDataHandler
+}
+
+// Conn is a logged-in IMAP connection.
+type Conn struct {
+	*imapclient.Client
+	raw       *deadlineConn
+	selected  string
+	sel       *imap.SelectData
+	condstore bool
+}
+
+// Caps returns the server's capabilities.
+func (c *Conn) caps() imap.CapSet { return c.Client.Caps() }
+
+// SetTimeout changes the idle read timeout (IDLE uses a longer one).
+func (c *Conn) SetTimeout(d time.Duration) { c.raw.timeout.Store(int64(d)) }
+
+// Dial connects to the account's server with its TLS mode, logs in and
+// returns the connection. The password never appears in errors or traces.
+func Dial(ctx context.Context, acct *config.Account, opts DialOptions) (*Conn, error) {
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = 2 * time.Minute
+	}
+	d := net.Dialer{Timeout: 30 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", acct.Address())
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", acct.Address(), err)
+	}
+	dc := &deadlineConn{Conn: nc, counters: opts.Counters}
+	dc.timeout.Store(int64(timeout))
+	var conn net.Conn = dc
+	iopts := &imapclient.Options{UnilateralDataHandler: opts.Handler}
+	if opts.DebugWriter != nil {
+		pw := opts.Password.Reveal()
+		plain := base64.StdEncoding.EncodeToString([]byte("\x00" + acct.Username + "\x00" + pw))
+		iopts.DebugWriter = &maskWriter{w: opts.DebugWriter, secrets: [][]byte{[]byte(pw), []byte(plain)}}
+	}
+	var tlsConf *tls.Config
+	if acct.TLS != config.TLSNone {
+		tlsConf, err = acct.TLSConfig()
+		if err != nil {
+			nc.Close()
+			return nil, err
+		}
+		iopts.TLSConfig = tlsConf
+	}
+	// Close the socket if ctx ends while we are still setting up.
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	defer stop()
+
+	var c *imapclient.Client
+	switch acct.TLS {
+	case config.TLSImplicit, "":
+		tc := tls.Client(conn, tlsConf)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("TLS handshake with %s: %w", acct.Address(), err)
+		}
+		c = imapclient.New(tc, iopts)
+	case config.TLSStartTLS:
+		// Check the capability ourselves first: never send anything
+		// sensitive unless STARTTLS was offered and succeeded.
+		c, err = imapclient.NewStartTLS(conn, iopts)
+		if err != nil {
+			nc.Close()
+			if strings.Contains(err.Error(), "STARTTLS") {
+				return nil, fmt.Errorf("%s: %w (%v)", acct.Address(), ErrNoStartTLS, err)
+			}
+			return nil, fmt.Errorf("STARTTLS with %s: %w", acct.Address(), err)
+		}
+	default:
+		c = imapclient.New(conn, iopts)
+	}
+	if err := c.WaitGreeting(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("greeting from %s: %w", acct.Address(), err)
+	}
+	if err := login(c, acct.Username, opts.Password.Reveal()); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		c.Close()
+		return nil, ctx.Err()
+	}
+	return &Conn{Client: c, raw: dc}, nil
+}
+
+func login(c *imapclient.Client, user, pass string) error {
+	caps := c.Caps()
+	var err error
+	if caps.Has(imap.CapLoginDisabled) && caps.Has(imap.AuthCap(sasl.Plain)) {
+		err = c.Authenticate(sasl.NewPlainClient("", user, pass))
+	} else {
+		err = c.Login(user, pass).Wait()
+	}
+	if err != nil {
+		var ie *imap.Error
+		if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeNo {
+			return fmt.Errorf("login as %q: %w: the server said %q", user, ErrAuth, ie.Text)
+		}
+		return fmt.Errorf("login as %q: %s", user, strings.ReplaceAll(err.Error(), pass, "***"))
+	}
+	return nil
+}
+
+// Select selects a mailbox unless it is selected already; CONDSTORE is
+// asked for when the server has it.
+func (c *Conn) Select(name string) (*imap.SelectData, error) {
+	if c.selected == name && c.sel != nil {
+		return c.sel, nil
+	}
+	c.condstore = c.caps().Has(imap.CapCondStore)
+	data, err := c.Client.Select(name, &imap.SelectOptions{CondStore: c.condstore}).Wait()
+	if err != nil {
+		c.selected, c.sel = "", nil
+		return nil, fmt.Errorf("select %q: %w", name, err)
+	}
+	c.selected, c.sel = name, data
+	return data, nil
+}
+
+// Reselect forces a fresh SELECT (to read current counters).
+func (c *Conn) Reselect(name string) (*imap.SelectData, error) {
+	c.selected, c.sel = "", nil
+	return c.Select(name)
+}
+
+// deadlineConn sets a read deadline before every read so that a server that
+// stops answering cannot hang a command forever, and counts bytes.
+type deadlineConn struct {
+	net.Conn
+	timeout  atomic.Int64
+	counters *Counters
+}
+
+func (c *deadlineConn) Read(p []byte) (int, error) {
+	if t := time.Duration(c.timeout.Load()); t > 0 {
+		c.Conn.SetReadDeadline(time.Now().Add(t))
+	}
+	n, err := c.Conn.Read(p)
+	if c.counters != nil {
+		c.counters.In.Add(int64(n))
+	}
+	return n, err
+}
+
+func (c *deadlineConn) Write(p []byte) (int, error) {
+	c.Conn.SetWriteDeadline(time.Now().Add(2 * time.Minute))
+	n, err := c.Conn.Write(p)
+	if c.counters != nil {
+		c.counters.Out.Add(int64(n))
+	}
+	return n, err
+}
+
+// maskWriter replaces the secret in a protocol trace by "***".
+type maskWriter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	secrets [][]byte
+}
+
+func (m *maskWriter) Write(p []byte) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	q := p
+	for _, s := range m.secrets {
+		if len(s) > 0 && bytes.Contains(q, s) {
+			q = bytes.ReplaceAll(q, s, []byte("***"))
+		}
+	}
+	if _, err := m.w.Write(q); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

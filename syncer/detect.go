@@ -1,0 +1,472 @@
+package syncer
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/mailmirror/mailmirror/maildir"
+	"github.com/mailmirror/mailmirror/state"
+)
+
+// serverMsg is a server message not yet paired with a local file.
+type serverMsg struct {
+	uid   uint32
+	size  int64
+	date  time.Time
+	flags string // Maildir letters of its mapped flags
+	ident string
+}
+
+// localMsg is a local file not yet paired with a server message.
+type localMsg struct {
+	e       maildir.Entry
+	size    int64 // size with CRLF line ends, as on the server
+	ident   string
+	date    time.Time
+	base    string // flags agreed before a UIDVALIDITY change
+	hasBase bool
+}
+
+// job is one folder's part of a pass.
+type job struct {
+	s      *Syncer
+	local  string
+	remote string
+	status *imap.StatusData
+	st     state.Folder
+	lf     *maildir.Folder
+
+	quiet   bool // nothing changed on either side
+	newSt   state.Folder
+	reset   bool // UIDVALIDITY changed
+	pairs   map[uint32]*state.Pair
+	entries map[string]maildir.Entry
+	// server side
+	serverFlags map[uint32]string
+	serverGone  map[uint32]bool
+	newServer   []*serverMsg
+	// local side
+	newLocal  []*localMsg
+	localGone []*state.Pair
+
+	// decided by matchAcross
+	drop          []*state.Pair
+	serverDeletes []*state.Pair
+	localDeletes  []*state.Pair
+	restore       []*state.Pair
+	moveOut       []moveOut
+	moveIn        []moveIn
+	pairUp        []pairUp
+	moved         map[uint32]bool // pairs leaving this folder
+}
+
+type moveOut struct {
+	p   *state.Pair
+	dst *job
+	e   maildir.Entry // the file, now in dst
+}
+
+type moveIn struct {
+	src *job
+	p   *state.Pair
+	msg *serverMsg
+	e   maildir.Entry // the file, still in src
+}
+
+type pairUp struct {
+	l *localMsg
+	m *serverMsg
+}
+
+func (j *job) weight() int64 {
+	if j.status != nil && j.status.NumMessages != nil {
+		return int64(*j.status.NumMessages)
+	}
+	return int64(len(j.newServer))
+}
+
+// localStamp fingerprints new/ and cur/ by their modification times. A
+// directory modified within the last second gives "" (not trustworthy on
+// file systems with coarse timestamps).
+func localStamp(f *maildir.Folder) string {
+	out := ""
+	for _, sub := range []string{"new", "cur"} {
+		st, err := os.Stat(filepath.Join(f.Path, sub))
+		if err != nil {
+			return ""
+		}
+		if time.Since(st.ModTime()) < time.Second {
+			return ""
+		}
+		out += strconv.FormatInt(st.ModTime().UnixNano(), 36) + "/"
+	}
+	return out
+}
+
+func (j *job) serverUnchanged() bool {
+	st, status := j.st, j.status
+	if status == nil || st.UIDValidity == 0 || status.NumMessages == nil {
+		return false
+	}
+	if status.UIDValidity != st.UIDValidity || uint32(status.UIDNext) != st.UIDNext || *status.NumMessages != st.Messages {
+		return false
+	}
+	return status.HighestModSeq == 0 || status.HighestModSeq == st.HighestModSeq
+}
+
+// detect finds what changed on both sides since the last pass.
+func (j *job) detect(ctx context.Context, lc *lazyConn) error {
+	stamp := localStamp(j.lf)
+	serverSame := j.serverUnchanged()
+	if serverSame && stamp != "" && stamp == j.st.LocalStamp {
+		j.quiet = true
+		return nil
+	}
+	pairs, err := j.s.db.Pairs(j.st.ID)
+	if err != nil {
+		return err
+	}
+	j.pairs = make(map[uint32]*state.Pair, len(pairs))
+	byKey := make(map[string]*state.Pair, len(pairs))
+	for i := range pairs {
+		p := &pairs[i]
+		j.pairs[p.UID] = p
+		if p.Key != "" {
+			byKey[p.Key] = p
+		}
+	}
+	if err := j.scanLocal(byKey); err != nil {
+		return err
+	}
+	j.newSt = j.st
+	j.newSt.LocalStamp = stamp
+	if serverSame && len(j.localGone) == 0 && len(j.newLocal) == 0 && !j.localFlagsChanged() {
+		j.quiet = true
+		if stamp != j.st.LocalStamp {
+			return j.s.db.Update(func(tx *state.Tx) error { return tx.UpdateFolder(j.newSt) })
+		}
+		return nil
+	}
+	c, err := lc.get()
+	if err != nil {
+		return err
+	}
+	return j.detectServer(c)
+}
+
+// scanLocal reads the folder and compares it with the pairs.
+func (j *job) scanLocal(byKey map[string]*state.Pair) error {
+	ents, err := j.lf.Scan()
+	if err != nil {
+		return err
+	}
+	j.entries = make(map[string]maildir.Entry, len(ents))
+	for _, e := range ents {
+		if prev, dup := j.entries[e.Key]; dup {
+			// Two files with one key (a tool copied without renaming):
+			// keep the first, treat the other as a new message.
+			_ = prev
+			lm, err := j.readLocal(e)
+			if err == nil {
+				j.newLocal = append(j.newLocal, lm)
+			}
+			continue
+		}
+		j.entries[e.Key] = e
+		if _, ok := byKey[e.Key]; !ok {
+			lm, err := j.readLocal(e)
+			if err != nil {
+				j.s.warn("folder %q: cannot read %s: %v; skipped", j.local, e.Name, err)
+				continue
+			}
+			j.newLocal = append(j.newLocal, lm)
+		}
+	}
+	for _, p := range j.pairs {
+		if p.Key == "" {
+			continue
+		}
+		if _, ok := j.entries[p.Key]; !ok {
+			j.localGone = append(j.localGone, p)
+		}
+	}
+	return nil
+}
+
+func (j *job) localFlagsChanged() bool {
+	for _, p := range j.pairs {
+		if e, ok := j.entries[p.Key]; ok && maildir.KnownOnly(e.Flags) != p.Flags {
+			return true
+		}
+	}
+	return false
+}
+
+// readLocal reads what identifies a local file: its header's identity and
+// its size with CRLF line ends.
+func (j *job) readLocal(e maildir.Entry) (*localMsg, error) {
+	f, err := j.lf.Open(e)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	hdr, err := readHeader(f)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		return nil, err
+	}
+	size, err := crlfSize(f)
+	if err != nil {
+		return nil, err
+	}
+	return &localMsg{e: e, size: size, ident: identity(hdr), date: st.ModTime()}, nil
+}
+
+// detectServer selects the folder and finds flag changes, expunges and new
+// messages.
+func (j *job) detectServer(c *Conn) error {
+	sel, err := c.Select(j.remote)
+	if err != nil {
+		return err
+	}
+	st := j.st
+	j.newSt.UIDValidity = sel.UIDValidity
+	j.newSt.UIDNext = uint32(sel.UIDNext)
+	j.newSt.Messages = sel.NumMessages
+	j.newSt.HighestModSeq = sel.HighestModSeq
+	j.serverFlags = map[uint32]string{}
+	j.serverGone = map[uint32]bool{}
+
+	if st.UIDValidity != 0 && sel.UIDValidity != st.UIDValidity {
+		return j.detectReset(c, sel)
+	}
+	if sel.NumMessages == 0 {
+		for uid := range j.pairs {
+			j.serverGone[uid] = true
+		}
+		return nil
+	}
+	from := st.UIDNext
+	if from == 0 {
+		from = 1
+	}
+	// Flags of known messages.
+	var full map[uint32]bool
+	if len(j.pairs) > 0 && from > 1 {
+		opts := &imap.FetchOptions{UID: true, Flags: true}
+		fetch := true
+		if c.condstore && st.HighestModSeq > 0 {
+			if sel.HighestModSeq == st.HighestModSeq {
+				fetch = false
+			}
+			opts.ChangedSince = st.HighestModSeq
+		} else {
+			full = map[uint32]bool{}
+		}
+		if fetch {
+			var set imap.UIDSet
+			set.AddRange(1, imap.UID(from-1))
+			err := each(c.Fetch(set, opts), func(m *imapclient.FetchMessageBuffer) {
+				uid := uint32(m.UID)
+				if full != nil {
+					full[uid] = true
+				}
+				if _, ok := j.pairs[uid]; ok {
+					j.serverFlags[uid] = maildir.FlagsFromIMAP(m.Flags)
+				}
+			})
+			if err != nil {
+				return fmt.Errorf("fetch flags: %w", err)
+			}
+		}
+	}
+	// New messages.
+	newUIDs := map[uint32]bool{}
+	if sel.UIDNext == 0 || uint32(sel.UIDNext) > from {
+		var set imap.UIDSet
+		set.AddRange(imap.UID(from), 0)
+		if err := j.fetchMeta(c, set, func(m *serverMsg) bool { return m.uid >= from }, newUIDs); err != nil {
+			return err
+		}
+	}
+	if j.newSt.UIDNext == 0 {
+		j.newSt.UIDNext = from
+		for uid := range newUIDs {
+			if uid >= j.newSt.UIDNext {
+				j.newSt.UIDNext = uid + 1
+			}
+		}
+	}
+	// Expunged messages.
+	if full == nil {
+		want := uint32(len(j.pairs))
+		for uid := range newUIDs {
+			if _, paired := j.pairs[uid]; !paired {
+				want++
+			}
+		}
+		if sel.NumMessages != want {
+			all, err := searchAll(c)
+			if err != nil {
+				return err
+			}
+			full = all
+		}
+	}
+	if full != nil {
+		var missing imap.UIDSet
+		for uid := range full {
+			if _, paired := j.pairs[uid]; !paired && !newUIDs[uid] {
+				missing.AddNum(imap.UID(uid))
+			}
+		}
+		for uid := range newUIDs {
+			full[uid] = true
+		}
+		for uid := range j.pairs {
+			if !full[uid] {
+				j.serverGone[uid] = true
+			}
+		}
+		if len(missing) > 0 {
+			if err := j.fetchMeta(c, missing, nil, newUIDs); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// detectReset handles a changed UIDVALIDITY: every old pair becomes a local
+// candidate to re-pair by identity and size, and every server message is
+// listed.
+func (j *job) detectReset(c *Conn, sel *imap.SelectData) error {
+	j.reset = true
+	old := j.pairs
+	j.pairs = map[uint32]*state.Pair{}
+	j.localGone = nil
+	for _, p := range old {
+		e, ok := j.entries[p.Key]
+		if !ok || p.Key == "" {
+			continue
+		}
+		j.newLocal = append(j.newLocal, &localMsg{e: e, size: p.Size, ident: p.MsgID, base: p.Flags, hasBase: true, date: fileTime(j.lf.FilePath(e))})
+	}
+	if sel.NumMessages == 0 {
+		return nil
+	}
+	var set imap.UIDSet
+	set.AddRange(1, 0)
+	return j.fetchMeta(c, set, nil, map[uint32]bool{})
+}
+
+func fileTime(p string) time.Time {
+	st, err := os.Stat(p)
+	if err != nil {
+		return time.Time{}
+	}
+	return st.ModTime()
+}
+
+var identitySection = &imap.FetchItemBodySection{
+	Specifier:    imap.PartSpecifierHeader,
+	HeaderFields: identityFields,
+	Peek:         true,
+}
+
+// fetchMeta fetches what identifies messages (UID, flags, date, size, a few
+// header fields) and adds the unpaired ones to newServer.
+func (j *job) fetchMeta(c *Conn, set imap.UIDSet, keep func(*serverMsg) bool, seen map[uint32]bool) error {
+	opts := &imap.FetchOptions{
+		UID: true, Flags: true, InternalDate: true, RFC822Size: true,
+		BodySection: []*imap.FetchItemBodySection{identitySection},
+	}
+	err := each(c.Fetch(set, opts), func(m *imapclient.FetchMessageBuffer) {
+		if m.UID == 0 {
+			return
+		}
+		sm := &serverMsg{
+			uid:   uint32(m.UID),
+			size:  m.RFC822Size,
+			date:  m.InternalDate,
+			flags: maildir.FlagsFromIMAP(m.Flags),
+			ident: identity(m.FindBodySection(identitySection)),
+		}
+		if keep != nil && !keep(sm) {
+			return
+		}
+		if seen[sm.uid] {
+			return
+		}
+		seen[sm.uid] = true
+		if _, paired := j.pairs[sm.uid]; paired {
+			return
+		}
+		j.newServer = append(j.newServer, sm)
+	})
+	if err != nil {
+		return fmt.Errorf("fetch new messages: %w", err)
+	}
+	return nil
+}
+
+// each runs fn for every message of a FETCH, buffering one message at a
+// time, and always drains the command.
+func each(cmd *imapclient.FetchCommand, fn func(*imapclient.FetchMessageBuffer)) error {
+	defer cmd.Close()
+	for {
+		msg := cmd.Next()
+		if msg == nil {
+			break
+		}
+		buf, err := msg.Collect()
+		if err != nil {
+			return err
+		}
+		fn(buf)
+	}
+	return cmd.Close()
+}
+
+// searchAll returns every UID of the selected folder (ESEARCH when the
+// server has it, which keeps the answer compact).
+func searchAll(c *Conn) (map[uint32]bool, error) {
+	var opts *imap.SearchOptions
+	if c.caps().Has(imap.CapESearch) {
+		opts = &imap.SearchOptions{ReturnAll: true}
+	}
+	data, err := c.UIDSearch(&imap.SearchCriteria{}, opts).Wait()
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	out := map[uint32]bool{}
+	set, ok := data.All.(imap.UIDSet)
+	if !ok || set.Dynamic() {
+		if data.All == nil {
+			return out, nil
+		}
+		return nil, fmt.Errorf("search: the server sent an invalid UID set")
+	}
+	for _, r := range set {
+		if r.Stop < r.Start || r.Stop-r.Start > 50_000_000 {
+			return nil, fmt.Errorf("search: the server sent an invalid UID range %d:%d", r.Start, r.Stop)
+		}
+		for u := r.Start; u <= r.Stop && u != 0; u++ {
+			out[uint32(u)] = true
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,209 @@
+package syncer
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"strings"
+)
+
+// identityFields are the header fields fetched for every new server message
+// and read from every unknown local file, to recognise the same message on
+// both sides without transferring its body.
+var identityFields = []string{"Message-Id", "Date", "From", "To", "Subject"}
+
+// identity returns a short hash naming a message: its Message-ID when it
+// has one, else a hash of Date, From, To and Subject. "" when none is
+// present. Header lines may end in CRLF or LF; folded lines are unfolded.
+func identity(header []byte) string {
+	fields := parseFields(header)
+	if id := strings.TrimSpace(fields["message-id"]); id != "" {
+		return hashOf("m", id)
+	}
+	var b strings.Builder
+	any := false
+	for _, f := range []string{"date", "from", "to", "subject"} {
+		v := strings.Join(strings.Fields(fields[f]), " ")
+		if v != "" {
+			any = true
+		}
+		b.WriteString(v)
+		b.WriteByte(0)
+	}
+	if !any {
+		return ""
+	}
+	return hashOf("h", b.String())
+}
+
+func hashOf(kind, s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return kind + hex.EncodeToString(sum[:12])
+}
+
+// parseFields returns the first value of each wanted field, lower-cased
+// names, unfolded.
+func parseFields(header []byte) map[string]string {
+	out := map[string]string{}
+	var name string
+	for _, line := range bytes.Split(header, []byte("\n")) {
+		line = bytes.TrimRight(line, "\r")
+		if len(line) == 0 {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if name != "" {
+				out[name] += " " + strings.TrimSpace(string(line))
+			}
+			continue
+		}
+		name = ""
+		i := bytes.IndexByte(line, ':')
+		if i <= 0 {
+			continue
+		}
+		n := strings.ToLower(strings.TrimSpace(string(line[:i])))
+		for _, f := range identityFields {
+			if n == strings.ToLower(f) {
+				if _, dup := out[n]; !dup {
+					out[n] = strings.TrimSpace(string(line[i+1:]))
+					name = n
+				}
+			}
+		}
+	}
+	return out
+}
+
+// readHeader reads a message's header (up to the empty line, at most
+// 256 KiB).
+func readHeader(r io.Reader) ([]byte, error) {
+	br := bufio.NewReaderSize(r, 16<<10)
+	var buf bytes.Buffer
+	for buf.Len() < 256<<10 {
+		line, err := br.ReadSlice('\n')
+		buf.Write(line)
+		if len(bytes.TrimRight(line, "\r\n")) == 0 && (len(line) > 0 || err != nil) {
+			break
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			if err == io.EOF {
+				break
+			}
+			return nil, err
+		}
+	}
+	return buf.Bytes(), nil
+}
+
+// crlfSize returns the size a message stored with LF line ends has on the
+// wire, where every line ends in CRLF, and whether r was read completely.
+func crlfSize(r io.Reader) (int64, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var n int64
+	var prev byte
+	buf := make([]byte, 64<<10)
+	for {
+		k, err := br.Read(buf)
+		for _, c := range buf[:k] {
+			if c == '\n' && prev != '\r' {
+				n++
+			}
+			prev = c
+			n++
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// lfWriter converts CRLF to LF on the way to w (Maildir files use LF).
+type lfWriter struct {
+	w   io.Writer
+	cr  bool // a CR was held back at the end of the last write
+	buf []byte
+}
+
+func (l *lfWriter) Write(p []byte) (int, error) {
+	out := l.buf[:0]
+	for _, c := range p {
+		if l.cr {
+			l.cr = false
+			if c != '\n' {
+				out = append(out, '\r')
+			}
+		}
+		if c == '\r' {
+			l.cr = true
+			continue
+		}
+		out = append(out, c)
+	}
+	l.buf = out
+	if _, err := l.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Flush writes a CR held back at the very end of the message.
+func (l *lfWriter) Flush() error {
+	if l.cr {
+		l.cr = false
+		_, err := l.w.Write([]byte{'\r'})
+		return err
+	}
+	return nil
+}
+
+// crlfReader converts bare LF to CRLF on the way from a Maildir file to the
+// server.
+type crlfReader struct {
+	r       *bufio.Reader
+	prev    byte
+	pending bool // an LF is owed after the CR just returned
+}
+
+func newCRLFReader(r io.Reader) *crlfReader {
+	return &crlfReader{r: bufio.NewReaderSize(r, 64<<10)}
+}
+
+func (c *crlfReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if c.pending {
+			p[n] = '\n'
+			n++
+			c.pending = false
+			c.prev = '\n'
+			continue
+		}
+		b, err := c.r.ReadByte()
+		if err != nil {
+			if n > 0 {
+				return n, nil
+			}
+			return 0, err
+		}
+		if b == '\n' && c.prev != '\r' {
+			p[n] = '\r'
+			n++
+			c.pending = true
+			c.prev = '\r'
+			continue
+		}
+		p[n] = b
+		n++
+		c.prev = b
+	}
+	return n, nil
+}

@@ -1,0 +1,123 @@
+package syncer
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailmirror/mailmirror/config"
+	"github.com/mailmirror/mailmirror/internal/testenv"
+	"github.com/mailmirror/mailmirror/maildir"
+	"github.com/mailmirror/mailmirror/state"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+// fixture is one account on the shared Dovecot with its own Maildir and
+// state directory: one "device".
+type fixture struct {
+	t     *testing.T
+	u     *testenv.User
+	acct  *config.Account
+	dir   string
+	store *maildir.Store
+	db    *state.DB
+	rnd   *rand.Rand
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	testenv.RequireDovecot(t)
+	d := testenv.Shared(t)
+	u := d.NewUser(t)
+	return newDevice(t, u)
+}
+
+// newDevice is another device on the same account.
+func newDevice(t *testing.T, u *testenv.User) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	cfgText := fmt.Sprintf(`state_dir = %q
+[[account]]
+name = "test"
+protocol = "imap"
+host = "127.0.0.1"
+port = %d
+tls = "none"
+username = %q
+password_env = "UNUSED_PASSWORD_ENV"
+maildir = %q
+`, filepath.Join(dir, "state"), u.Server().IMAPPort, u.Name, filepath.Join(dir, "Mail"))
+	cfg, err := config.Parse([]byte(cfgText), "test.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct := cfg.Accounts[0]
+	store, err := maildir.Open(acct.Maildir, acct.Layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := state.Open(cfg.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return &fixture{t: t, u: u, acct: acct, dir: dir, store: store, db: db, rnd: rand.New(rand.NewPCG(1, uint64(len(t.Name()))))}
+}
+
+func (f *fixture) sync() Stats {
+	f.t.Helper()
+	st, err := f.trySync()
+	if err != nil {
+		f.t.Fatalf("sync: %v", err)
+	}
+	return st
+}
+
+func (f *fixture) trySync() (Stats, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s := New(f.acct, f.store, f.db, Options{DialOptions: DialOptions{Password: config.Secret(f.u.Password)}})
+	return s.Sync(ctx)
+}
+
+func (f *fixture) msg(subject string) []byte {
+	return testenv.GenMessage(f.rnd, &testenv.GenOptions{Subject: subject, BodySize: 500 + f.rnd.IntN(3000)})
+}
+
+func (f *fixture) compare() {
+	f.t.Helper()
+	if !testenv.CompareAccount(f.t, f.u, f.acct.Maildir, f.acct.Layout) {
+		f.t.FailNow()
+	}
+}
+
+func (f *fixture) local(folder string) []testenv.Msg {
+	return testenv.ReadMaildir(f.t, f.acct.Maildir, f.acct.Layout)[folder]
+}
+
+// file returns the path of the local file of a message by Message-ID.
+func (f *fixture) file(folder, msgid string) string {
+	f.t.Helper()
+	for _, m := range f.local(folder) {
+		if m.MessageID == msgid {
+			return m.Path
+		}
+	}
+	f.t.Fatalf("no local file for %s in %s", msgid, folder)
+	return ""
+}
+
+func msgID(raw []byte) string {
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(strings.ToLower(line), "message-id:") {
+			return strings.TrimSpace(line[len("message-id:"):])
+		}
+	}
+	return ""
+}

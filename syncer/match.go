@@ -1,0 +1,213 @@
+package syncer
+
+import (
+	"github.com/mailmirror/mailmirror/maildir"
+	"github.com/mailmirror/mailmirror/state"
+)
+
+// identKey names a message by identity and size for matching.
+type identKey struct {
+	ident string
+	size  int64
+}
+
+// matchAcross decides, with every folder's changes known, what each change
+// means: a pair gone on one side is a move when its file or message turned
+// up in another folder, a delete otherwise; an unknown local file and an
+// unpaired server message with the same identity and size in one folder are
+// the same message (adoption, a UIDVALIDITY change, recovery after a
+// crash). The rule for conflicts: a delete never wins over a change made on
+// the other side since the last pass (the message is kept).
+func (s *Syncer) matchAcross(jobs []*job) {
+	type located struct {
+		j *job
+		e maildir.Entry
+	}
+	byKey := map[string]located{}
+	newLocal := map[identKey][]*localMsg{}
+	localOwner := map[*localMsg]*job{}
+	newServer := map[identKey][]*serverMsg{}
+	serverOwner := map[*serverMsg]*job{}
+	for _, j := range jobs {
+		if j.quiet {
+			continue
+		}
+		for k, e := range j.entries {
+			byKey[k] = located{j, e}
+		}
+		for _, l := range j.newLocal {
+			if l.ident != "" {
+				k := identKey{l.ident, l.size}
+				newLocal[k] = append(newLocal[k], l)
+				localOwner[l] = j
+			}
+		}
+		for _, m := range j.newServer {
+			if m.ident != "" {
+				k := identKey{m.ident, m.size}
+				newServer[k] = append(newServer[k], m)
+				serverOwner[m] = j
+			}
+		}
+	}
+	usedLocal := map[*localMsg]bool{}
+	usedServer := map[*serverMsg]bool{}
+	takeLocal := func(k identKey, not *job) (*localMsg, *job) {
+		for _, l := range newLocal[k] {
+			if !usedLocal[l] && localOwner[l] != not {
+				usedLocal[l] = true
+				return l, localOwner[l]
+			}
+		}
+		return nil, nil
+	}
+	takeServer := func(k identKey, not *job) (*serverMsg, *job) {
+		for _, m := range newServer[k] {
+			if !usedServer[m] && serverOwner[m] != not {
+				usedServer[m] = true
+				return m, serverOwner[m]
+			}
+		}
+		return nil, nil
+	}
+	// A file that kept its key in another folder is that folder's
+	// unknown file: it is consumed by the move.
+	consumeKey := func(d *job, key string) {
+		for _, l := range d.newLocal {
+			if l.e.Key == key {
+				usedLocal[l] = true
+			}
+		}
+	}
+
+	for _, j := range jobs {
+		if j.quiet {
+			continue
+		}
+		j.moved = map[uint32]bool{}
+		for _, p := range j.localGone {
+			if j.serverGone[p.UID] {
+				j.drop = append(j.drop, p)
+				continue
+			}
+			if loc, ok := byKey[p.Key]; ok && loc.j != j {
+				consumeKey(loc.j, p.Key)
+				j.moveOut = append(j.moveOut, moveOut{p: p, dst: loc.j, e: loc.e})
+				j.moved[p.UID] = true
+				continue
+			}
+			if p.MsgID != "" {
+				if l, d := takeLocal(identKey{p.MsgID, p.Size}, j); l != nil {
+					j.moveOut = append(j.moveOut, moveOut{p: p, dst: d, e: l.e})
+					j.moved[p.UID] = true
+					continue
+				}
+			}
+			if f, changed := j.serverFlags[p.UID]; changed && f != p.Flags {
+				// Deleted here, changed on the server: keep it.
+				j.restore = append(j.restore, p)
+				continue
+			}
+			j.serverDeletes = append(j.serverDeletes, p)
+		}
+		for uid := range j.serverGone {
+			p := j.pairs[uid]
+			if p == nil || p.Key == "" {
+				if p != nil {
+					j.drop = append(j.drop, p)
+				}
+				continue
+			}
+			e, ok := j.entries[p.Key]
+			if !ok {
+				continue // gone on both sides: dropped above
+			}
+			if p.MsgID != "" {
+				if m, d := takeServer(identKey{p.MsgID, p.Size}, j); m != nil {
+					d.moveIn = append(d.moveIn, moveIn{src: j, p: p, msg: m, e: e})
+					j.moved[p.UID] = true
+					continue
+				}
+			}
+			if maildir.KnownOnly(e.Flags) != p.Flags {
+				// Expunged on the server, changed here: keep it and
+				// upload it again.
+				j.drop = append(j.drop, p)
+				j.newLocal = append(j.newLocal, &localMsg{e: e, size: p.Size, ident: p.MsgID, date: fileTime(j.lf.FilePath(e))})
+				continue
+			}
+			j.localDeletes = append(j.localDeletes, p)
+		}
+	}
+	// Same folder: unknown files and unpaired messages that are the same.
+	for _, j := range jobs {
+		if j.quiet {
+			continue
+		}
+		var restLocal []*localMsg
+		for _, l := range j.newLocal {
+			if usedLocal[l] {
+				continue
+			}
+			if l.ident != "" {
+				if m := takeSame(newServer[identKey{l.ident, l.size}], usedServer, serverOwner, j); m != nil {
+					usedLocal[l] = true
+					j.pairUp = append(j.pairUp, pairUp{l: l, m: m})
+					continue
+				}
+			}
+			restLocal = append(restLocal, l)
+		}
+		j.newLocal = restLocal
+		var restServer []*serverMsg
+		for _, m := range j.newServer {
+			if !usedServer[m] {
+				restServer = append(restServer, m)
+			}
+		}
+		j.newServer = restServer
+	}
+}
+
+func takeSame(list []*serverMsg, used map[*serverMsg]bool, owner map[*serverMsg]*job, j *job) *serverMsg {
+	for _, m := range list {
+		if !used[m] && owner[m] == j {
+			used[m] = true
+			return m
+		}
+	}
+	return nil
+}
+
+// merge3 merges flag letters changed on either side against the base: a
+// change on one side wins; when both sides changed a flag differently, it
+// stays set.
+func merge3(base, local, server string) string {
+	var out []byte
+	for i := 0; i < len(maildir.KnownLetters); i++ {
+		l := maildir.KnownLetters[i]
+		b, lo, se := has(base, l), has(local, l), has(server, l)
+		var v bool
+		switch {
+		case lo == se:
+			v = lo
+		case lo != b && se == b:
+			v = lo
+		case se != b && lo == b:
+			v = se
+		default:
+			v = true
+		}
+		if v {
+			out = append(out, l)
+		}
+	}
+	return string(out)
+}
+
+func has(s string, l byte) bool { return maildir.HasLetter(s, l) }
+
+// union is the flag letters set on either side (pairing without a base).
+func union(a, b string) string { return maildir.NormalizeLetters(a + b) }
+
+var _ = state.Pair{}

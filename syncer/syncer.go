@@ -1,0 +1,314 @@
+package syncer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/mailmirror/mailmirror/config"
+	"github.com/mailmirror/mailmirror/maildir"
+	"github.com/mailmirror/mailmirror/state"
+)
+
+// Options tune a Syncer. The zero value is usable once Password is set.
+type Options struct {
+	DialOptions
+	// Progress, when set, is called as messages are transferred. It may be
+	// called from several goroutines at once.
+	Progress func(Progress)
+}
+
+// Progress reports the transfer of one folder.
+type Progress struct {
+	Folder     string
+	Direction  string // "down" or "up"
+	Done       int
+	Total      int
+	Bytes      int64
+	TotalBytes int64
+}
+
+// Counts are the changes applied in one direction.
+type Counts struct {
+	New, Flags, Deleted, Moved int
+}
+
+func (c Counts) String() string {
+	return fmt.Sprintf("%d new, %d flags, %d deleted, %d moved", c.New, c.Flags, c.Deleted, c.Moved)
+}
+
+// Stats summarises a pass.
+type Stats struct {
+	Folders int    // folders in sync scope
+	Down    Counts // server → Maildir
+	Up      Counts // Maildir → server
+	Paired  int    // local files bound to server messages without transfer
+	Bytes   int64  // message bytes downloaded
+	// Warnings are problems that did not stop the pass (a folder that
+	// could not be mapped, a folder deleted on one side that still holds
+	// messages on the other).
+	Warnings []string
+}
+
+func (s Stats) String() string {
+	out := fmt.Sprintf("down: %s; up: %s", s.Down, s.Up)
+	if s.Paired > 0 {
+		out += fmt.Sprintf("; %d paired without transfer", s.Paired)
+	}
+	return out
+}
+
+// Syncer syncs one IMAP account. It is safe to call Sync from one
+// goroutine at a time.
+type Syncer struct {
+	acct  *config.Account
+	store *maildir.Store
+	db    *state.DB
+	opts  Options
+	names nameMap // set by listRemote
+	trash string  // server name of the Trash folder, "" when none
+
+	mu    sync.Mutex
+	stats Stats
+}
+
+// New returns a Syncer for acct, using store as its Maildir and db for
+// state.
+func New(acct *config.Account, store *maildir.Store, db *state.DB, opts Options) *Syncer {
+	return &Syncer{acct: acct, store: store, db: db, opts: opts}
+}
+
+func (s *Syncer) count(fn func(st *Stats)) {
+	s.mu.Lock()
+	fn(&s.stats)
+	s.mu.Unlock()
+}
+
+func (s *Syncer) warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	s.count(func(st *Stats) { st.Warnings = append(st.Warnings, msg) })
+}
+
+// remoteFolder is a server mailbox as LIST reported it.
+type remoteFolder struct {
+	name   string
+	attrs  []imap.MailboxAttr
+	status *imap.StatusData
+}
+
+func (r *remoteFolder) hasAttr(a imap.MailboxAttr) bool {
+	for _, x := range r.attrs {
+		if strings.EqualFold(string(x), string(a)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Sync runs one complete two-way pass.
+func (s *Syncer) Sync(ctx context.Context) (Stats, error) {
+	s.stats = Stats{}
+	p := newPool(s, s.acct.MaxConnections)
+	defer p.close()
+
+	c, err := p.get(ctx)
+	if err != nil {
+		return s.stats, err
+	}
+	names, remotes, err := s.listRemote(c)
+	if err != nil {
+		p.discard(c)
+		return s.stats, err
+	}
+	p.put(c)
+	s.names = names
+
+	if err := s.resolveIntents(ctx, p); err != nil {
+		return s.stats, err
+	}
+
+	jobs, err := s.plan(ctx, p, remotes)
+	if err != nil {
+		return s.stats, err
+	}
+	s.stats.Folders = len(jobs)
+
+	// Phase A: find what changed, folder by folder, in parallel.
+	if err := s.parallel(ctx, p, jobs, (*job).detect); err != nil {
+		return s.stats, err
+	}
+	// Moves and pairs across folders need every folder's changes.
+	s.matchAcross(jobs)
+	// Phase B: apply.
+	err = s.parallel(ctx, p, jobs, (*job).apply)
+	return s.stats, err
+}
+
+// parallel runs fn for every job with up to MaxConnections connections,
+// each taken from the pool only when the job needs the server. Errors of
+// single folders are collected; a connection-level error cancels the rest.
+func (s *Syncer) parallel(ctx context.Context, p *pool, jobs []*job, fn func(*job, context.Context, *lazyConn) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan *job)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	n := s.acct.MaxConnections
+	if n <= 0 {
+		n = 1
+	}
+	if n > len(jobs) {
+		n = len(jobs)
+	}
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lc := &lazyConn{p: p, ctx: ctx}
+			defer lc.release(nil)
+			for j := range work {
+				if j.quiet {
+					continue
+				}
+				err := fn(j, ctx, lc)
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("folder %q: %w", j.local, err))
+					mu.Unlock()
+					if ctx.Err() != nil {
+						cancel()
+					}
+				}
+				lc.release(err)
+			}
+		}()
+	}
+	// Biggest folders first, so that they do not start last.
+	sort.SliceStable(jobs, func(a, b int) bool { return jobs[a].weight() > jobs[b].weight() })
+	for _, j := range jobs {
+		select {
+		case work <- j:
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// lazyConn is a worker's connection, dialled on first use.
+type lazyConn struct {
+	p   *pool
+	ctx context.Context
+	c   *Conn
+}
+
+func (l *lazyConn) get() (*Conn, error) {
+	if l.c != nil {
+		return l.c, nil
+	}
+	c, err := l.p.get(l.ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.c = c
+	return c, nil
+}
+
+// release gives the connection back to the pool, or closes it when err
+// shows it is broken.
+func (l *lazyConn) release(err error) {
+	if l.c == nil {
+		return
+	}
+	if err != nil && isConnError(err) {
+		l.p.discard(l.c)
+	} else {
+		l.p.put(l.c)
+	}
+	l.c = nil
+}
+
+// isConnError reports errors after which a connection is not reusable.
+func isConnError(err error) bool {
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		return false
+	}
+	return true
+}
+
+// listRemote lists the server's folders (with their STATUS when the server
+// has LIST-STATUS) and reads its namespace.
+func (s *Syncer) listRemote(c *Conn) (nameMap, map[string]*remoteFolder, error) {
+	var nm nameMap
+	caps := c.caps()
+	if caps.Has(imap.CapNamespace) {
+		ns, err := c.Namespace().Wait()
+		if err == nil && ns != nil && len(ns.Personal) > 0 {
+			nm.prefix, nm.delim = ns.Personal[0].Prefix, ns.Personal[0].Delim
+		}
+	}
+	opts := &imap.ListOptions{}
+	if caps.Has(imap.CapListStatus) || caps.Has(imap.CapIMAP4rev2) {
+		opts.ReturnStatus = statusOptions(caps)
+	}
+	list, err := c.List("", "*", opts).Collect()
+	if err != nil {
+		return nm, nil, fmt.Errorf("list folders: %w", err)
+	}
+	remotes := map[string]*remoteFolder{}
+	for _, l := range list {
+		if nm.delim == 0 && l.Delim != 0 {
+			nm.delim = l.Delim
+		}
+		r := &remoteFolder{name: l.Mailbox, attrs: l.Attrs, status: l.Status}
+		remotes[l.Mailbox] = r
+		if r.hasAttr(imap.MailboxAttrTrash) {
+			s.trash = l.Mailbox
+		}
+	}
+	if s.trash == "" {
+		for name := range remotes {
+			if ln, err := nm.local(name); err == nil && strings.EqualFold(ln, "Trash") {
+				s.trash = name
+			}
+		}
+	}
+	if nm.delim == 0 {
+		nm.delim = '/'
+	}
+	return nm, remotes, nil
+}
+
+func statusOptions(caps imap.CapSet) *imap.StatusOptions {
+	return &imap.StatusOptions{
+		NumMessages:   true,
+		UIDNext:       true,
+		UIDValidity:   true,
+		HighestModSeq: caps.Has(imap.CapCondStore),
+	}
+}
+
+// SyncAccount resolves the account's password, opens its Maildir and runs
+// one pass. opts.Password is filled in when empty.
+func SyncAccount(ctx context.Context, acct *config.Account, db *state.DB, opts Options) (Stats, error) {
+	if opts.Password == "" {
+		pw, err := acct.ResolvePassword(ctx)
+		if err != nil {
+			return Stats{}, err
+		}
+		opts.Password = pw
+	}
+	store, err := maildir.Open(acct.Maildir, acct.Layout)
+	if err != nil {
+		return Stats{}, err
+	}
+	return New(acct, store, db, opts).Sync(ctx)
+}
