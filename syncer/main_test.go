@@ -83,6 +83,7 @@ func (f *fixture) trySync() (Stats, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s := New(f.acct, f.store, f.db, Options{DialOptions: DialOptions{Password: config.Secret(f.u.Password)}})
+	defer s.Close()
 	return s.Sync(ctx)
 }
 

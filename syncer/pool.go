@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // pool hands out up to max logged-in connections to one account.
@@ -14,6 +15,10 @@ type pool struct {
 	all  []*Conn
 	sem  chan struct{}
 }
+
+// staleAfter is how long an idle connection may rest before it is checked
+// with a NOOP when taken again.
+const staleAfter = 4 * time.Minute
 
 func newPool(s *Syncer, max int) *pool {
 	if max <= 0 {
@@ -29,14 +34,21 @@ func (p *pool) get(ctx context.Context) (*Conn, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	p.mu.Lock()
-	if n := len(p.idle); n > 0 {
+	for {
+		p.mu.Lock()
+		n := len(p.idle)
+		if n == 0 {
+			p.mu.Unlock()
+			break
+		}
 		c := p.idle[n-1]
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		return c, nil
+		if c.alive() {
+			return c, nil
+		}
+		p.forget(c)
 	}
-	p.mu.Unlock()
 	c, err := Dial(ctx, p.s.acct, p.s.opts.DialOptions)
 	if err != nil {
 		<-p.sem
@@ -50,6 +62,7 @@ func (p *pool) get(ctx context.Context) (*Conn, error) {
 
 // put returns a healthy connection.
 func (p *pool) put(c *Conn) {
+	c.lastUsed = time.Now()
 	p.mu.Lock()
 	p.idle = append(p.idle, c)
 	p.mu.Unlock()
@@ -58,8 +71,33 @@ func (p *pool) put(c *Conn) {
 
 // discard closes a connection that failed.
 func (p *pool) discard(c *Conn) {
-	c.Close()
+	p.forget(c)
 	<-p.sem
+}
+
+func (p *pool) forget(c *Conn) {
+	c.Close()
+	p.mu.Lock()
+	for i, x := range p.all {
+		if x == c {
+			p.all = append(p.all[:i], p.all[i+1:]...)
+			break
+		}
+	}
+	p.mu.Unlock()
+}
+
+// alive reports whether an idle connection can still be used.
+func (c *Conn) alive() bool {
+	select {
+	case <-c.Closed():
+		return false
+	default:
+	}
+	if time.Since(c.lastUsed) > staleAfter {
+		return c.Noop().Wait() == nil
+	}
+	return true
 }
 
 // close logs every connection out.

@@ -73,15 +73,27 @@ type Syncer struct {
 	names nameMap // set by listRemote
 	trash string  // server name of the Trash folder, "" when none
 
+	pool *pool // kept between passes; see Close
+
 	mu    sync.Mutex
 	stats Stats
 }
 
 // New returns a Syncer for acct, using store as its Maildir and db for
 // state.
+// Connections are kept open between passes (a daemon runs many); Close
+// logs them out.
 func New(acct *config.Account, store *maildir.Store, db *state.DB, opts Options) *Syncer {
-	return &Syncer{acct: acct, store: store, db: db, opts: opts}
+	s := &Syncer{acct: acct, store: store, db: db, opts: opts}
+	s.pool = newPool(s, acct.MaxConnections)
+	return s
 }
+
+// Close logs out every connection the Syncer holds.
+func (s *Syncer) Close() { s.pool.close() }
+
+// Account is the account this Syncer syncs.
+func (s *Syncer) Account() *config.Account { return s.acct }
 
 func (s *Syncer) count(fn func(st *Stats)) {
 	s.mu.Lock()
@@ -113,8 +125,7 @@ func (r *remoteFolder) hasAttr(a imap.MailboxAttr) bool {
 // Sync runs one complete two-way pass.
 func (s *Syncer) Sync(ctx context.Context) (Stats, error) {
 	s.stats = Stats{}
-	p := newPool(s, s.acct.MaxConnections)
-	defer p.close()
+	p := s.pool
 
 	c, err := p.get(ctx)
 	if err != nil {
@@ -310,5 +321,7 @@ func SyncAccount(ctx context.Context, acct *config.Account, db *state.DB, opts O
 	if err != nil {
 		return Stats{}, err
 	}
-	return New(acct, store, db, opts).Sync(ctx)
+	s := New(acct, store, db, opts)
+	defer s.Close()
+	return s.Sync(ctx)
 }
