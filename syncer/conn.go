@@ -55,6 +55,7 @@ type Conn struct {
 	*imapclient.Client
 	raw       *deadlineConn
 	selected  string
+	lastUsed  time.Time
 	sel       *imap.SelectData
 	condstore bool
 }
