@@ -16,18 +16,45 @@ import (
 	"github.com/mailmirror/mailmirror/state"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+func TestMain(m *testing.M) {
+	if cfg := os.Getenv("SYNCER_CHILD_CONFIG"); cfg != "" {
+		os.Exit(childSync(cfg))
+	}
+	os.Exit(testenv.Main(m))
+}
+
+// childSync runs one pass of the first account of a config file: the
+// subprocess of the crash tests.
+func childSync(path string) int {
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	db, err := state.Open(cfg.StateDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	defer db.Close()
+	if _, err := SyncAccount(context.Background(), cfg.Accounts[0], db, Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
 
 // fixture is one account on the shared Dovecot with its own Maildir and
 // state directory: one "device".
 type fixture struct {
-	t     *testing.T
-	u     *testenv.User
-	acct  *config.Account
-	dir   string
-	store *maildir.Store
-	db    *state.DB
-	rnd   *rand.Rand
+	t       *testing.T
+	u       *testenv.User
+	acct    *config.Account
+	dir     string
+	cfgPath string
+	store   *maildir.Store
+	db      *state.DB
+	rnd     *rand.Rand
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -50,9 +77,13 @@ host = "127.0.0.1"
 port = %d
 tls = "none"
 username = %q
-password_env = "UNUSED_PASSWORD_ENV"
+password_env = "SYNCER_TEST_PASSWORD"
 maildir = %q
 `, filepath.Join(dir, "state"), u.Server().IMAPPort, u.Name, filepath.Join(dir, "Mail"))
+	cfgPath := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg, err := config.Parse([]byte(cfgText), "test.toml")
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +98,7 @@ maildir = %q
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return &fixture{t: t, u: u, acct: acct, dir: dir, store: store, db: db, rnd: rand.New(rand.NewPCG(1, uint64(len(t.Name()))))}
+	return &fixture{t: t, u: u, acct: acct, dir: dir, cfgPath: cfgPath, store: store, db: db, rnd: rand.New(rand.NewPCG(1, uint64(len(t.Name()))))}
 }
 
 func (f *fixture) sync() Stats {
@@ -121,4 +152,12 @@ func msgID(raw []byte) string {
 		}
 	}
 	return ""
+}
+
+func testenvGen(f *fixture, subject string, size int) []byte {
+	return testenv.GenMessage(f.rnd, &testenv.GenOptions{Subject: subject, BodySize: size})
+}
+
+func (f *fixture) localAll() map[string][]testenv.Msg {
+	return testenv.ReadMaildir(f.t, f.acct.Maildir, f.acct.Layout)
 }
