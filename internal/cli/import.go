@@ -1,5 +1,121 @@
 package cli
 
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/mailmirror/mailmirror/config"
+	"github.com/mailmirror/mailmirror/importer"
+)
+
 func init() {
-	register("import", "translate an mbsync or OfflineIMAP config", notImplemented("import"))
+	register("import", "translate an mbsync or OfflineIMAP config (prints mailmirror TOML)", runImport)
+}
+
+// importSources are the tools import reads, with their default files in
+// the order they are looked for.
+var importSources = map[string]struct {
+	convert  func([]byte, string) (*importer.Result, error)
+	defaults func(home, xdgConfig string) []string
+}{
+	"mbsync": {importer.MBSync, func(home, xdg string) []string {
+		return []string{filepath.Join(home, ".mbsyncrc"), filepath.Join(xdg, "isyncrc")}
+	}},
+	"offlineimap": {importer.OfflineIMAP, func(home, xdg string) []string {
+		return []string{filepath.Join(home, ".offlineimaprc"), filepath.Join(xdg, "offlineimap", "config")}
+	}},
+}
+
+// runImport translates ~/.mbsyncrc or ~/.offlineimaprc (or FILE) and
+// prints the mailmirror config on stdout (or writes it, mode 0600, to
+// --output). Lines that could not be translated are comments in the
+// output; stderr gets a summary, the warnings, and the problems the
+// result still has as a config.
+func runImport(e *Env) int {
+	flags := e.Flags("import", "import mbsync|offlineimap [FILE] [--output NEW-FILE]")
+	output := flags.String("output", "", "write the config to this new file (mode 0600) instead of stdout")
+	if ok, code := e.Parse(flags); !ok {
+		return code
+	}
+	if len(e.Args) < 1 || len(e.Args) > 2 {
+		flags.Usage()
+		return ExitUsage
+	}
+	src, ok := importSources[e.Args[0]]
+	if !ok {
+		fmt.Fprintf(e.Stderr, "mailmirror import: unknown source %q (want mbsync or offlineimap)\n", e.Args[0])
+		return ExitUsage
+	}
+	path := ""
+	if len(e.Args) == 2 {
+		path = e.Args[1]
+	} else {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			fmt.Fprintf(e.Stderr, "mailmirror import: %v; name the file to import\n", err)
+			return ExitFailure
+		}
+		xdg := os.Getenv("XDG_CONFIG_HOME")
+		if xdg == "" || !filepath.IsAbs(xdg) {
+			xdg = filepath.Join(home, ".config")
+		}
+		candidates := src.defaults(home, xdg)
+		path = candidates[0]
+		for _, c := range candidates {
+			if _, err := os.Stat(c); err == nil {
+				path = c
+				break
+			}
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "mailmirror import: %v\n", err)
+		return ExitFailure
+	}
+	res, err := src.convert(data, path)
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "mailmirror import: %s: %v\n", path, err)
+		return ExitFailure
+	}
+
+	if *output != "" {
+		f, err := os.OpenFile(*output, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			fmt.Fprintf(e.Stderr, "mailmirror import: %s already exists; remove it or choose another name\n", *output)
+			return ExitFailure
+		}
+		if err == nil {
+			_, err = f.WriteString(res.TOML)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(e.Stderr, "mailmirror import: %v\n", err)
+			return ExitFailure
+		}
+	} else {
+		fmt.Fprint(e.Stdout, res.TOML)
+	}
+
+	fmt.Fprintf(e.Stderr, "mailmirror import: %s: translated %s, %s not translated (see the \"# not translated\" comments)\n",
+		path, plural(len(res.Accounts), "account"), plural(len(res.NotTranslated), "line"))
+	for _, w := range res.Warnings {
+		fmt.Fprintf(e.Stderr, "mailmirror import: warning: %s\n", w)
+	}
+	if _, err := config.Parse([]byte(res.TOML), "output.toml"); err != nil {
+		fmt.Fprintf(e.Stderr, "mailmirror import: the translated config is not valid yet (lines of output.toml refer to the output):\n%v\n", err)
+	}
+	return ExitOK
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
