@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
@@ -93,9 +94,9 @@ func (p *parser) run() {
 	if _, err := toml.Decode(p.data, &raw); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			p.add(&Error{File: p.file, Line: pe.Position.Line, Msg: "invalid TOML: " + pe.Message})
+			p.add(&Error{File: p.file, Line: pe.Position.Line, Msg: "invalid TOML: " + p.redact(pe.Message, pe.Position.Line)})
 		} else {
-			p.add(&Error{File: p.file, Msg: "invalid TOML: " + err.Error()})
+			p.add(&Error{File: p.file, Msg: "invalid TOML: " + p.redact(err.Error(), 0)})
 		}
 		return
 	}
@@ -139,6 +140,34 @@ func (p *parser) run() {
 		secs = append(secs, s)
 	}
 	p.crossCheck(secs)
+}
+
+var (
+	passwordLineRE = regexp.MustCompile(`^\s*(?:password|"password"|'password')\s*=(.*)$`)
+	quotedRE       = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`)
+)
+
+// redact hides a TOML syntax message that could show part of a password:
+// one about a line setting password, or one quoting text that occurs in
+// the value of such a line.
+func (p *parser) redact(msg string, line int) string {
+	const hidden = "syntax error in a password line (details not shown, they would show the password); write it as password = \"...\""
+	lines := strings.Split(p.data, "\n")
+	if line > 0 && line <= len(lines) && passwordLineRE.MatchString(lines[line-1]) {
+		return hidden
+	}
+	for _, l := range lines {
+		m := passwordLineRE.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		for _, q := range quotedRE.FindAllStringSubmatch(msg, -1) {
+			if q[1] != "" && strings.Contains(m[1], q[1]) {
+				return hidden
+			}
+		}
+	}
+	return msg
 }
 
 // accountTables returns the [[account]] tables, or reports that account is

@@ -415,6 +415,26 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// TestSyntaxErrorHidesPassword checks that a TOML syntax error in a
+// password line does not quote the password.
+func TestSyntaxErrorHidesPassword(t *testing.T) {
+	hidden := `syntax error in a password line (details not shown, they would show the password); write it as password = "..."`
+	for _, tc := range []struct{ text, want string }{
+		{"[[account]]\nname = \"a\"\npassword = hunter2\n", "config.toml:3: invalid TOML: " + hidden},
+		{"[[account]]\n  \"password\" = hunter2xx # x\n", "config.toml:2: invalid TOML: " + hidden},
+		{"[[account]]\npassword = \"\"\"hunter2\n", "config.toml:2: invalid TOML: " + hidden},
+		{"log_level = loud\n", "config.toml:1: invalid TOML: expected value but found \"loud\" instead"},
+	} {
+		got := parseErrors(t, tc.text)
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%q: %q, want %q", tc.text, got, tc.want)
+		}
+		if strings.Contains(strings.Join(got, ""), "hunter") {
+			t.Errorf("password shown: %q", got)
+		}
+	}
+}
+
 func TestAllowedInsecureAndLoopback(t *testing.T) {
 	setHome(t)
 	for _, host := range []string{"localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "::1"} {
