@@ -2,7 +2,10 @@ package corpus
 
 import (
 	"bytes"
+	"fmt"
 	"net/mail"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -41,6 +44,7 @@ func TestDefaultCorpusShape(t *testing.T) {
 	got := map[string]int{}
 	ids := map[string]bool{}
 	var attachments, seen, flagged int
+	var prev time.Time
 	for i := range n + 2 {
 		m := c.Message(i)
 		if i >= n {
@@ -50,9 +54,10 @@ func TestDefaultCorpusShape(t *testing.T) {
 		} else {
 			got[m.Folder]++
 		}
-		if i > 0 && i < n && m.Date.Before(c.Message(i-1).Date) {
+		if i > 0 && i < n && m.Date.Before(prev) {
 			t.Errorf("message %d is dated %v, before message %d", i, m.Date, i-1)
 		}
+		prev = m.Date
 		if !bytes.HasSuffix(m.Data, []byte("\r\n")) || bytes.Contains(bytes.ReplaceAll(m.Data, []byte("\r\n"), nil), []byte("\n")) {
 			t.Fatalf("message %d: not CRLF throughout", i)
 		}
@@ -265,5 +270,53 @@ func TestSettledCounters(t *testing.T) {
 	}
 	if c1.IMAPSessions != c0.IMAPSessions+1 || c1.In <= c0.In || c1.Out <= c0.Out {
 		t.Errorf("counters before %+v, after %+v", c0, c1)
+	}
+}
+
+func TestSnapshotAndReadMaildirAgree(t *testing.T) {
+	testenv.RequireDovecot(t)
+	c, _ := New(Default(20, 5))
+	s, err := StartServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.LoadMaildir(c, 2); err != nil {
+		t.Fatal(err)
+	}
+	server, err := s.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f, n := range c.Counts() {
+		if len(server[f]) != n {
+			t.Errorf("snapshot of %q: %d messages, want %d", f, len(server[f]), n)
+		}
+	}
+	// A local copy written by hand, verbatim layout, one flag off.
+	root := t.TempDir()
+	for i := range c.Len() {
+		m := c.Message(i)
+		flags := m.Flags
+		if i == 3 {
+			flags = strings.ReplaceAll(flags, "S", "") + "T"
+		}
+		dir := filepath.Join(root, filepath.FromSlash(m.Folder))
+		for _, sub := range []string{"cur", "new", "tmp"} {
+			if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, "cur", fmt.Sprintf("%d.x:2,%s", i, flags)), m.Data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	local, err := ReadMaildir(root, "verbatim")
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffs := testenv.DiffAccount(server, local)
+	if len(diffs) != 1 || !strings.Contains(diffs[0], c.Message(3).MessageID) {
+		t.Errorf("differences %q, want one about message 3", diffs)
 	}
 }
