@@ -32,6 +32,10 @@ type localMsg struct {
 	date    time.Time
 	base    string // flags agreed before a UIDVALIDITY change
 	hasBase bool
+	// altSize is the size without the X-TUID header mbsync adds to the
+	// files it downloads (0 when there is none): such a file matches the
+	// server message by either size.
+	altSize int64
 }
 
 // job is one folder's part of a pass.
@@ -232,7 +236,11 @@ func (j *job) readLocal(e maildir.Entry) (*localMsg, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &localMsg{e: e, size: size, ident: identity(hdr), date: st.ModTime()}, nil
+	lm := &localMsg{e: e, size: size, ident: identity(hdr), date: st.ModTime()}
+	if n := tuidLength(hdr); n > 0 {
+		lm.altSize = size - n
+	}
+	return lm, nil
 }
 
 // detectServer selects the folder and finds flag changes, expunges and new

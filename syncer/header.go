@@ -207,3 +207,18 @@ func (c *crlfReader) Read(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// tuidLength is the on-the-wire length (with CRLF) of the X-TUID header
+// line mbsync inserts into the messages it stores, 0 when absent.
+func tuidLength(header []byte) int64 {
+	for _, line := range bytes.Split(header, []byte("\n")) {
+		line = bytes.TrimRight(line, "\r")
+		if len(line) == 0 {
+			break
+		}
+		if len(line) > 7 && bytes.EqualFold(line[:7], []byte("X-TUID:")) {
+			return int64(len(line)) + 2
+		}
+	}
+	return 0
+}

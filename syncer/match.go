@@ -39,6 +39,10 @@ func (s *Syncer) matchAcross(jobs []*job) {
 			if l.ident != "" {
 				k := identKey{l.ident, l.size}
 				newLocal[k] = append(newLocal[k], l)
+				if l.altSize > 0 {
+					k := identKey{l.ident, l.altSize}
+					newLocal[k] = append(newLocal[k], l)
+				}
 				localOwner[l] = j
 			}
 		}
@@ -150,7 +154,11 @@ func (s *Syncer) matchAcross(jobs []*job) {
 				continue
 			}
 			if l.ident != "" {
-				if m := takeSame(newServer[identKey{l.ident, l.size}], usedServer, serverOwner, j); m != nil {
+				m := takeSame(newServer[identKey{l.ident, l.size}], usedServer, serverOwner, j)
+				if m == nil && l.altSize > 0 {
+					m = takeSame(newServer[identKey{l.ident, l.altSize}], usedServer, serverOwner, j)
+				}
+				if m != nil {
 					usedLocal[l] = true
 					j.pairUp = append(j.pairUp, pairUp{l: l, m: m})
 					continue

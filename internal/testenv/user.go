@@ -334,3 +334,25 @@ func (u *User) Messages(t testing.TB, folder string) []Msg {
 	slices.SortFunc(msgs, func(a, b Msg) int { return cmp.Compare(a.UID, b.UID) })
 	return msgs
 }
+
+// Raw returns a message's full text as the server stores it.
+func (u *User) Raw(t testing.TB, folder string, uid uint32) []byte {
+	t.Helper()
+	var raw []byte
+	u.do(t, fmt.Sprintf("fetch %q UID %d", folder, uid), func(c *imapclient.Client) error {
+		if _, err := selectFolder(c, folder, true); err != nil {
+			return err
+		}
+		sec := &imap.FetchItemBodySection{Peek: true}
+		bufs, err := c.Fetch(imap.UIDSetNum(imap.UID(uid)), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{sec}}).Collect()
+		if err != nil {
+			return err
+		}
+		if len(bufs) != 1 {
+			return fmt.Errorf("no message with UID %d", uid)
+		}
+		raw = bufs[0].FindBodySection(sec)
+		return nil
+	})
+	return raw
+}
