@@ -1,5 +1,151 @@
 package cli
 
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/mailmirror/mailmirror/config"
+	"github.com/mailmirror/mailmirror/daemon"
+)
+
 func init() {
-	register("status", "show the daemon's status", notImplemented("status"))
+	register("status", "show the daemon's status", runStatus)
+}
+
+func runStatus(e *Env) int {
+	fs := e.Flags("status", "status [--config F] [--json]")
+	asJSON := fs.Bool("json", false, "print the status as JSON")
+	if ok, code := e.Parse(fs); !ok {
+		return code
+	}
+	if len(e.Args) > 0 {
+		fmt.Fprintf(e.Stderr, "mailmirror status: unexpected argument %q\n", e.Args[0])
+		return ExitUsage
+	}
+	cfg, err := config.Load(e.Config())
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "mailmirror: %v\n", err)
+		return ExitFailure
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := daemon.RequestStatus(ctx, cfg.StateDir)
+	var note string
+	if err != nil {
+		if !errors.Is(err, daemon.ErrNotRunning) {
+			note = fmt.Sprintf("the daemon did not answer: %v", err)
+		}
+		var derr error
+		st, derr = daemon.OfflineStatus(cfg)
+		if derr != nil && note == "" {
+			note = derr.Error()
+		}
+	}
+	if *asJSON {
+		out := struct {
+			*daemon.Status
+			Note string `json:"note,omitempty"`
+		}{st, note}
+		enc := json.NewEncoder(e.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			fmt.Fprintf(e.Stderr, "mailmirror status: %v\n", err)
+			return ExitFailure
+		}
+		return ExitOK
+	}
+	printStatus(e.Stdout, st, note, time.Now())
+	return ExitOK
+}
+
+// printStatus writes the status for a person.
+func printStatus(w io.Writer, st *daemon.Status, note string, now time.Time) {
+	if st.Running {
+		ready := "ready"
+		if !st.Ready {
+			ready = "starting"
+		}
+		fmt.Fprintf(w, "daemon: running (pid %d, up %s, %s)\n", st.PID, ago(now, st.Started), ready)
+	} else {
+		fmt.Fprintf(w, "daemon: not running; showing what the state in %s knows\n", st.StateDir)
+	}
+	if note != "" {
+		fmt.Fprintf(w, "note: %s\n", note)
+	}
+	if len(st.Accounts) == 0 {
+		fmt.Fprintln(w, "no accounts configured")
+	}
+	for _, a := range st.Accounts {
+		fmt.Fprintf(w, "\n%s (%s)\n", a.Name, a.Protocol)
+		switch {
+		case !st.Running:
+			fmt.Fprintf(w, "  connection:  unknown (daemon not running)\n")
+		case a.State == daemon.StateConnected:
+			fmt.Fprintf(w, "  connection:  connected\n")
+		case a.State == daemon.StateSyncing && a.Connected:
+			fmt.Fprintf(w, "  connection:  connected, syncing\n")
+		case a.Reason != "":
+			fmt.Fprintf(w, "  connection:  %s: %s\n", a.State, a.Reason)
+		default:
+			fmt.Fprintf(w, "  connection:  %s\n", a.State)
+		}
+		if !a.NextRetry.IsZero() && a.NextRetry.After(now) {
+			fmt.Fprintf(w, "  next retry:  in %s\n", a.NextRetry.Sub(now).Round(time.Second))
+		}
+		for _, i := range a.Idle {
+			s := "connected"
+			if !i.Connected {
+				s = "not connected"
+				if i.Error != "" {
+					s += ": " + i.Error
+				}
+			}
+			if i.Reconnects > 0 {
+				s += fmt.Sprintf(" (%d reconnects)", i.Reconnects)
+			}
+			fmt.Fprintf(w, "  IDLE %-8s %s\n", i.Folder+":", s)
+		}
+		if st.Running {
+			if a.LastPass.IsZero() {
+				fmt.Fprintf(w, "  last pass:   none yet\n")
+			} else {
+				fmt.Fprintf(w, "  last pass:   %s (%s ago): %s\n", a.LastPass.Format("2006-01-02 15:04:05"), ago(now, a.LastPass), a.LastSummary)
+			}
+		}
+		fmt.Fprintf(w, "  pending:     %d operations\n", a.PendingOps)
+		if a.LastError != "" {
+			fmt.Fprintf(w, "  last error:  %s (%s)\n", a.LastError, a.LastErrorAt.Format("2006-01-02 15:04:05"))
+		}
+		if a.Protocol == config.ProtocolPOP3 {
+			fmt.Fprintf(w, "  messages:    %d downloaded\n", a.Messages)
+			continue
+		}
+		fmt.Fprintf(w, "  messages:    %d in %d folders\n", a.Messages, len(a.Folders))
+		width := 0
+		for _, f := range a.Folders {
+			width = max(width, len(f.Name))
+		}
+		for _, f := range a.Folders {
+			fmt.Fprintf(w, "    %s%s %7d\n", f.Name, strings.Repeat(" ", width-len(f.Name)), f.Messages)
+		}
+	}
+}
+
+func ago(now, t time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Second:
+		return "0s"
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	default:
+		return d.Round(time.Minute).String()
+	}
 }

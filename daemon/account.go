@@ -1,0 +1,631 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/mailmirror/mailmirror/config"
+	"github.com/mailmirror/mailmirror/maildir"
+	"github.com/mailmirror/mailmirror/pop3pull"
+	"github.com/mailmirror/mailmirror/state"
+	"github.com/mailmirror/mailmirror/syncer"
+)
+
+// OpLocalChange is the kind of the pending operation recorded for a folder
+// changed locally while its account was disconnected. It is informational
+// (the Maildir and the state's base hold the change itself): the daemon
+// deletes it after the next successful pass.
+const OpLocalChange = "local-change"
+
+// account supervises one account: its passes, IDLE connections, local
+// watcher and hook.
+type account struct {
+	d   *Daemon
+	cfg *config.Account
+	log *slog.Logger
+
+	trigger chan struct{}     // cap 1: a pass is wanted
+	wake    chan struct{}     // cap 1: reconnect now (clock jump, network change)
+	reqs    chan *syncRequest // explicit passes (control socket)
+	cancel  context.CancelFunc
+	done    chan struct{}
+
+	syncMu   sync.Mutex
+	syncer   *syncer.Syncer // kept between passes; nil: create at the next pass
+	password config.Secret  // resolved with the Syncer, used by IDLE connections
+	poolSize int            // the Syncer's max_connections
+	newMu    sync.Mutex
+	newBy    map[string]int // per pass: folder → messages downloaded
+
+	mu     sync.Mutex // guards st and idlers' status
+	st     AccountStatus
+	idlers map[string]*idler // remote folder → IDLE worker (loop goroutine only, status under mu)
+}
+
+// syncRequest asks for a pass that starts after the request arrived.
+type syncRequest struct {
+	reply chan SyncResult
+}
+
+// passResult is what a pass goroutine reports.
+type passResult struct {
+	summary  string
+	newBy    map[string]int
+	warnings []string
+	changed  bool // the pass moved something in either direction
+	err      error
+}
+
+func newAccount(d *Daemon, a *config.Account) *account {
+	return &account{
+		d:       d,
+		cfg:     a,
+		log:     d.log.With("account", a.Name),
+		trigger: make(chan struct{}, 1),
+		wake:    make(chan struct{}, 1),
+		reqs:    make(chan *syncRequest),
+		done:    make(chan struct{}),
+		idlers:  map[string]*idler{},
+		st:      AccountStatus{Name: a.Name, Protocol: a.Protocol, State: StateStarting},
+	}
+}
+
+// kick asks for a pass; it never blocks.
+func (a *account) kick() {
+	select {
+	case a.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// wakeUp asks for an immediate reconnect and pass; it never blocks.
+func (a *account) wakeUp() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// status returns the account's runtime status (without the DB part).
+func (a *account) status() AccountStatus {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := a.st
+	st.Idle = nil
+	names := make([]string, 0, len(a.idlers))
+	for n := range a.idlers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		st.Idle = append(st.Idle, a.idlers[n].status())
+	}
+	return st
+}
+
+func (a *account) setState(fn func(st *AccountStatus)) {
+	a.mu.Lock()
+	fn(&a.st)
+	a.mu.Unlock()
+}
+
+// run is the supervisor loop. firstDone is called once, after the first
+// pass ended (successfully or not) or when ctx ends before.
+func (a *account) run(ctx context.Context, firstDone func()) {
+	defer close(a.done)
+	var once sync.Once
+	first := func() { once.Do(firstDone) }
+	defer first()
+
+	o := &a.d.opts
+	isIMAP := a.cfg.Protocol != config.ProtocolPOP3
+	bo := backoff{min: o.BackoffMin, max: o.BackoffMax}
+
+	var hooks *hookRunner
+	if a.cfg.OnNewMail != "" {
+		hooks = newHookRunner(a.cfg.OnNewMail, a.cfg.Name, a.log, o.HookInterval)
+		go hooks.run(ctx)
+	}
+
+	// Local watcher (IMAP only: POP3 is a one-way pull).
+	var tree *localTree
+	var events <-chan Event
+	if isIMAP {
+		store, err := maildir.Open(a.cfg.Maildir, a.cfg.Layout)
+		if err != nil {
+			a.log.Error("cannot open the Maildir; local changes are picked up every poll_interval only", "err", err)
+		} else {
+			w, err := NewWatcher(o.PollWatcher)
+			if err != nil {
+				a.log.Warn("fsnotify unavailable; polling directory times instead", "err", err)
+			}
+			defer w.Close()
+			tree = newLocalTree(store, w)
+			if _, err := tree.rescan(); err != nil {
+				a.log.Warn("watch the Maildir", "err", err)
+			}
+			events = w.Events()
+		}
+	}
+	offlineOps := a.loadLocalChangeOps()
+
+	ticker := time.NewTicker(a.cfg.PollInterval)
+	defer ticker.Stop()
+
+	var (
+		pending   = true // the first pass
+		force     bool   // start even while backing off
+		running   bool
+		waiting   []*syncRequest // requests for the next pass
+		inflight  []*syncRequest // requests the running pass answers
+		retry     *time.Timer
+		retryC    <-chan time.Time
+		debounce  = time.NewTimer(time.Hour)
+		debounceC <-chan time.Time
+		dirtyFrom time.Time // first event of the burst being debounced
+		dirtyTree bool
+		dirtyData bool
+		offline   bool // the last pass could not reach the server
+		authFail  bool
+		passes    = make(chan passResult, 1)
+		passCtx   context.Context
+		cancelRun context.CancelFunc
+	)
+	debounce.Stop()
+	passCtx, cancelRun = context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRun()
+
+	stopIdlers := func() {
+		for name, i := range a.idlers {
+			i.stop()
+			a.mu.Lock()
+			delete(a.idlers, name)
+			a.mu.Unlock()
+		}
+	}
+	defer stopIdlers()
+	defer func() {
+		if s := a.takeSyncer(); s != nil {
+			s.Close()
+		}
+	}()
+
+	startPass := func() {
+		pending, force = false, false
+		running = true
+		inflight, waiting = waiting, nil
+		a.setState(func(st *AccountStatus) { st.State = StateSyncing })
+		go func() { passes <- a.pass(passCtx) }()
+	}
+
+	for {
+		if pending && !running && ctx.Err() == nil && (retryC == nil || force) {
+			if retry != nil {
+				retry.Stop()
+				retry, retryC = nil, nil
+			}
+			startPass()
+		}
+		select {
+		case <-ctx.Done():
+			if running {
+				// Let the pass finish its current writes: it sees
+				// the cancellation between messages.
+				cancelRun()
+				t := time.NewTimer(o.ShutdownGrace)
+				select {
+				case <-passes:
+				case <-t.C:
+					a.log.Warn("pass still running at shutdown; closing its connections")
+				}
+				t.Stop()
+			}
+			for _, r := range append(inflight, waiting...) {
+				r.reply <- SyncResult{Account: a.cfg.Name, Error: "the daemon is stopping"}
+			}
+			a.setState(func(st *AccountStatus) { st.State = StateStopped })
+			return
+
+		case <-a.trigger:
+			pending = true
+
+		case req := <-a.reqs:
+			waiting = append(waiting, req)
+			pending, force = true, true
+			if authFail && !running {
+				a.dropSyncer() // resolve the password again
+			}
+
+		case <-ticker.C:
+			pending = true
+
+		case <-retryC:
+			retry, retryC = nil, nil
+			pending = true
+
+		case <-a.wake:
+			if !authFail {
+				bo.reset()
+				force = true
+			}
+			pending = true
+			if !running {
+				a.dropSyncer()
+			}
+			for _, i := range a.idlers {
+				i.reconnect()
+			}
+
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			switch ev.Kind {
+			case Content:
+				dirtyData = true
+				if offline && tree != nil {
+					if name, ok := tree.folderName(ev.Dir); ok {
+						a.recordLocalChange(offlineOps, name)
+					}
+				}
+			case Tree:
+				dirtyTree = true
+			case Overflow:
+				dirtyTree, dirtyData = true, true
+			}
+			now := time.Now()
+			if debounceC == nil {
+				dirtyFrom = now
+			}
+			// Wait for the burst to end, but not forever.
+			wait := o.Debounce
+			if rest := o.DebounceMax - now.Sub(dirtyFrom); rest < wait {
+				wait = max(rest, 0)
+			}
+			debounce.Reset(wait)
+			debounceC = debounce.C
+
+		case <-debounceC:
+			debounceC = nil
+			if dirtyTree && tree != nil {
+				changed, err := tree.rescan()
+				if err != nil {
+					a.log.Warn("watch the Maildir", "err", err)
+				}
+				if changed {
+					dirtyData = true
+				}
+			}
+			if dirtyData {
+				pending = true
+			}
+			dirtyTree, dirtyData = false, false
+
+		case res := <-passes:
+			running = false
+			offline = !a.finishPass(res, inflight, &authFail, hooks, offlineOps)
+			inflight = nil
+			first()
+			if res.err != nil {
+				var d time.Duration
+				if authFail {
+					d = bo.toMax()
+				} else {
+					d = bo.next()
+				}
+				retry = time.NewTimer(d)
+				retryC = retry.C
+				next := time.Now().Add(d)
+				a.setState(func(st *AccountStatus) { st.NextRetry = next })
+				a.log.Warn("pass failed", "err", res.err, "retry_in", d.Round(time.Second))
+			} else {
+				bo.reset()
+				if isIMAP {
+					a.updateIdlers(ctx)
+				}
+			}
+		}
+	}
+}
+
+// pass runs one pass of the account's protocol.
+func (a *account) pass(ctx context.Context) passResult {
+	if a.cfg.Protocol == config.ProtocolPOP3 {
+		return a.passPOP3(ctx)
+	}
+	return a.passIMAP(ctx)
+}
+
+func (a *account) passIMAP(ctx context.Context) passResult {
+	a.syncMu.Lock()
+	s := a.syncer
+	a.syncMu.Unlock()
+	if s == nil {
+		pw, err := a.cfg.ResolvePassword(ctx)
+		if err != nil {
+			return passResult{err: fmt.Errorf("password: %w", err)}
+		}
+		store, err := maildir.Open(a.cfg.Maildir, a.cfg.Layout)
+		if err != nil {
+			return passResult{err: err}
+		}
+		acct := *a.cfg
+		// IDLE connections count against max_connections.
+		acct.MaxConnections = max(1, a.cfg.MaxConnections-len(a.idlers))
+		a.poolSize = acct.MaxConnections
+		s = syncer.New(&acct, store, a.d.db, syncer.Options{
+			DialOptions: syncer.DialOptions{Password: pw, Timeout: a.d.opts.CommandTimeout},
+			Progress:    a.progress,
+		})
+		a.syncMu.Lock()
+		a.syncer = s
+		a.password = pw
+		a.syncMu.Unlock()
+	}
+	a.newMu.Lock()
+	a.newBy = map[string]int{}
+	a.newMu.Unlock()
+	st, err := s.Sync(ctx)
+	a.newMu.Lock()
+	newBy := a.newBy
+	a.newBy = nil
+	a.newMu.Unlock()
+	if st.Down.New > 0 && len(newBy) == 0 {
+		newBy = map[string]int{"": st.Down.New}
+	}
+	if err != nil && errors.Is(err, syncer.ErrAuth) {
+		if s := a.takeSyncer(); s != nil {
+			s.Close()
+		}
+	}
+	changed := st.Down != (syncer.Counts{}) || st.Up != (syncer.Counts{}) || st.Paired > 0
+	return passResult{summary: st.String(), newBy: newBy, warnings: st.Warnings, changed: changed, err: err}
+}
+
+// progress collects the number of messages downloaded per folder.
+func (a *account) progress(p syncer.Progress) {
+	if p.Direction != "down" {
+		return
+	}
+	a.newMu.Lock()
+	if a.newBy != nil && p.Done > a.newBy[p.Folder] {
+		a.newBy[p.Folder] = p.Done
+	}
+	a.newMu.Unlock()
+}
+
+func (a *account) passPOP3(ctx context.Context) passResult {
+	res, err := pop3pull.SyncAccount(ctx, a.d.cfgNow(), a.cfg, a.d.db)
+	var warnings []string
+	for _, e := range res.Errors {
+		warnings = append(warnings, e.Error())
+	}
+	folder := a.cfg.Folder
+	if folder == "" {
+		folder = maildir.Inbox
+	}
+	return passResult{
+		summary:  fmt.Sprintf("pop3: %d new, %d deleted on the server, %d on the server", res.Downloaded, res.Deleted, res.Messages),
+		newBy:    map[string]int{folder: res.Downloaded},
+		warnings: warnings,
+		changed:  res.Downloaded > 0 || res.Deleted > 0,
+		err:      err,
+	}
+}
+
+// dropSyncer closes the Syncer's connections in the background (they may
+// be dead and slow to time out) so that the next pass dials afresh.
+func (a *account) dropSyncer() {
+	if s := a.takeSyncer(); s != nil {
+		go s.Close()
+	}
+}
+
+// secret returns the password the last Syncer logged in with, resolving
+// it when there is none yet.
+func (a *account) secret(ctx context.Context) (config.Secret, error) {
+	a.syncMu.Lock()
+	pw := a.password
+	a.syncMu.Unlock()
+	if pw != "" {
+		return pw, nil
+	}
+	return a.cfg.ResolvePassword(ctx)
+}
+
+func (a *account) takeSyncer() *syncer.Syncer {
+	a.syncMu.Lock()
+	defer a.syncMu.Unlock()
+	s := a.syncer
+	a.syncer = nil
+	return s
+}
+
+// finishPass records a pass's outcome, answers its requests, runs the hook
+// and settles offline records. It returns whether the server was reached.
+func (a *account) finishPass(res passResult, reqs []*syncRequest, authFail *bool, hooks *hookRunner, offlineOps map[string]int64) bool {
+	now := time.Now()
+	for _, w := range res.warnings {
+		a.log.Warn("pass warning", "warning", w)
+	}
+	connected := res.err == nil || !isDisconnect(res.err)
+	*authFail = res.err != nil && isAuthError(res.err)
+	a.setState(func(st *AccountStatus) {
+		st.Connected = connected
+		if res.err == nil {
+			st.State = StateConnected
+			st.Reason = ""
+			st.LastPass = now
+			st.LastSummary = res.summary
+			st.Passes++
+			st.NextRetry = time.Time{}
+			return
+		}
+		st.LastError = res.err.Error()
+		st.LastErrorAt = now
+		st.Reason = res.err.Error()
+		switch {
+		case *authFail:
+			st.State = StateAuthFailed
+		default:
+			st.State = StateDisconnected
+		}
+	})
+	r := SyncResult{Account: a.cfg.Name, Summary: res.summary}
+	if res.err != nil {
+		r = SyncResult{Account: a.cfg.Name, Error: res.err.Error()}
+	}
+	for _, q := range reqs {
+		q.reply <- r
+	}
+	if res.err != nil {
+		return connected
+	}
+	if res.changed {
+		a.log.Info("pass", "result", res.summary)
+	} else {
+		a.log.Debug("pass", "result", res.summary)
+	}
+	if hooks != nil && len(res.newBy) > 0 {
+		hooks.add(res.newBy)
+	}
+	a.clearLocalChangeOps(offlineOps)
+	return true
+}
+
+// isAuthError reports a login the server refused: retrying soon will not
+// help.
+func isAuthError(err error) bool {
+	return errors.Is(err, syncer.ErrAuth) || errors.Is(err, pop3pull.ErrAuth)
+}
+
+// isDisconnect reports whether a pass error means the server was not
+// reached or the connection broke, rather than a refusal of one command by
+// a working server.
+func isDisconnect(err error) bool {
+	if isAuthError(err) {
+		return true
+	}
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		return false
+	}
+	return !errors.Is(err, pop3pull.ErrUnsupported)
+}
+
+// loadLocalChangeOps returns the folders with a local-change op already in
+// the state DB (left by an earlier run), by folder name.
+func (a *account) loadLocalChangeOps() map[string]int64 {
+	out := map[string]int64{}
+	ops, err := a.d.db.Ops(a.cfg.Name)
+	if err != nil {
+		a.log.Warn("read pending operations", "err", err)
+		return out
+	}
+	for _, op := range ops {
+		if op.Kind == OpLocalChange {
+			out[op.Folder] = op.ID
+		}
+	}
+	return out
+}
+
+// recordLocalChange records, at most once per folder, that the folder
+// changed while the account was disconnected.
+func (a *account) recordLocalChange(ops map[string]int64, folder string) {
+	if _, ok := ops[folder]; ok {
+		return
+	}
+	id, err := a.d.db.AddOp(state.Op{Account: a.cfg.Name, Kind: OpLocalChange, Folder: folder})
+	if err != nil {
+		a.log.Warn("record a local change", "folder", folder, "err", err)
+		return
+	}
+	ops[folder] = id
+	a.log.Info("local change recorded while disconnected", "folder", folder)
+}
+
+// clearLocalChangeOps deletes the local-change records after a successful
+// pass pushed the changes.
+func (a *account) clearLocalChangeOps(ops map[string]int64) {
+	if len(ops) == 0 {
+		return
+	}
+	for folder, id := range maps.Clone(ops) {
+		if err := a.d.db.DeleteOp(id); err != nil {
+			a.log.Warn("delete a local-change record", "folder", folder, "err", err)
+			continue
+		}
+		delete(ops, folder)
+	}
+}
+
+// updateIdlers starts and stops IDLE connections so that one runs for each
+// folder of idle_folders the state knows (within max_connections, leaving
+// one connection for passes).
+func (a *account) updateIdlers(ctx context.Context) {
+	slots := a.cfg.MaxConnections - 1
+	var want []state.Folder
+	if slots > 0 {
+		folders, err := a.d.db.Folders(a.cfg.Name)
+		if err != nil {
+			a.log.Warn("list folders for IDLE", "err", err)
+			return
+		}
+		for _, f := range folders {
+			if f.Remote != "" && a.cfg.IsIdleFolder(f.Name) {
+				want = append(want, f)
+			}
+		}
+		// INBOX first, then by name.
+		sort.SliceStable(want, func(i, j int) bool {
+			ii, jj := strings.EqualFold(want[i].Name, maildir.Inbox), strings.EqualFold(want[j].Name, maildir.Inbox)
+			if ii != jj {
+				return ii
+			}
+			return want[i].Name < want[j].Name
+		})
+		if len(want) > slots {
+			skipped := make([]string, 0, len(want)-slots)
+			for _, f := range want[slots:] {
+				skipped = append(skipped, f.Name)
+			}
+			a.log.Warn("more idle_folders than max_connections allows; polling the rest", "polled", strings.Join(skipped, ","), "max_connections", a.cfg.MaxConnections)
+			want = want[:slots]
+		}
+	}
+	keep := map[string]bool{}
+	for _, f := range want {
+		keep[f.Remote] = true
+		if _, ok := a.idlers[f.Remote]; ok {
+			continue
+		}
+		i := newIdler(a, f.Name, f.Remote)
+		a.mu.Lock()
+		a.idlers[f.Remote] = i
+		a.mu.Unlock()
+		go i.run(ctx)
+	}
+	for name, i := range a.idlers {
+		if !keep[name] {
+			i.stop()
+			a.mu.Lock()
+			delete(a.idlers, name)
+			a.mu.Unlock()
+		}
+	}
+	// Keep the total within max_connections.
+	if a.poolSize != max(1, a.cfg.MaxConnections-len(a.idlers)) {
+		a.dropSyncer()
+	}
+}

@@ -1,0 +1,262 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/mailmirror/mailmirror/syncer"
+)
+
+// idler keeps one IDLE connection on one folder and turns the server's
+// pushes (EXISTS, EXPUNGE, FETCH FLAGS) into pass triggers; the pass then
+// fetches only what changed. A watchdog ends IDLE every
+// min(WatchdogInterval, IdleRefresh), sends a NOOP and closes the
+// connection when the server does not answer within WatchdogTimeout
+// (go-imap's Wait has no timeout of its own); the idler then reconnects
+// with backoff and asks for a pass, since pushes may have been missed.
+type idler struct {
+	a      *account
+	folder string // local name
+	remote string // server name
+	cancel context.CancelFunc
+	done   chan struct{}
+	kickCh chan struct{} // cap 1: reconnect now
+
+	mu         sync.Mutex
+	connected  bool
+	lastErr    string
+	reconnects int
+}
+
+// errReconnect ends a session on request (clock jump, network change).
+var errReconnect = errors.New("reconnect requested")
+
+func newIdler(a *account, folder, remote string) *idler {
+	return &idler{a: a, folder: folder, remote: remote, done: make(chan struct{}), kickCh: make(chan struct{}, 1)}
+}
+
+func (i *idler) status() IdleStatus {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return IdleStatus{Folder: i.folder, Connected: i.connected, Error: i.lastErr, Reconnects: i.reconnects}
+}
+
+// reconnect asks for a new connection now; it never blocks.
+func (i *idler) reconnect() {
+	select {
+	case i.kickCh <- struct{}{}:
+	default:
+	}
+}
+
+// stop ends the idler and waits for it.
+func (i *idler) stop() {
+	if i.cancel != nil {
+		i.cancel()
+	}
+	<-i.done
+}
+
+func (i *idler) run(parent context.Context) {
+	ctx, cancel := context.WithCancel(parent)
+	i.cancel = cancel
+	defer close(i.done)
+	o := &i.a.d.opts
+	bo := backoff{min: o.BackoffMin, max: o.BackoffMax}
+	log := i.a.log.With("folder", i.folder)
+	for attempt := 0; ; attempt++ {
+		start := time.Now()
+		established, err := i.session(ctx, attempt > 0)
+		i.mu.Lock()
+		i.connected = false
+		if err != nil && ctx.Err() == nil {
+			i.lastErr = err.Error()
+		}
+		i.mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		var wait time.Duration
+		switch {
+		case errors.Is(err, errReconnect):
+			bo.reset()
+		case errors.Is(err, syncer.ErrAuth):
+			wait = bo.toMax()
+		case established && time.Since(start) > stableSession:
+			// It worked for a while: reconnect at once.
+			bo.reset()
+		default:
+			wait = bo.next()
+		}
+		log.Info("IDLE connection lost; reconnecting", "err", err, "retry_in", wait.Round(time.Millisecond))
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-i.kickCh:
+				t.Stop()
+				bo.reset()
+			case <-t.C:
+			}
+		}
+	}
+}
+
+// stableSession is how long a session must have lasted for a lost
+// connection to be retried without waiting.
+const stableSession = 10 * time.Second
+
+// session connects, selects the folder read-only and idles until an error.
+// established reports whether it got as far as idling.
+func (i *idler) session(ctx context.Context, reconnect bool) (established bool, err error) {
+	o := &i.a.d.opts
+	pw, err := i.a.secret(ctx)
+	if err != nil {
+		return false, fmt.Errorf("password: %w", err)
+	}
+	cycle := min(o.WatchdogInterval, o.IdleRefresh)
+	pushed := make(chan struct{}, 1)
+	push := func() {
+		select {
+		case pushed <- struct{}{}:
+		default:
+		}
+	}
+	// These run on the client's reader goroutine (Fetch: a goroutine of
+	// its own): only non-blocking sends here, never a client command.
+	handler := &imapclient.UnilateralDataHandler{
+		Expunge: func(uint32) { push() },
+		Mailbox: func(m *imapclient.UnilateralDataMailbox) {
+			if m.NumMessages != nil {
+				push()
+			}
+		},
+		Fetch: func(m *imapclient.FetchMessageData) {
+			m.Collect() // drain, or the reader blocks
+			push()
+		},
+	}
+	c, err := syncer.Dial(ctx, i.a.cfg, syncer.DialOptions{Password: pw, Handler: handler, Timeout: o.WatchdogTimeout})
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	// Close the connection when ctx ends, wherever we are.
+	stopAfter := context.AfterFunc(ctx, func() { c.Close() })
+	defer stopAfter()
+
+	if !c.Caps().Has(imap.CapIdle) && !c.Caps().Has(imap.CapIMAP4rev2) {
+		return false, fmt.Errorf("the server does not support IDLE")
+	}
+	sel, err := c.Client.Select(i.remote, &imap.SelectOptions{ReadOnly: true, CondStore: c.Caps().Has(imap.CapCondStore)}).Wait()
+	if err != nil {
+		return false, fmt.Errorf("examine %q: %w", i.remote, err)
+	}
+	i.mu.Lock()
+	i.connected = true
+	i.lastErr = ""
+	if reconnect {
+		i.reconnects++
+	}
+	i.mu.Unlock()
+	// Changes between the last pass and this SELECT were not pushed.
+	if reconnect || i.changedSinceState(sel) {
+		i.a.kick()
+	}
+	// Drop what the SELECT itself may have pushed.
+	select {
+	case <-pushed:
+	default:
+	}
+
+	for {
+		// While idling, the server may stay silent for a whole cycle.
+		c.SetTimeout(cycle + o.WatchdogTimeout)
+		cmd, err := c.Idle()
+		if err != nil {
+			return true, fmt.Errorf("IDLE: %w", err)
+		}
+		t := time.NewTimer(cycle)
+		var reason error
+	wait:
+		for {
+			select {
+			case <-pushed:
+				i.a.kick()
+				continue
+			case <-t.C:
+			case <-ctx.Done():
+				reason = ctx.Err()
+			case <-i.kickCh:
+				reason = errReconnect
+			case <-c.Closed():
+				t.Stop()
+				return true, fmt.Errorf("IDLE: connection closed: %w", connErr(cmd))
+			}
+			break wait
+		}
+		t.Stop()
+		// Watchdog: the server must end IDLE and answer a NOOP within
+		// WatchdogTimeout, or the connection is closed.
+		c.SetTimeout(o.WatchdogTimeout)
+		dog := time.AfterFunc(o.WatchdogTimeout, func() { c.Close() })
+		err = cmd.Close()
+		if err == nil {
+			err = cmd.Wait()
+		}
+		if err == nil && reason == nil {
+			err = c.Noop().Wait()
+		}
+		stopped := dog.Stop()
+		if reason != nil {
+			return true, reason
+		}
+		if !stopped {
+			return true, fmt.Errorf("watchdog: no answer within %s", o.WatchdogTimeout)
+		}
+		if err != nil {
+			return true, fmt.Errorf("IDLE: %w", err)
+		}
+		// A push that arrived while we were stopping IDLE.
+		select {
+		case <-pushed:
+			i.a.kick()
+		default:
+		}
+	}
+}
+
+// connErr is the error an IDLE command ended with, if any.
+func connErr(cmd *imapclient.IdleCommand) error {
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return err
+		}
+	case <-time.After(time.Second):
+	}
+	return errors.New("closed by the server")
+}
+
+// changedSinceState reports whether the folder's counters differ from what
+// the state recorded at the last pass.
+func (i *idler) changedSinceState(sel *imap.SelectData) bool {
+	f, ok, err := i.a.d.db.Folder(i.a.cfg.Name, i.folder)
+	if err != nil || !ok {
+		return true
+	}
+	if sel.UIDValidity != f.UIDValidity || uint32(sel.UIDNext) != f.UIDNext || sel.NumMessages != f.Messages {
+		return true
+	}
+	return sel.HighestModSeq != 0 && sel.HighestModSeq != f.HighestModSeq
+}

@@ -1,0 +1,130 @@
+package daemon
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/mailmirror/mailmirror/config"
+	"github.com/mailmirror/mailmirror/state"
+)
+
+// States of an account, in AccountStatus.State.
+const (
+	StateStarting     = "starting"     // no pass has finished yet
+	StateSyncing      = "syncing"      // a pass is running
+	StateConnected    = "connected"    // the last pass succeeded
+	StateDisconnected = "disconnected" // the last pass could not reach the server, or failed
+	StateAuthFailed   = "auth-failed"  // the server refused the login: waiting at the longest backoff
+	StateUnknown      = "unknown"      // the daemon is not running
+	StateStopped      = "stopped"      // the account is being stopped
+)
+
+// Status is the daemon's state as `mailmirror status` shows it.
+type Status struct {
+	Running  bool            `json:"running"`          // a daemon answered
+	PID      int             `json:"pid,omitempty"`    // its process ID
+	Started  time.Time       `json:"started,omitzero"` // when it started
+	Ready    bool            `json:"ready"`            // every account finished its first pass
+	Config   string          `json:"config,omitempty"` // the config file it runs
+	StateDir string          `json:"state_dir"`        // its state directory
+	Accounts []AccountStatus `json:"accounts"`         // in config order
+}
+
+// AccountStatus is one account's part of Status. Without a running daemon
+// only what the state DB knows is filled in (Name, Protocol, PendingOps,
+// Folders, Messages) and State is StateUnknown.
+type AccountStatus struct {
+	Name     string `json:"name"`
+	Protocol string `json:"protocol"`
+	State    string `json:"state"`
+	// Connected: the last pass reached the server.
+	Connected bool `json:"connected"`
+	// Reason says why the account is not connected (the last error).
+	Reason string `json:"reason,omitempty"`
+	// LastPass is when the last successful pass ended; LastSummary what
+	// it did.
+	LastPass    time.Time `json:"last_pass,omitzero"`
+	LastSummary string    `json:"last_summary,omitempty"`
+	Passes      int       `json:"passes"`
+	// LastError is the last pass's error, kept after later successes.
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	// NextRetry is when a failed account tries again.
+	NextRetry time.Time `json:"next_retry,omitzero"`
+	// PendingOps counts the account's pending operations in the state DB
+	// (write-ahead intents, local changes waiting for the server).
+	PendingOps int            `json:"pending_ops"`
+	Idle       []IdleStatus   `json:"idle,omitempty"`
+	Folders    []FolderStatus `json:"folders,omitempty"`
+	// Messages is the number of messages the state knows: the sum of the
+	// folders for IMAP, the UIDLs downloaded for POP3.
+	Messages int `json:"messages"`
+}
+
+// IdleStatus is one IDLE connection.
+type IdleStatus struct {
+	Folder     string `json:"folder"`
+	Connected  bool   `json:"connected"`
+	Error      string `json:"error,omitempty"`
+	Reconnects int    `json:"reconnects"`
+}
+
+// FolderStatus is one folder with the number of messages the state pairs.
+type FolderStatus struct {
+	Name     string `json:"name"`
+	Messages int    `json:"messages"`
+}
+
+// OfflineStatus returns what the state DB in cfg.StateDir knows about the
+// configured accounts, for when no daemon runs. It opens the DB read-only,
+// so it works while another process syncs.
+func OfflineStatus(cfg *config.Config) (*Status, error) {
+	st := &Status{StateDir: cfg.StateDir, Config: cfg.Path}
+	db, err := state.OpenReadOnly(cfg.StateDir)
+	if err != nil {
+		for _, a := range cfg.Accounts {
+			st.Accounts = append(st.Accounts, AccountStatus{Name: a.Name, Protocol: a.Protocol, State: StateUnknown})
+		}
+		return st, fmt.Errorf("read the state: %w", err)
+	}
+	defer db.Close()
+	for _, a := range cfg.Accounts {
+		as := AccountStatus{Name: a.Name, Protocol: a.Protocol, State: StateUnknown}
+		if err := fillFromDB(&as, a, db); err != nil {
+			return st, err
+		}
+		st.Accounts = append(st.Accounts, as)
+	}
+	return st, nil
+}
+
+// fillFromDB sets the pending operations, folders and message counts.
+func fillFromDB(as *AccountStatus, a *config.Account, db *state.DB) error {
+	n, err := db.OpCount(a.Name)
+	if err != nil {
+		return fmt.Errorf("account %q: pending operations: %w", a.Name, err)
+	}
+	as.PendingOps = n
+	as.Folders, as.Messages = nil, 0
+	if a.Protocol == config.ProtocolPOP3 {
+		uidls, err := db.POP3UIDLs(a.Name)
+		if err != nil {
+			return fmt.Errorf("account %q: %w", a.Name, err)
+		}
+		as.Messages = len(uidls)
+		return nil
+	}
+	folders, err := db.Folders(a.Name)
+	if err != nil {
+		return fmt.Errorf("account %q: %w", a.Name, err)
+	}
+	for _, f := range folders {
+		c, err := db.PairCount(f.ID)
+		if err != nil {
+			return fmt.Errorf("account %q: folder %q: %w", a.Name, f.Name, err)
+		}
+		as.Folders = append(as.Folders, FolderStatus{Name: f.Name, Messages: c})
+		as.Messages += c
+	}
+	return nil
+}
