@@ -608,11 +608,24 @@ func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error)) 
 	const chunk = 250
 	for start := 0; start < len(msgs); start += chunk {
 		end := min(start+chunk, len(msgs))
-		// Small before large within a chunk.
-		part := append([]*serverMsg(nil), msgs[start:end]...)
-		if err := d.fetch(ctx, part); err != nil {
-			d.batch.Abort()
-			return err
+		// Small before large within a chunk, so that on a slow link the
+		// recent mail that is quick to get is readable first.
+		var small, large []*serverMsg
+		for _, m := range msgs[start:end] {
+			if m.size < largeMessage {
+				small = append(small, m)
+			} else {
+				large = append(large, m)
+			}
+		}
+		for _, part := range [][]*serverMsg{small, large} {
+			if len(part) == 0 {
+				continue
+			}
+			if err := d.fetch(ctx, part); err != nil {
+				d.batch.Abort()
+				return err
+			}
 		}
 	}
 	if err := d.flush(); err != nil {
@@ -621,6 +634,10 @@ func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error)) 
 	j.s.count(func(st *Stats) { st.Down.New += d.done; st.Bytes += d.bytes })
 	return nil
 }
+
+// largeMessage is the size from which a message is fetched after the
+// smaller ones of its chunk.
+const largeMessage = 64 << 10
 
 type downloader struct {
 	j          *job
