@@ -1,0 +1,152 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// targets of issue 3 (times and RSS) and issue 10 (bytes): ratios
+// mailmirror / mbsync in the same run, except rss_mb, an absolute bound.
+var targets = map[string]float64{
+	"first_sync_time":    0.5,
+	"no_change_time":     0.5,
+	"flags_changed_time": 0.5,
+	"rss_mb":             64,
+	"no_change_bytes":    0.05,
+	"flags_changed_byte": 0.10,
+}
+
+// row is one line of the table: a figure of both tools.
+type row struct {
+	name      string
+	key       string // ratio key in the JSON; "" for none
+	target    string // targets key; "" for none
+	ours, ref func(*toolResults) *result
+	value     func(*result) float64
+	format    func(float64) string
+}
+
+func seconds(r *result) float64 { return r.Seconds }
+func rssMB(r *result) float64   { return float64(r.RSSKB) / 1024 }
+func sent(r *result) float64    { return float64(r.ServerOut) }
+func recvd(r *result) float64   { return float64(r.ServerIn) }
+func both(r *result) float64    { return float64(r.total()) }
+
+func fmtSeconds(v float64) string { return fmt.Sprintf("%.3f s", v) }
+func fmtMB(v float64) string      { return fmt.Sprintf("%.1f MB", v) }
+func fmtBytes(v float64) string   { return human(int64(v)) }
+
+func first(t *toolResults) *result    { return t.First }
+func noChange(t *toolResults) *result { return t.NoChange }
+func flags(t *toolResults) *result    { return t.FlagsChanged }
+func newMsg(t *toolResults) *result   { return t.NewMessage }
+func peak(t *toolResults) *result     { return &result{RSSKB: t.PeakRSSKB} }
+
+// printTable prints figure | mailmirror | mbsync | ratio | target, fills
+// rep.Ratios and rep.Missed. ref may be nil (mbsync not run).
+func printTable(rep *report, mm, ref *tool) {
+	rows := []row{
+		{"first full sync", "first_sync_time", "first_sync_time", first, first, seconds, fmtSeconds},
+		{fmt.Sprintf("no-change sync (median of %d)", len(mm.res.NoChangeRuns)), "no_change_time", "no_change_time", noChange, noChange, seconds, fmtSeconds},
+		{"1% flags changed", "flags_changed_time", "flags_changed_time", flags, flags, seconds, fmtSeconds},
+		{"one new message", "new_message_time", "", newMsg, newMsg, seconds, fmtSeconds},
+		{"peak RSS, first sync", "first_sync_rss", "", first, first, rssMB, fmtMB},
+		{"peak RSS, any run", "peak_rss", "", peak, peak, rssMB, fmtMB},
+		{"server sent, first sync", "first_sync_sent", "", first, first, sent, fmtBytes},
+		{"server received, first sync", "first_sync_received", "", first, first, recvd, fmtBytes},
+		{"server sent, no change", "no_change_sent", "", noChange, noChange, sent, fmtBytes},
+		{"server received, no change", "no_change_received", "", noChange, noChange, recvd, fmtBytes},
+		{"bytes both ways, no change", "no_change_bytes", "no_change_bytes", noChange, noChange, both, fmtBytes},
+		{"server sent, 1% flags", "flags_changed_sent", "", flags, flags, sent, fmtBytes},
+		{"server received, 1% flags", "flags_changed_received", "", flags, flags, recvd, fmtBytes},
+		{"bytes both ways, 1% flags", "flags_changed_bytes", "flags_changed_byte", flags, flags, both, fmtBytes},
+		{"server sent, new message", "new_message_sent", "", newMsg, newMsg, sent, fmtBytes},
+		{"server received, new message", "new_message_received", "", newMsg, newMsg, recvd, fmtBytes},
+	}
+	refName := "mbsync"
+	if ref != nil {
+		refName = ref.name
+	}
+	rep.Ratios = map[string]float64{}
+	fmt.Printf("%-32s %14s %14s %9s %8s\n", "figure", mm.name, refName, "ratio", "target")
+	fmt.Println(strings.Repeat("-", 81))
+	for _, r := range rows {
+		o := r.ours(&mm.res)
+		if o == nil {
+			continue
+		}
+		ov := r.value(o)
+		theirs, ratio, target := "-", "-", ""
+		if r.target != "" {
+			target = fmt.Sprintf("≤ %.2f", targets[r.target])
+		}
+		if ref != nil {
+			if t := r.ref(&ref.res); t != nil {
+				tv := r.value(t)
+				theirs = r.format(tv)
+				if tv > 0 {
+					q := ov / tv
+					rep.Ratios[r.key] = q
+					ratio = fmt.Sprintf("%.3f", q)
+					if r.target != "" && q > targets[r.target] {
+						ratio += " !"
+						rep.Missed = append(rep.Missed, fmt.Sprintf("%s: %.3f > %.2f", r.name, q, targets[r.target]))
+					}
+				}
+			}
+		}
+		ours := r.format(ov)
+		switch {
+		case o.InProcess && r.key == "first_sync_rss":
+			ours = "n/a"
+		case r.key == "peak_rss":
+			target = fmt.Sprintf("≤ %.0f MB", targets["rss_mb"])
+			if ov > targets["rss_mb"] {
+				ours += " !"
+			}
+		}
+		fmt.Printf("%-32s %14s %14s %9s %8s\n", r.name, ours, theirs, ratio, target)
+	}
+	peakMB := float64(mm.res.PeakRSSKB) / 1024
+	if peakMB > targets["rss_mb"] {
+		rep.Missed = append(rep.Missed, fmt.Sprintf("peak RSS %.1f MB > %.0f MB", peakMB, targets["rss_mb"]))
+	}
+	for _, r := range mm.res.runs() {
+		if r.Error != "" {
+			rep.Missed = append(rep.Missed, "a mailmirror run failed: "+r.Error)
+			break
+		}
+	}
+	fmt.Println(strings.Repeat("-", 81))
+	fmt.Printf("targets (issues 3 and 10): time ratios first full ≤ %.2f, no-change ≤ %.2f, 1%%-changed ≤ %.2f; peak RSS ≤ %.0f MB; bytes: no-change ≤ %.0f%% of mbsync's, 1%%-changed ≤ %.0f%%\n",
+		targets["first_sync_time"], targets["no_change_time"], targets["flags_changed_time"], targets["rss_mb"],
+		targets["no_change_bytes"]*100, targets["flags_changed_byte"]*100)
+	switch {
+	case ref == nil:
+		fmt.Println("mbsync was not run: no ratios")
+	case len(rep.Missed) == 0:
+		fmt.Println("every target met")
+	default:
+		fmt.Printf("missed: %s\n", strings.Join(rep.Missed, "; "))
+	}
+	fmt.Println("times are wall times of the whole child process; bytes are Dovecot's own in=/out= counts of the run's sessions")
+}
+
+// writeJSON writes the report to path, creating its directory.
+func writeJSON(path string, rep *report) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	fmt.Printf("results written to %s\n", path)
+	return nil
+}

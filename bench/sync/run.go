@@ -1,0 +1,328 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/mailmirror/mailmirror/bench/corpus"
+	"github.com/mailmirror/mailmirror/internal/testenv"
+)
+
+// report is everything written to the JSON file.
+type report struct {
+	Date        time.Time      `json:"date"`
+	Machine     string         `json:"machine"`
+	CPUs        int            `json:"cpus"`
+	LoadAverage string         `json:"load_average_at_start"`
+	Go          string         `json:"go"`
+	Dovecot     string         `json:"dovecot"`
+	Messages    int            `json:"messages"`
+	Seed        uint64         `json:"seed"`
+	CorpusBytes int64          `json:"corpus_bytes"`
+	Folders     map[string]int `json:"folders"`
+	Load        string         `json:"load_method"`
+	LoadSeconds float64        `json:"load_seconds"`
+	FlagChanges int            `json:"flag_changes"`
+	Profile     string         `json:"cpu_profile,omitempty"`
+	// LauncherFloorKB is the peak RSS of /bin/true run like the tools:
+	// figures at or below it are not exact.
+	LauncherFloorKB int64                   `json:"launcher_rss_floor_kb"`
+	Tools           map[string]*toolResults `json:"tools"`
+	Ratios          map[string]float64      `json:"ratios,omitempty"`
+	Targets         map[string]float64      `json:"targets"`
+	Missed          []string                `json:"missed_targets,omitempty"`
+}
+
+func run(o *options) error {
+	if o.keep {
+		os.Setenv(testenv.EnvKeep, "1")
+	}
+	repo, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	rep := &report{
+		Date: time.Now().UTC().Truncate(time.Second), Machine: machine(), CPUs: runtime.NumCPU(),
+		LoadAverage: loadAverage(), Go: runtime.Version(), Dovecot: commandOutput("dovecot", "--version"),
+		Messages: o.messages, Seed: o.seed, Load: o.load, Profile: o.profile,
+		Tools: map[string]*toolResults{}, Targets: targets,
+	}
+	fmt.Printf("bench/sync: %d messages, seed %d; %s, %d CPUs, load average %s; %s; Dovecot %s\n",
+		o.messages, o.seed, rep.Machine, rep.CPUs, rep.LoadAverage, rep.Go, rep.Dovecot)
+
+	c, err := corpus.New(corpus.Default(o.messages, o.seed))
+	if err != nil {
+		return err
+	}
+	rep.Folders = c.Counts()
+	srv, err := corpus.StartServer(nil)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	if o.keep {
+		fmt.Printf("Dovecot directory (kept): %s\n", srv.Dovecot.Dir)
+	}
+
+	var st corpus.LoadStats
+	if o.load == "append" {
+		st, err = srv.LoadAppend(c, 4)
+	} else {
+		st, err = srv.LoadMaildir(c, runtime.NumCPU())
+	}
+	if err != nil {
+		return fmt.Errorf("load the corpus: %w", err)
+	}
+	rep.CorpusBytes, rep.LoadSeconds = st.Bytes, st.Total().Seconds()
+	fmt.Printf("corpus: %d messages, %.1f MB, folders %v\n", st.Messages, float64(st.Bytes)/1e6, rep.Folders)
+	fmt.Printf("loaded by %s in %.1fs (generate and write %.1fs, Dovecot's first SELECT of each folder %.1fs)\n",
+		o.load, st.Total().Seconds(), st.Write.Seconds(), st.Index.Seconds())
+	warmStart := time.Now()
+	if err := srv.Warm(c); err != nil {
+		return err
+	}
+	fmt.Printf("server warmed (every message fetched once) in %.1fs\n", time.Since(warmStart).Seconds())
+
+	work, err := os.MkdirTemp("", "mailmirror-bench-sync-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Printf("Maildirs (kept): %s\n", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+	buildStart := time.Now()
+	if err := buildLauncher(work, repo); err != nil {
+		return err
+	}
+	mm, cfgPath, err := newMailmirror(filepath.Join(work, "mailmirror"), repo, srv)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("mailmirror built in %.1fs (%s); config %s\n", time.Since(buildStart).Seconds(), mm.res.Version, cfgPath)
+	tools := []*tool{mm}
+	switch _, lookErr := exec.LookPath("mbsync"); {
+	case o.noMbsync:
+		fmt.Println("mbsync: not run (-no-mbsync)")
+	case lookErr != nil:
+		fmt.Println("mbsync: not installed (Debian: apt-get install isync)")
+	default:
+		mb, err := newMbsync(filepath.Join(work, "mbsync"), srv)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("mbsync: %s\n", mb.res.Version)
+		tools = append(tools, mb)
+	}
+	for _, t := range tools {
+		rep.Tools[t.name] = &t.res
+	}
+	rep.LauncherFloorKB = launcherFloor()
+	fmt.Printf("children run through a launcher; its own RSS floor: %.1f MB (peaks at or below it are not exact)\n", float64(rep.LauncherFloorKB)/1024)
+
+	// Runs of one tool are at least restGap apart: mbsync waits a second
+	// when its Maildir changed within the current second (it cannot tell
+	// later changes in the same second apart), which back-to-back runs
+	// would otherwise measure, and which syncs minutes apart never see.
+	lastEnd := map[*tool]time.Time{}
+	step := func(label string, t *tool, f func() (childStats, error)) (*result, error) {
+		if wait := restGap - time.Since(lastEnd[t]); wait > 0 {
+			time.Sleep(wait)
+		}
+		r, err := measure(srv, f)
+		lastEnd[t] = time.Now()
+		if err != nil {
+			return nil, err
+		}
+		fmt.Printf("%-10s %-26s %s\n", t.name, label+":", r.describe())
+		return r, nil
+	}
+
+	// 1. First full sync.
+	for _, t := range tools {
+		f := t.sync
+		if t == mm && o.profile != "" {
+			prof, err := filepath.Abs(o.profile)
+			if err != nil {
+				return err
+			}
+			f = func() (childStats, error) { return syncInProcess(cfgPath, srv.User.Password, prof) }
+		}
+		r, err := step("first full sync", t, f)
+		if err != nil {
+			return err
+		}
+		r.InProcess = t == mm && o.profile != ""
+		t.res.First = r
+		if n := countMessages(t.maildir, c.Folders()); n != c.Len() {
+			t.warn("holds %d messages after the first sync, want %d", n, c.Len())
+		}
+	}
+	if o.profile != "" {
+		fmt.Printf("CPU profile of mailmirror's first sync: %s (go tool pprof -top %s)\n", o.profile, o.profile)
+	}
+
+	// 2. Nothing changed.
+	for i := range o.runs {
+		for _, t := range tools {
+			r, err := step(fmt.Sprintf("no change %d/%d", i+1, o.runs), t, t.sync)
+			if err != nil {
+				return err
+			}
+			t.res.NoChangeRuns = append(t.res.NoChangeRuns, r)
+		}
+	}
+	for _, t := range tools {
+		t.res.NoChange = median(t.res.NoChangeRuns)
+	}
+
+	// 3. 1% of the messages had a flag changed by another client.
+	rep.FlagChanges = max(1, c.Len()/100)
+	changes, err := srv.ChangeFlags(c.Folders(), rep.FlagChanges, o.seed)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("another client changed one flag on each of %d messages (%s)\n", len(changes), summarizeChanges(changes))
+	for _, t := range tools {
+		if t.res.FlagsChanged, err = step("1% flags changed", t, t.sync); err != nil {
+			return err
+		}
+	}
+
+	// 4. One new message.
+	newMsg := c.Message(c.Len())
+	if _, err := srv.Append(newMsg); err != nil {
+		return err
+	}
+	fmt.Printf("one new message (%d bytes) appended to %s\n", len(newMsg.Data), newMsg.Folder)
+	for _, t := range tools {
+		if t.res.NewMessage, err = step("one new message", t, t.sync); err != nil {
+			return err
+		}
+	}
+
+	// Both Maildirs against the server, message by message.
+	server, err := srv.Snapshot()
+	if err != nil {
+		return err
+	}
+	for _, t := range tools {
+		local, err := corpus.ReadMaildir(t.maildir, "verbatim")
+		if err != nil {
+			return err
+		}
+		for _, msgs := range local {
+			t.res.Stored += len(msgs)
+		}
+		diffs := testenv.DiffAccount(server, local)
+		t.res.Differences = len(diffs)
+		if len(diffs) > 0 {
+			t.warn("%d differences from the server after the last sync, first: %s", len(diffs), strings.Join(diffs[:min(5, len(diffs))], "; "))
+		} else {
+			fmt.Printf("%-10s Maildir equals the server: %d messages, flags included\n", t.name, t.res.Stored)
+		}
+		for _, r := range t.res.runs() {
+			t.res.PeakRSSKB = max(t.res.PeakRSSKB, r.RSSKB)
+		}
+	}
+
+	fmt.Println()
+	printTable(rep, mm, otherTool(tools, mm))
+	return writeJSON(filepath.Join(repo, o.out), rep)
+}
+
+// restGap is the least time between two runs of one tool.
+const restGap = 1100 * time.Millisecond
+
+func otherTool(tools []*tool, not *tool) *tool {
+	for _, t := range tools {
+		if t != not {
+			return t
+		}
+	}
+	return nil
+}
+
+func summarizeChanges(changes []corpus.FlagChange) string {
+	counts := map[string]int{}
+	for _, ch := range changes {
+		op := "-"
+		if ch.Added {
+			op = "+"
+		}
+		counts[op+string(ch.Flag)]++
+	}
+	var parts []string
+	for _, k := range []string{`+\Seen`, `-\Seen`, `+\Flagged`, `-\Flagged`} {
+		if counts[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, counts[k]))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// countMessages counts the files in new/ and cur/ of the given folders of a
+// Maildir tree in the verbatim layout.
+func countMessages(root string, folders []string) int {
+	n := 0
+	for _, f := range folders {
+		for _, sub := range []string{"new", "cur"} {
+			ents, _ := os.ReadDir(filepath.Join(root, filepath.FromSlash(f), sub))
+			n += len(ents)
+		}
+	}
+	return n
+}
+
+// moduleRoot is the directory of the main module's go.mod.
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", errors.New("run from inside the mailmirror module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+func machine() string {
+	m := runtime.GOOS + "/" + runtime.GOARCH
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m += ", " + strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func commandOutput(name string, args ...string) string {
+	out, err := exec.Command(name, args...).Output()
+	if err != nil {
+		return "?"
+	}
+	return strings.TrimSpace(string(out))
+}
