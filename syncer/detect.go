@@ -246,7 +246,7 @@ func (j *job) readLocal(e maildir.Entry) (*localMsg, error) {
 // detectServer selects the folder and finds flag changes, expunges and new
 // messages.
 func (j *job) detectServer(c *Conn) error {
-	sel, err := c.Select(j.remote)
+	sel, err := c.Reselect(j.remote) // fresh counters: a pooled connection may hold an earlier pass's SELECT
 	if err != nil {
 		return err
 	}
