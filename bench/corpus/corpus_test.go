@@ -231,6 +231,15 @@ func TestLoadAppendChangeFlagsAndCounters(t *testing.T) {
 		}
 	}
 
+	if rev, err := s.Reverted(changes); err != nil || len(rev) != 0 {
+		t.Errorf("Reverted right after the changes: %v, %v", rev, err)
+	}
+	undo := changes[0]
+	s.User.SetFlags(t, undo.Folder, uint32(undo.UID), !undo.Added, undo.Flag)
+	if rev, err := s.Reverted(changes); err != nil || len(rev) != 1 || rev[0] != undo {
+		t.Errorf("Reverted after undoing %+v: %v, %v", undo, rev, err)
+	}
+
 	uid, err := s.Append(c.Message(c.Len()))
 	if err != nil || uid == 0 {
 		t.Fatalf("append: UID %d, %v", uid, err)

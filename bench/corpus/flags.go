@@ -104,3 +104,48 @@ func (s *Server) ChangeFlags(folders []string, n int, seed uint64) ([]FlagChange
 	}
 	return changes, nil
 }
+
+// Reverted returns the changes that no longer hold on the server: the flag
+// is missing where it was set, or present where it was cleared (another
+// client, e.g. a sync tool, undid them). It reads over a connection of
+// its own.
+func (s *Server) Reverted(changes []FlagChange) ([]FlagChange, error) {
+	c, err := s.Dial()
+	if err != nil {
+		return nil, err
+	}
+	defer logout(c)
+	byFolder := map[string][]FlagChange{}
+	var folders []string
+	for _, ch := range changes {
+		if _, ok := byFolder[ch.Folder]; !ok {
+			folders = append(folders, ch.Folder)
+		}
+		byFolder[ch.Folder] = append(byFolder[ch.Folder], ch)
+	}
+	var out []FlagChange
+	for _, f := range folders {
+		if _, err := c.Select(f, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+			return nil, fmt.Errorf("corpus: examine %q: %w", f, err)
+		}
+		var uids []imap.UID
+		for _, ch := range byFolder[f] {
+			uids = append(uids, ch.UID)
+		}
+		bufs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, Flags: true}).Collect()
+		if err != nil {
+			return nil, fmt.Errorf("corpus: fetch flags in %q: %w", f, err)
+		}
+		flags := map[imap.UID][]imap.Flag{}
+		for _, b := range bufs {
+			flags[b.UID] = b.Flags
+		}
+		for _, ch := range byFolder[f] {
+			fl, ok := flags[ch.UID]
+			if !ok || slices.Contains(fl, ch.Flag) != ch.Added {
+				out = append(out, ch)
+			}
+		}
+	}
+	return out, nil
+}

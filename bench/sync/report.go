@@ -114,6 +114,29 @@ func printTable(rep *report, mm, ref *tool) {
 	if peakMB > targets["rss_mb"] {
 		rep.Missed = append(rep.Missed, fmt.Sprintf("peak RSS %.1f MB > %.0f MB", peakMB, targets["rss_mb"]))
 	}
+	for _, label := range []string{"first sync", "1% flags changed", "last sync"} {
+		for _, t := range []*tool{mm, ref} {
+			if t == nil {
+				continue
+			}
+			if n := t.res.Differences[label]; n > 0 {
+				msg := fmt.Sprintf("%s's Maildir differs from the server after the %s: %d messages", t.name, label, n)
+				fmt.Println(msg)
+				if t == mm {
+					rep.Missed = append(rep.Missed, msg)
+				}
+			}
+		}
+	}
+	for _, t := range []*tool{mm, ref} {
+		if t != nil && t.res.RevertedOnServer > 0 {
+			msg := fmt.Sprintf("%s undid %d of the other client's flag changes on the server", t.name, t.res.RevertedOnServer)
+			fmt.Println(msg)
+			if t == mm {
+				rep.Missed = append(rep.Missed, msg)
+			}
+		}
+	}
 	for _, r := range mm.res.runs() {
 		if r.Error != "" {
 			rep.Missed = append(rep.Missed, "a mailmirror run failed: "+r.Error)

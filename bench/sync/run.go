@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -161,9 +162,9 @@ func run(o *options) error {
 		}
 		r.InProcess = t == mm && o.profile != ""
 		t.res.First = r
-		if n := countMessages(t.maildir, c.Folders()); n != c.Len() {
-			t.warn("holds %d messages after the first sync, want %d", n, c.Len())
-		}
+	}
+	if err := verify(srv, tools, "first sync"); err != nil {
+		return err
 	}
 	if o.profile != "" {
 		fmt.Printf("CPU profile of mailmirror's first sync: %s (go tool pprof -top %s)\n", o.profile, o.profile)
@@ -190,10 +191,33 @@ func run(o *options) error {
 		return err
 	}
 	fmt.Printf("another client changed one flag on each of %d messages (%s)\n", len(changes), summarizeChanges(changes))
+	// After each run: did it undo some of the other client's changes on
+	// the server (by pushing back the old flags)?
+	checkReverted := func(t *tool, after string) error {
+		rev, err := srv.Reverted(changes)
+		if err != nil {
+			return err
+		}
+		if len(rev) > 0 && len(rev) > t.res.RevertedOnServer {
+			t.warn("%d of the other client's %d flag changes are undone on the server after its %s, e.g. %+v",
+				len(rev), len(changes), after, rev[0])
+			t.res.RevertedOnServer = len(rev)
+			changes = slices.DeleteFunc(changes, func(ch corpus.FlagChange) bool { return slices.Contains(rev, ch) })
+		}
+		return nil
+	}
 	for _, t := range tools {
 		if t.res.FlagsChanged, err = step("1% flags changed", t, t.sync); err != nil {
 			return err
 		}
+		if err := checkReverted(t, "1%-changed sync"); err != nil {
+			return err
+		}
+	}
+	// Checked now: a later pass could push a lost change back to the
+	// server, and the Maildir would then equal the server again.
+	if err := verify(srv, tools, "1% flags changed"); err != nil {
+		return err
 	}
 
 	// 4. One new message.
@@ -206,28 +230,15 @@ func run(o *options) error {
 		if t.res.NewMessage, err = step("one new message", t, t.sync); err != nil {
 			return err
 		}
+		if err := checkReverted(t, "new-message sync"); err != nil {
+			return err
+		}
 	}
 
-	// Both Maildirs against the server, message by message.
-	server, err := srv.Snapshot()
-	if err != nil {
+	if err := verify(srv, tools, "last sync"); err != nil {
 		return err
 	}
 	for _, t := range tools {
-		local, err := corpus.ReadMaildir(t.maildir, "verbatim")
-		if err != nil {
-			return err
-		}
-		for _, msgs := range local {
-			t.res.Stored += len(msgs)
-		}
-		diffs := testenv.DiffAccount(server, local)
-		t.res.Differences = len(diffs)
-		if len(diffs) > 0 {
-			t.warn("%d differences from the server after the last sync, first: %s", len(diffs), strings.Join(diffs[:min(5, len(diffs))], "; "))
-		} else {
-			fmt.Printf("%-10s Maildir equals the server: %d messages, flags included\n", t.name, t.res.Stored)
-		}
 		for _, r := range t.res.runs() {
 			t.res.PeakRSSKB = max(t.res.PeakRSSKB, r.RSSKB)
 		}
@@ -268,17 +279,35 @@ func summarizeChanges(changes []corpus.FlagChange) string {
 	return strings.Join(parts, ", ")
 }
 
-// countMessages counts the files in new/ and cur/ of the given folders of a
-// Maildir tree in the verbatim layout.
-func countMessages(root string, folders []string) int {
-	n := 0
-	for _, f := range folders {
-		for _, sub := range []string{"new", "cur"} {
-			ents, _ := os.ReadDir(filepath.Join(root, filepath.FromSlash(f), sub))
-			n += len(ents)
+// verify compares each tool's Maildir with the server, folder by folder
+// and message by message (Message-ID and flags), after the step named
+// label, and records the number of differences.
+func verify(srv *corpus.Server, tools []*tool, label string) error {
+	server, err := srv.Snapshot()
+	if err != nil {
+		return err
+	}
+	for _, t := range tools {
+		local, err := corpus.ReadMaildir(t.maildir, "verbatim")
+		if err != nil {
+			return err
+		}
+		t.res.Stored = 0
+		for _, msgs := range local {
+			t.res.Stored += len(msgs)
+		}
+		diffs := testenv.DiffAccount(server, local)
+		if t.res.Differences == nil {
+			t.res.Differences = map[string]int{}
+		}
+		t.res.Differences[label] = len(diffs)
+		if len(diffs) > 0 {
+			t.warn("after the %s: %d differences from the server, first: %s", label, len(diffs), strings.Join(diffs[:min(5, len(diffs))], "; "))
+		} else {
+			fmt.Printf("%-10s after the %s the Maildir equals the server: %d messages, flags included\n", t.name, label, t.res.Stored)
 		}
 	}
-	return n
+	return nil
 }
 
 // moduleRoot is the directory of the main module's go.mod.

@@ -32,10 +32,15 @@ type toolResults struct {
 	NoChangeRuns []*result `json:"no_change_runs,omitempty"`
 	FlagsChanged *result   `json:"flags_changed_1pct,omitempty"`
 	NewMessage   *result   `json:"new_message,omitempty"`
-	PeakRSSKB    int64     `json:"peak_rss_kb"` // over every measured child run
-	Stored       int       `json:"messages_stored"`
-	Differences  int       `json:"differences_from_server"`
-	Warnings     []string  `json:"warnings,omitempty"`
+	PeakRSSKB    int64     `json:"peak_rss_kb"`     // over every measured child run
+	Stored       int       `json:"messages_stored"` // after the last run
+	// Differences from the server (Message-ID and flags, folder by
+	// folder) after the first sync, the 1%-changed sync and the last one.
+	Differences map[string]int `json:"differences_from_server"`
+	// RevertedOnServer counts the other client's flag changes this tool
+	// undid on the server (pushed the old flags back).
+	RevertedOnServer int      `json:"reverted_on_server"`
+	Warnings         []string `json:"warnings,omitempty"`
 }
 
 // runs lists the measured runs.
