@@ -260,6 +260,14 @@ func isConnError(err error) bool {
 func (s *Syncer) listRemote(c *Conn) (nameMap, map[string]*remoteFolder, error) {
 	var nm nameMap
 	caps := c.caps()
+	if c.selected != "" {
+		// Dovecot answers STATUS for the selected folder from the
+		// session's view: a connection kept from an earlier pass must
+		// catch up first, or LIST-STATUS hides the changes since.
+		if err := c.Noop().Wait(); err != nil {
+			return nm, nil, err
+		}
+	}
 	if caps.Has(imap.CapNamespace) {
 		ns, err := c.Namespace().Wait()
 		if err == nil && ns != nil && len(ns.Personal) > 0 {
