@@ -175,6 +175,10 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 		dirtyTree bool
 		dirtyData bool
 		offline   bool // the last pass could not reach the server
+		// Folders changed locally since the start of the running pass
+		// (changed) and those the running pass is pushing (pushing).
+		changed = map[string]bool{}
+		pushing map[string]bool
 		authFail  bool
 		passes    = make(chan passResult, 1)
 		passCtx   context.Context
@@ -203,6 +207,7 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 		pending, force = false, false
 		running = true
 		inflight, waiting = waiting, nil
+		pushing, changed = changed, map[string]bool{}
 		a.setState(func(st *AccountStatus) { st.State = StateSyncing })
 		go func() { passes <- a.pass(passCtx) }()
 	}
@@ -273,9 +278,12 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 			switch ev.Kind {
 			case Content:
 				dirtyData = true
-				if offline && tree != nil {
+				if tree != nil {
 					if name, ok := tree.folderName(ev.Dir); ok {
-						a.recordLocalChange(offlineOps, name)
+						changed[name] = true
+						if offline {
+							a.recordLocalChange(offlineOps, name)
+						}
 					}
 				}
 			case Tree:
@@ -314,6 +322,17 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 		case res := <-passes:
 			running = false
 			offline = !a.finishPass(res, inflight, &authFail, hooks, offlineOps)
+			if offline {
+				// The changes the pass was to push wait in the
+				// Maildir: record them.
+				for name := range pushing {
+					changed[name] = true
+				}
+				for name := range changed {
+					a.recordLocalChange(offlineOps, name)
+				}
+			}
+			pushing = nil
 			inflight = nil
 			first()
 			if res.err != nil {

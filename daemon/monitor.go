@@ -33,7 +33,7 @@ func (d *Daemon) monitor(ctx context.Context, wake chan<- string) {
 		case <-ctx.Done():
 			return
 		case now := <-clock.C:
-			if clockJumped(last, now, d.opts.ClockJump) {
+			if clockJumped(now.Sub(last), now.Round(0).Sub(last.Round(0)), d.opts.ClockJump) {
 				send("the wall clock jumped (resume from sleep?)")
 			}
 			last = now
@@ -47,11 +47,9 @@ func (d *Daemon) monitor(ctx context.Context, wake chan<- string) {
 	}
 }
 
-// clockJumped compares the wall-clock and monotonic time elapsed between
-// two readings of time.Now.
-func clockJumped(last, now time.Time, limit time.Duration) bool {
-	mono := now.Sub(last)
-	wall := now.Round(0).Sub(last.Round(0))
+// clockJumped compares the monotonic and wall-clock time elapsed between
+// two readings of time.Now (Round(0) strips the monotonic reading).
+func clockJumped(mono, wall, limit time.Duration) bool {
 	diff := wall - mono
 	if diff < 0 {
 		diff = -diff

@@ -1,0 +1,121 @@
+package daemon_test
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/mailmirror/mailmirror/internal/testenv"
+)
+
+// TestServerChangesArriveByIDLE: with poll_interval = 1h, a message another
+// client appends, a flag it sets and a message it expunges reach the
+// Maildir through IDLE alone.
+func TestServerChangesArriveByIDLE(t *testing.T) {
+	u := testenv.Shared(t).NewUser(t)
+	f := newFixture(t, u, u.Server().IMAPPort, "")
+	first := f.msg("first")
+	firstUID := u.Append(t, "INBOX", first)
+	f.start(testOptions())
+	if _, ok := f.local("INBOX")[msgID(first)]; !ok {
+		t.Fatal("the first pass did not download the INBOX")
+	}
+	eventually(t, func() string { return "IDLE never connected" }, func() bool {
+		st := f.status()
+		return len(st.Idle) == 1 && st.Idle[0].Connected && st.Idle[0].Folder == "INBOX"
+	})
+
+	raw := f.msg("pushed")
+	uid := u.Append(t, "INBOX", raw)
+	eventually(t, func() string { return "the appended message never arrived" }, func() bool {
+		ms := f.local("INBOX")[msgID(raw)]
+		return len(ms) == 1 && strings.Contains(ms[0].path, "/new/")
+	})
+
+	u.SetFlags(t, "INBOX", uid, true, imap.FlagFlagged, imap.FlagSeen)
+	eventually(t, func() string { return "the flags never arrived" }, func() bool {
+		ms := f.local("INBOX")[msgID(raw)]
+		return len(ms) == 1 && ms[0].flags == "FS" && strings.Contains(ms[0].path, "/cur/")
+	})
+
+	u.Expunge(t, "INBOX", firstUID)
+	eventually(t, func() string { return "the expunged message is still local" }, func() bool {
+		_, ok := f.local("INBOX")[msgID(first)]
+		return !ok
+	})
+	f.waitInSync()
+	// One file each: nothing was downloaded twice.
+	for id, ms := range f.local("INBOX") {
+		if len(ms) != 1 {
+			t.Errorf("%s: %d files", id, len(ms))
+		}
+	}
+}
+
+// TestLocalChangesReachTheServer: a flag set by a rename in cur/, a file
+// deleted, a file moved to another folder, a new message in Sent and a new
+// local folder reach the server through the watcher alone (poll_interval =
+// 1h).
+func TestLocalChangesReachTheServer(t *testing.T) {
+	u := testenv.Shared(t).NewUser(t)
+	u.CreateFolder(t, "Archive")
+	u.CreateFolder(t, "Sent")
+	f := newFixture(t, u, u.Server().IMAPPort, "")
+	a, b, c := f.msg("flag me"), f.msg("delete me"), f.msg("move me")
+	for _, raw := range [][]byte{a, b, c} {
+		u.Append(t, "INBOX", raw, imap.FlagSeen)
+	}
+	f.start(testOptions())
+	f.waitInSync()
+	inbox := f.local("INBOX")
+
+	// Flag.
+	setLocalFlags(t, inbox[msgID(a)][0].path, "FS")
+	eventually(t, func() string { return "\\Flagged never reached the server" }, func() bool {
+		return slices.Contains(f.serverFlags("INBOX", msgID(a)), `\Flagged`)
+	})
+
+	// Delete.
+	if err := os.Remove(inbox[msgID(b)][0].path); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() string { return "the deleted message is still on the server" }, func() bool {
+		return f.serverIDs("INBOX")[msgID(b)] == 0
+	})
+
+	// Move: the same file name in another folder's cur/.
+	src := inbox[msgID(c)][0].path
+	archive, err := f.store.FolderPath("Archive")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(src, filepath.Join(archive, "cur", filepath.Base(src))); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() string { return "the moved message is not in Archive on the server" }, func() bool {
+		return f.serverIDs("Archive")[msgID(c)] == 1 && f.serverIDs("INBOX")[msgID(c)] == 0
+	})
+
+	// A message saved to Sent by a mail client.
+	sent := f.msg("sent by mutt")
+	f.writeLocal("Sent", sent, "S")
+	eventually(t, func() string { return "the sent message never reached the server" }, func() bool {
+		return f.serverIDs("Sent")[msgID(sent)] == 1
+	})
+
+	// A new local folder, created as a mail client does.
+	proj := f.msg("in a new folder")
+	f.writeLocal("Projects/2024", proj, "S")
+	eventually(t, func() string { return "the new folder never reached the server" }, func() bool {
+		return slices.Contains(u.Folders(t), "Projects/2024") && f.serverIDs("Projects/2024")[msgID(proj)] == 1
+	})
+
+	f.waitInSync()
+	if !testenv.CompareAccount(t, u, f.acct.Maildir, f.acct.Layout) {
+		t.Fatal("server and Maildir differ")
+	}
+}
