@@ -177,8 +177,8 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 		offline   bool // the last pass could not reach the server
 		// Folders changed locally since the start of the running pass
 		// (changed) and those the running pass is pushing (pushing).
-		changed = map[string]bool{}
-		pushing map[string]bool
+		changed   = map[string]bool{}
+		pushing   map[string]bool
 		authFail  bool
 		passes    = make(chan passResult, 1)
 		passCtx   context.Context
