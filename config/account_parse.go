@@ -33,6 +33,16 @@ func (s *section) decodeAccount() *Account {
 	a.Password = Secret(pw)
 	a.PasswordCommand, _ = s.str("password_command")
 	a.PasswordEnv, _ = s.str("password_env")
+	a.Provider, _ = s.str("provider")
+	a.Auth, _ = s.str("auth")
+	a.TokenCommand, _ = s.str("token_command")
+	a.OAuthClientID, _ = s.str("oauth_client_id")
+	cs, _ := s.str("oauth_client_secret")
+	a.OAuthClientSecret = Secret(cs)
+	a.OAuthAuthURL, _ = s.str("oauth_auth_url")
+	a.OAuthTokenURL, _ = s.str("oauth_token_url")
+	a.OAuthDeviceURL, _ = s.str("oauth_device_url")
+	a.OAuthScopes, _ = s.strings("oauth_scopes")
 	a.Maildir, _ = s.path("maildir")
 	a.Layout, _ = s.str("layout")
 	a.Folders, _ = s.strings("folders")
@@ -103,6 +113,7 @@ func (s *section) defaults(a *Account) {
 		}
 		a.MaxConnections = 1
 	}
+	s.applyPreset(a)
 }
 
 // validate checks the account after defaults were filled in.
@@ -140,7 +151,12 @@ func (s *section) validate(a *Account) {
 			}
 		}
 	}
-	if required("host", a.Host) {
+	if s.has("provider") && !s.bad["provider"] {
+		s.oneOf("provider", a.Provider, ProviderGmail, ProviderOutlook)
+	}
+	if a.Host != "" && !s.has("host") {
+		// Filled in by the provider preset.
+	} else if required("host", a.Host) {
 		if strings.ContainsAny(a.Host, " \t\r\n/@[]") {
 			s.errorf("host", "must be a host name or an IP address, got %s", s.got("host"))
 		}
@@ -161,28 +177,14 @@ func (s *section) validate(a *Account) {
 	}
 	required("username", a.Username)
 
-	var sources []string
-	for _, k := range sortedKeys(s.vals, s.line) {
-		if k == "password" || k == "password_command" || k == "password_env" {
-			sources = append(sources, k)
-		}
+	if s.has("auth") && !s.bad["auth"] {
+		s.oneOf("auth", a.Auth, AuthPassword, AuthXOAuth2, AuthOAuthBearer)
 	}
 	switch {
-	case len(sources) == 0:
-		s.errorAt(header, "one of password, password_command or password_env is required")
-	case len(sources) > 1:
-		for _, k := range sources[1:] {
-			s.errorf(k, "cannot be combined with %s: set only one of password, password_command and password_env", sources[0])
-		}
-	}
-	if s.ok("password") && a.Password == "" {
-		s.errorf("password", "must not be empty")
-	}
-	if s.ok("password_command") && strings.TrimSpace(a.PasswordCommand) == "" {
-		s.errorf("password_command", "must not be empty")
-	}
-	if s.ok("password_env") && !envNameRE.MatchString(a.PasswordEnv) {
-		s.errorf("password_env", "must be the name of an environment variable, got %s", s.got("password_env"))
+	case isOAuth(a.Auth):
+		s.validateOAuth(a)
+	case a.Auth == AuthPassword:
+		s.validatePassword(a, header)
 	}
 
 	if !s.has("maildir") {
@@ -313,4 +315,37 @@ func checkFolderName(name string) error {
 		}
 	}
 	return nil
+}
+
+// validatePassword checks the password keys of an account with auth =
+// "password", and that no OAuth key is set.
+func (s *section) validatePassword(a *Account, header int) {
+	for _, k := range append([]string{"token_command"}, oauthKeys...) {
+		if s.has(k) {
+			s.errorf(k, "only used with auth = \"xoauth2\" or \"oauthbearer\" (auth is %q)", a.Auth)
+		}
+	}
+	var sources []string
+	for _, k := range sortedKeys(s.vals, s.line) {
+		if k == "password" || k == "password_command" || k == "password_env" {
+			sources = append(sources, k)
+		}
+	}
+	switch {
+	case len(sources) == 0:
+		s.errorAt(header, "one of password, password_command or password_env is required")
+	case len(sources) > 1:
+		for _, k := range sources[1:] {
+			s.errorf(k, "cannot be combined with %s: set only one of password, password_command and password_env", sources[0])
+		}
+	}
+	if s.ok("password") && a.Password == "" {
+		s.errorf("password", "must not be empty")
+	}
+	if s.ok("password_command") && strings.TrimSpace(a.PasswordCommand) == "" {
+		s.errorf("password_command", "must not be empty")
+	}
+	if s.ok("password_env") && !envNameRE.MatchString(a.PasswordEnv) {
+		s.errorf("password_env", "must be the name of an environment variable, got %s", s.got("password_env"))
+	}
 }

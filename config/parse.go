@@ -143,7 +143,7 @@ func (p *parser) run() {
 }
 
 var (
-	passwordLineRE = regexp.MustCompile(`^\s*(?:password|"password"|'password')\s*=(.*)$`)
+	passwordLineRE = regexp.MustCompile(`^\s*(?:password|"password"|'password'|oauth_client_secret|"oauth_client_secret"|'oauth_client_secret')\s*=(.*)$`)
 	quotedRE       = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`)
 )
 
@@ -266,7 +266,7 @@ func (s *section) got(key string) string { return repr(s.vals[key]) }
 
 func (s *section) typeError(key, want string) {
 	s.markBad(key)
-	if key == "password" {
+	if key == "password" || key == "oauth_client_secret" {
 		s.errorf(key, "must be %s", want)
 		return
 	}

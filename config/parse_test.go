@@ -82,6 +82,7 @@ func TestDefaultsIMAP(t *testing.T) {
 		Maildir: filepath.Join(home, "Mail", "work"), Layout: "verbatim",
 		Folders: []string{"*"}, IdleFolders: []string{"INBOX"}, PollInterval: 2 * time.Minute,
 		MaxConnections: 4, DeleteMode: "expunge", Line: 1,
+		Auth: "password", StateDir: c.StateDir,
 	}
 	if got := c.Accounts[0]; !reflect.DeepEqual(got, want) {
 		t.Errorf("account =\n%+v\nwant\n%+v", *got, *want)
@@ -106,6 +107,7 @@ maildir = "/var/mail/isp"
 		Name: "isp", Protocol: "pop3", Host: "pop.example.net", Port: 995, TLS: "implicit",
 		Username: "me", PasswordEnv: "ISP_PASSWORD", Maildir: "/var/mail/isp", Layout: "verbatim",
 		PollInterval: 5 * time.Minute, MaxConnections: 1, LeaveOnServer: true, Folder: "INBOX", Line: 2,
+		Auth: "password", StateDir: c.StateDir,
 	}
 	if got := c.Accounts[0]; !reflect.DeepEqual(got, want) {
 		t.Errorf("account =\n%+v\nwant\n%+v", *got, *want)
@@ -210,6 +212,29 @@ username = "me"
 password_env = "POP2_PASSWORD"
 maildir = "rel/pop2"
 leave_on_server = false
+
+[[account]]
+name = "m365"
+protocol = "imap"
+provider = "outlook"
+auth = "oauthbearer"
+username = "me@example.org"
+oauth_client_id = "cid"
+oauth_client_secret = "csecret"
+oauth_auth_url = "https://login.example.org/authorize"
+oauth_token_url = "https://login.example.org/token"
+oauth_device_url = "https://login.example.org/device"
+oauth_scopes = ["IMAP.AccessAsUser.All", "offline_access"]
+maildir = "$MAILROOT/m365"
+
+[[account]]
+name = "helper"
+protocol = "pop3"
+auth = "xoauth2"
+host = "pop.example.net"
+username = "me"
+token_command = "oama access me"
+maildir = "$MAILROOT/helper"
 `
 	// Every documented key must appear in the text above.
 	for _, k := range KeyDocs() {
@@ -236,7 +261,25 @@ leave_on_server = false
 		Name: "pop2", Protocol: "pop3", Host: "::1", Port: 110, TLS: "none", Username: "me",
 		PasswordEnv: "POP2_PASSWORD", Maildir: "/etc/mm/rel/pop2", Layout: "verbatim",
 		PollInterval: 5 * time.Minute, MaxConnections: 1, LeaveOnServer: false, Folder: "INBOX", Line: 39,
+	}, {
+		Name: "m365", Protocol: "imap", Provider: "outlook", Auth: "oauthbearer", Host: "outlook.office365.com",
+		Port: 993, TLS: "implicit", Username: "me@example.org", OAuthClientID: "cid", OAuthClientSecret: "csecret",
+		OAuthAuthURL: "https://login.example.org/authorize", OAuthTokenURL: "https://login.example.org/token",
+		OAuthDeviceURL: "https://login.example.org/device", OAuthScopes: []string{"IMAP.AccessAsUser.All", "offline_access"},
+		OAuthRedirectHost: "localhost", TrashFolder: "Deleted Items", SentFolder: "Sent Items",
+		Maildir: filepath.Join(home, "mailroot", "m365"), Layout: "verbatim", Folders: []string{"*"},
+		IdleFolders: []string{"INBOX"}, PollInterval: 2 * time.Minute, MaxConnections: 4, DeleteMode: "expunge", Line: 49,
+	}, {
+		Name: "helper", Protocol: "pop3", Auth: "xoauth2", Host: "pop.example.net", Port: 995, TLS: "implicit",
+		Username: "me", TokenCommand: "oama access me", Maildir: filepath.Join(home, "mailroot", "helper"),
+		Layout: "verbatim", PollInterval: 5 * time.Minute, MaxConnections: 1, LeaveOnServer: true, Folder: "INBOX", Line: 63,
 	}}
+	for _, a := range want {
+		if a.Auth == "" {
+			a.Auth = "password"
+		}
+		a.StateDir = filepath.Join(home, "state")
+	}
 	if len(c.Accounts) != len(want) {
 		t.Fatalf("%d accounts, want %d", len(c.Accounts), len(want))
 	}

@@ -17,9 +17,14 @@ import (
 // "cmd /C" on Windows; ctx ends it), or the value of the environment
 // variable named by password_env. Errors name the account and the key,
 // and for a failed command its exit status and stderr, never the password
-// or the command's stdout.
+// or the command's stdout. For an account with auth = "xoauth2" or
+// "oauthbearer" it returns an empty Secret and no error: such accounts
+// have no password, and the login step gets an access token from package
+// auth instead.
 func (a *Account) ResolvePassword(ctx context.Context) (Secret, error) {
 	switch {
+	case isOAuth(a.Auth):
+		return "", nil
 	case a.Password != "":
 		return a.Password, nil
 	case a.PasswordCommand != "":

@@ -18,6 +18,13 @@ const (
 
 	DeleteExpunge = "expunge"
 	DeleteTrash   = "trash"
+
+	AuthPassword    = "password"    // LOGIN / AUTH PLAIN / USER+PASS with a password
+	AuthXOAuth2     = "xoauth2"     // SASL XOAUTH2 with an OAuth 2.0 access token
+	AuthOAuthBearer = "oauthbearer" // SASL OAUTHBEARER (RFC 7628) with an OAuth 2.0 access token
+
+	ProviderGmail   = "gmail"   // Google Mail and Google Workspace
+	ProviderOutlook = "outlook" // Outlook.com and Microsoft 365 (Exchange Online)
 )
 
 // Config is a parsed and validated configuration file.
@@ -43,6 +50,38 @@ type Account struct {
 	Password        Secret // plaintext password (file must be 0600)
 	PasswordCommand string // run through the shell; first line of stdout
 	PasswordEnv     string // name of an environment variable
+
+	// Provider is the preset the account uses ("" for none, ProviderGmail,
+	// ProviderOutlook); its values are already filled into the fields
+	// below that the file did not set.
+	Provider string
+	// Auth is how the account signs in: AuthPassword (the default without
+	// a provider), AuthXOAuth2 (the default with one) or AuthOAuthBearer.
+	Auth string
+	// TokenCommand, with an OAuth Auth, is run through the shell; its
+	// first line of output is the access token. When set, the oauth_*
+	// fields are empty.
+	TokenCommand string
+	// The built-in OAuth 2.0 client (mailmirror auth login), with an OAuth
+	// Auth and no TokenCommand.
+	OAuthClientID     string
+	OAuthClientSecret Secret   // "" for a public client
+	OAuthAuthURL      string   // authorization endpoint (code flow with PKCE)
+	OAuthTokenURL     string   // token endpoint
+	OAuthDeviceURL    string   // device authorization endpoint; when set, auth login uses the device flow
+	OAuthScopes       []string // scopes asked for
+	// OAuthRedirectHost is the host of the code flow's loopback redirect
+	// URI: "" (127.0.0.1) or "localhost" (Microsoft's rule). Set by presets.
+	OAuthRedirectHost string
+	// TrashFolder and SentFolder name the server's Trash and Sent folders
+	// when a provider preset knows them ("[Gmail]/Trash"; "Deleted Items"
+	// and "Sent Items" on Outlook): a hint for servers that do not mark
+	// them with SPECIAL-USE attributes, which win. "" when unknown.
+	TrashFolder string
+	SentFolder  string
+	// StateDir is the configuration's state_dir, repeated here for code
+	// that gets only the account (the OAuth token store).
+	StateDir string
 
 	Maildir        string        // root of this account's Maildir tree, ~ and $VAR expanded, absolute
 	Layout         string        // LayoutVerbatim (default) or LayoutMaildirPP
