@@ -208,7 +208,7 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 		running = true
 		inflight, waiting = waiting, nil
 		pushing, changed = changed, map[string]bool{}
-		a.setState(func(st *AccountStatus) { st.State = StateSyncing })
+		a.setState(func(st *AccountStatus) { st.Syncing = true })
 		go func() { passes <- a.pass(passCtx) }()
 	}
 
@@ -237,7 +237,7 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 			for _, r := range append(inflight, waiting...) {
 				r.reply <- SyncResult{Account: a.cfg.Name, Error: "the daemon is stopping"}
 			}
-			a.setState(func(st *AccountStatus) { st.State = StateStopped })
+			a.setState(func(st *AccountStatus) { st.State, st.Syncing = StateStopped, false })
 			return
 
 		case <-a.trigger:
@@ -480,6 +480,7 @@ func (a *account) finishPass(res passResult, reqs []*syncRequest, authFail *bool
 	connected := res.err == nil || !isDisconnect(res.err)
 	*authFail = res.err != nil && isAuthError(res.err)
 	a.setState(func(st *AccountStatus) {
+		st.Syncing = false
 		st.Connected = connected
 		if res.err == nil {
 			st.State = StateConnected

@@ -36,7 +36,11 @@ type Status struct {
 type AccountStatus struct {
 	Name     string `json:"name"`
 	Protocol string `json:"protocol"`
-	State    string `json:"state"`
+	// State is the outcome of the last pass (StateStarting before the
+	// first one).
+	State string `json:"state"`
+	// Syncing: a pass is running.
+	Syncing bool `json:"syncing"`
 	// Connected: the last pass reached the server.
 	Connected bool `json:"connected"`
 	// Reason says why the account is not connected (the last error).

@@ -85,14 +85,10 @@ func printStatus(w io.Writer, st *daemon.Status, note string, now time.Time) {
 		switch {
 		case !st.Running:
 			fmt.Fprintf(w, "  connection:  unknown (daemon not running)\n")
-		case a.State == daemon.StateConnected:
-			fmt.Fprintf(w, "  connection:  connected\n")
-		case a.State == daemon.StateSyncing && a.Connected:
-			fmt.Fprintf(w, "  connection:  connected, syncing\n")
-		case a.Reason != "":
-			fmt.Fprintf(w, "  connection:  %s: %s\n", a.State, a.Reason)
+		case a.Reason != "" && a.State != daemon.StateConnected:
+			fmt.Fprintf(w, "  connection:  %s%s: %s\n", a.State, syncing(a), a.Reason)
 		default:
-			fmt.Fprintf(w, "  connection:  %s\n", a.State)
+			fmt.Fprintf(w, "  connection:  %s%s\n", a.State, syncing(a))
 		}
 		if !a.NextRetry.IsZero() && a.NextRetry.After(now) {
 			fmt.Fprintf(w, "  next retry:  in %s\n", a.NextRetry.Sub(now).Round(time.Second))
@@ -134,6 +130,13 @@ func printStatus(w io.Writer, st *daemon.Status, note string, now time.Time) {
 			fmt.Fprintf(w, "    %s%s %7d\n", f.Name, strings.Repeat(" ", width-len(f.Name)), f.Messages)
 		}
 	}
+}
+
+func syncing(a daemon.AccountStatus) string {
+	if a.Syncing {
+		return " (syncing now)"
+	}
+	return ""
 }
 
 func ago(now, t time.Time) string {
