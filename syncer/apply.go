@@ -173,10 +173,11 @@ func diffLetters(from, to string) (add, del string) {
 func (j *job) applyFlags(server func() (*Conn, error)) error {
 	groups := storeGroups{}
 	type update struct {
-		p     *state.Pair
-		e     maildir.Entry
-		local string // new full letters for the file, "" = unchanged
-		base  string
+		p       *state.Pair
+		e       maildir.Entry
+		rename  bool   // the file needs new letters
+		letters string // the file's new letters (when rename)
+		base    string
 	}
 	var updates []update
 	nStore := 0
@@ -201,7 +202,7 @@ func (j *job) applyFlags(server func() (*Conn, error)) error {
 		if m != l || m != p.Flags {
 			u := update{p: p, e: e, base: m}
 			if m != l {
-				u.local = maildir.MergeLetters(e.Flags, m)
+				u.rename, u.letters = true, maildir.MergeLetters(e.Flags, m)
 			}
 			updates = append(updates, u)
 		}
@@ -221,10 +222,10 @@ func (j *job) applyFlags(server func() (*Conn, error)) error {
 	}
 	nLocal := 0
 	for i, u := range updates {
-		if u.local == "" && u.e.Flags != "" || maildir.KnownOnly(u.e.Flags) == u.base {
+		if !u.rename {
 			continue
 		}
-		ne, err := j.lf.SetFlags(u.e, u.local)
+		ne, err := j.lf.SetFlags(u.e, u.letters)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue // changed again meanwhile: next pass

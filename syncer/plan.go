@@ -72,9 +72,18 @@ func (s *Syncer) plan(ctx context.Context, p *pool, remotes map[string]*remoteFo
 		if err != nil {
 			return err
 		}
-		st, err := s.db.EnsureFolder(acct, ln, r.name)
-		if err != nil {
-			return err
+		st, ok := knownByName[ln]
+		if !ok || st.Remote != r.name {
+			// Only new folders cost a write (and its fsync).
+			if st, err = s.db.EnsureFolder(acct, ln, r.name); err != nil {
+				return err
+			}
+			if st.Remote != r.name {
+				st.Remote = r.name
+				if err := s.db.Update(func(tx *state.Tx) error { return tx.UpdateFolder(st) }); err != nil {
+					return err
+				}
+			}
 		}
 		jobs = append(jobs, &job{s: s, local: ln, remote: r.name, status: r.status, st: st, lf: lf})
 		return nil
