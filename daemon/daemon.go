@@ -340,7 +340,7 @@ func (d *Daemon) applyReload(ctx context.Context, wg *sync.WaitGroup, cfg *confi
 	}
 	for _, na := range cfg.Accounts {
 		if a, ok := byName[na.Name]; ok {
-			a.cfg = na // same settings; fresh pointer for the new Config
+			// Same settings: it keeps running with its own copy.
 			d.mu.Lock()
 			d.accounts = append(d.accounts, a)
 			d.mu.Unlock()
