@@ -94,8 +94,8 @@ func buildLauncher(dir, repo string) error {
 
 // runChild runs cmd to completion through the launcher and returns its
 // statistics. Its output is returned in the error when it fails, else
-// printed when it holds more than known warnings.
-func runChild(name string, cmd *exec.Cmd) (childStats, error) {
+// printed when show is set and it holds more than known warnings.
+func runChild(name string, cmd *exec.Cmd, show bool) (childStats, error) {
 	var cs childStats
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -132,7 +132,7 @@ func runChild(name string, cmd *exec.Cmd) (childStats, error) {
 			kept = append(kept, l)
 		}
 	}
-	if len(kept) > 0 {
+	if show && len(kept) > 0 {
 		fmt.Fprintf(os.Stderr, "  %s said: %s\n", name, lastLines(strings.Join(kept, "\n"), 5))
 	}
 	return cs, nil
@@ -148,7 +148,7 @@ func knownNoise(line string) bool {
 // the ru_maxrss of /bin/true started through it. Peaks at or below it are
 // not exact.
 func launcherFloor() int64 {
-	cs, err := runChild("true", exec.Command("true"))
+	cs, err := runChild("true", exec.Command("true"), false)
 	if err != nil {
 		return 0
 	}

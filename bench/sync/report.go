@@ -44,6 +44,7 @@ func noChange(t *toolResults) *result { return t.NoChange }
 func flags(t *toolResults) *result    { return t.FlagsChanged }
 func newMsg(t *toolResults) *result   { return t.NewMessage }
 func peak(t *toolResults) *result     { return &result{RSSKB: t.PeakRSSKB} }
+func startup(t *toolResults) *result  { return t.Startup }
 
 // printTable prints figure | mailmirror | mbsync | ratio | target, fills
 // rep.Ratios and rep.Missed. ref may be nil (mbsync not run).
@@ -53,6 +54,7 @@ func printTable(rep *report, mm, ref *tool) {
 		{fmt.Sprintf("no-change sync (median of %d)", len(mm.res.NoChangeRuns)), "no_change_time", "no_change_time", noChange, noChange, seconds, fmtSeconds},
 		{"1% flags changed", "flags_changed_time", "flags_changed_time", flags, flags, seconds, fmtSeconds},
 		{"one new message", "new_message_time", "", newMsg, newMsg, seconds, fmtSeconds},
+		{"start and exit (version), median", "startup_time", "", startup, startup, seconds, fmtSeconds},
 		{"peak RSS, first sync", "first_sync_rss", "", first, first, rssMB, fmtMB},
 		{"peak RSS, any run", "peak_rss", "", peak, peak, rssMB, fmtMB},
 		{"server sent, first sync", "first_sync_sent", "", first, first, sent, fmtBytes},
@@ -87,7 +89,7 @@ func printTable(rep *report, mm, ref *tool) {
 			if t := r.ref(&ref.res); t != nil {
 				tv := r.value(t)
 				theirs = r.format(tv)
-				if tv > 0 {
+				if tv > 0 && !(o.InProcess && r.key == "first_sync_rss") {
 					q := ov / tv
 					rep.Ratios[r.key] = q
 					ratio = fmt.Sprintf("%.3f", q)
@@ -155,6 +157,7 @@ func printTable(rep *report, mm, ref *tool) {
 	default:
 		fmt.Printf("missed: %s\n", strings.Join(rep.Missed, "; "))
 	}
+	fmt.Printf("an IMAP connect + greeting + LOGIN + LOGOUT alone takes %.3f s on this server (a floor under every sync of both tools)\n", rep.LoginSeconds)
 	fmt.Println("times are wall times of the whole child process; bytes are Dovecot's own in=/out= counts of the run's sessions")
 }
 

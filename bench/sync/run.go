@@ -29,8 +29,11 @@ type report struct {
 	Folders     map[string]int `json:"folders"`
 	Load        string         `json:"load_method"`
 	LoadSeconds float64        `json:"load_seconds"`
-	FlagChanges int            `json:"flag_changes"`
-	Profile     string         `json:"cpu_profile,omitempty"`
+	// LoginSeconds is the median time of an in-process IMAP connect,
+	// greeting, LOGIN and LOGOUT: a floor under every sync of either tool.
+	LoginSeconds float64 `json:"imap_login_logout_seconds"`
+	FlagChanges  int     `json:"flag_changes"`
+	Profile      string  `json:"cpu_profile,omitempty"`
 	// LauncherFloorKB is the peak RSS of /bin/true run like the tools:
 	// figures at or below it are not exact.
 	LauncherFloorKB int64                   `json:"launcher_rss_floor_kb"`
@@ -89,6 +92,10 @@ func run(o *options) error {
 		return err
 	}
 	fmt.Printf("server warmed (every message fetched once) in %.1fs\n", time.Since(warmStart).Seconds())
+	if rep.LoginSeconds, err = loginLatency(srv); err != nil {
+		return err
+	}
+	fmt.Printf("IMAP connect + greeting + LOGIN + LOGOUT on this server: %.3fs (median of 5, in-process)\n", rep.LoginSeconds)
 
 	work, err := os.MkdirTemp("", "mailmirror-bench-sync-")
 	if err != nil {
@@ -124,6 +131,9 @@ func run(o *options) error {
 	}
 	for _, t := range tools {
 		rep.Tools[t.name] = &t.res
+		if err := t.measureStartup(); err != nil {
+			return err
+		}
 	}
 	rep.LauncherFloorKB = launcherFloor()
 	fmt.Printf("children run through a launcher; its own RSS floor: %.1f MB (peaks at or below it are not exact)\n", float64(rep.LauncherFloorKB)/1024)
@@ -247,6 +257,26 @@ func run(o *options) error {
 	fmt.Println()
 	printTable(rep, mm, otherTool(tools, mm))
 	return writeJSON(filepath.Join(repo, o.out), rep)
+}
+
+// loginLatency times 5 bare IMAP sessions (connect, greeting, LOGIN,
+// LOGOUT) and returns the median in seconds.
+func loginLatency(srv *corpus.Server) (float64, error) {
+	var rs []*result
+	for range 5 {
+		start := time.Now()
+		c, err := srv.Dial()
+		if err != nil {
+			return 0, err
+		}
+		err = c.Logout().Wait()
+		c.Close()
+		if err != nil {
+			return 0, err
+		}
+		rs = append(rs, &result{Seconds: time.Since(start).Seconds()})
+	}
+	return median(rs).Seconds, nil
 }
 
 // restGap is the least time between two runs of one tool.

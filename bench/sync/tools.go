@@ -21,12 +21,16 @@ type tool struct {
 	name    string
 	maildir string // root of its Maildir tree, verbatim layout
 	sync    func() (childStats, error)
+	version []string // command printing the version: the cost of starting the program
 	res     toolResults
 }
 
 // toolResults are a tool's figures, as written to the JSON file.
 type toolResults struct {
-	Version      string    `json:"version,omitempty"`
+	Version string `json:"version,omitempty"`
+	// Startup is the median of 5 runs of the version command: what merely
+	// starting the program costs, a floor under every sync.
+	Startup      *result   `json:"startup,omitempty"`
 	First        *result   `json:"first_sync,omitempty"`
 	NoChange     *result   `json:"no_change_median,omitempty"`
 	NoChangeRuns []*result `json:"no_change_runs,omitempty"`
@@ -61,6 +65,21 @@ func (t *tool) warn(format string, args ...any) {
 	fmt.Printf("  WARNING: %s: %s\n", t.name, msg)
 }
 
+// measureStartup runs the tool's version command 5 times and keeps the
+// median.
+func (t *tool) measureStartup() error {
+	var rs []*result
+	for range 5 {
+		cs, err := runChild(t.name, exec.Command(t.version[0], t.version[1:]...), false)
+		if err != nil {
+			return err
+		}
+		rs = append(rs, &result{Seconds: cs.Wall.Seconds(), RSSKB: cs.RSSKB})
+	}
+	t.res.Startup = median(rs)
+	return nil
+}
+
 // envPassword names the environment variable holding the password for
 // mailmirror (password_env).
 const envPassword = "MAILMIRROR_BENCH_PASSWORD"
@@ -78,7 +97,7 @@ func newMailmirror(dir, repo string, srv *corpus.Server) (*tool, string, error) 
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, "", fmt.Errorf("go build: %v: %s", err, out)
 	}
-	t := &tool{name: "mailmirror", maildir: filepath.Join(dir, "Mail")}
+	t := &tool{name: "mailmirror", maildir: filepath.Join(dir, "Mail"), version: []string{bin, "version"}}
 	if out, err := exec.Command(bin, "version").Output(); err == nil {
 		t.res.Version = strings.TrimSpace(string(out))
 	}
@@ -104,7 +123,7 @@ idle_folders = []
 	t.sync = func() (childStats, error) {
 		cmd := exec.Command(bin, "sync", "--quiet", "--config", cfgPath)
 		cmd.Env = env
-		return runChild("mailmirror", cmd)
+		return runChild("mailmirror", cmd, true)
 	}
 	return t, cfgPath, nil
 }
@@ -152,7 +171,7 @@ func newMbsync(dir string, srv *corpus.Server) (*tool, error) {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, err
 	}
-	t := &tool{name: "mbsync", maildir: filepath.Join(dir, "Mail")}
+	t := &tool{name: "mbsync", maildir: filepath.Join(dir, "Mail"), version: []string{"mbsync", "--version"}}
 	if err := os.MkdirAll(t.maildir, 0o700); err != nil {
 		return nil, err
 	}
@@ -193,7 +212,7 @@ Sync All
 		cmd := exec.Command("mbsync", "-a", "-q")
 		cmd.Env = env
 		cmd.Dir = home
-		return runChild("mbsync", cmd)
+		return runChild("mbsync", cmd, true)
 	}
 	return t, nil
 }
