@@ -17,18 +17,19 @@ import (
 
 // report is everything written to the JSON file.
 type report struct {
-	Date        time.Time      `json:"date"`
-	Machine     string         `json:"machine"`
-	CPUs        int            `json:"cpus"`
-	LoadAverage string         `json:"load_average_at_start"`
-	Go          string         `json:"go"`
-	Dovecot     string         `json:"dovecot"`
-	Messages    int            `json:"messages"`
-	Seed        uint64         `json:"seed"`
-	CorpusBytes int64          `json:"corpus_bytes"`
-	Folders     map[string]int `json:"folders"`
-	Load        string         `json:"load_method"`
-	LoadSeconds float64        `json:"load_seconds"`
+	Date           time.Time      `json:"date"`
+	Machine        string         `json:"machine"`
+	CPUs           int            `json:"cpus"`
+	LoadAverage    string         `json:"load_average_at_start"`
+	LoadAverageEnd string         `json:"load_average_at_end"`
+	Go             string         `json:"go"`
+	Dovecot        string         `json:"dovecot"`
+	Messages       int            `json:"messages"`
+	Seed           uint64         `json:"seed"`
+	CorpusBytes    int64          `json:"corpus_bytes"`
+	Folders        map[string]int `json:"folders"`
+	Load           string         `json:"load_method"`
+	LoadSeconds    float64        `json:"load_seconds"`
 	// LoginSeconds is the median time of an in-process IMAP connect,
 	// greeting, LOGIN and LOGOUT: a floor under every sync of either tool.
 	LoginSeconds float64 `json:"imap_login_logout_seconds"`
@@ -254,7 +255,8 @@ func run(o *options) error {
 		}
 	}
 
-	fmt.Println()
+	rep.LoadAverageEnd = loadAverage()
+	fmt.Printf("\nload average at the end: %s (the machine may be shared: compare ratios from one run)\n\n", rep.LoadAverageEnd)
 	printTable(rep, mm, otherTool(tools, mm))
 	return writeJSON(filepath.Join(repo, o.out), rep)
 }
