@@ -3,6 +3,7 @@ package auth
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/emersion/go-sasl"
@@ -67,78 +68,53 @@ func (e *XOAuth2Error) Error() string {
 	return fmt.Sprintf("XOAUTH2 authentication error (status %q)", e.Status)
 }
 
-// Attempt is one SASL exchange with one access token. Its Client answers a
-// failure challenge with the response the mechanism prescribes (empty for
-// XOAUTH2, ^A for OAUTHBEARER, RFC 7628 section 3.2.3), so the server ends
-// the command with a plain failure and the connection stays usable; the
-// server's error status is kept in Status.
+// Attempt is one SASL exchange with one access token.
 type Attempt struct {
-	// Client is the sasl.Client to authenticate with.
+	// Client is the sasl.Client to authenticate with. When the server
+	// refuses the token with a failure challenge, its Next returns an
+	// *XOAuth2Error or a *sasl.OAuthBearerError and no response: the
+	// exchange is left unanswered, and an IMAP connection must then be
+	// dropped (a POP3 client can cancel it with "*").
 	Client sasl.Client
 	// Masks are byte strings that must not appear in a protocol trace:
 	// the token, and the base64 of the initial response.
 	Masks [][]byte
-
-	status string
 }
-
-// Status is the error status the server sent in its failure challenge
-// ("invalid_token", "401", ...), or "".
-func (a *Attempt) Status() string { return a.status }
 
 // NewAttempt returns an Attempt for mechanism mech (XOAuth2 or
 // OAuthBearer) presenting token for username; host and port go into
 // OAUTHBEARER's initial response.
 func NewAttempt(mech, username string, token config.Secret, host string, port int) (*Attempt, error) {
-	var inner sasl.Client
+	var c sasl.Client
 	switch mech {
 	case XOAuth2:
-		inner = NewXOAuth2Client(username, token.Reveal())
+		c = NewXOAuth2Client(username, token.Reveal())
 	case OAuthBearer:
-		inner = sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: username, Token: token.Reveal(), Host: host, Port: port})
+		c = sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: username, Token: token.Reveal(), Host: host, Port: port})
 	default:
 		return nil, fmt.Errorf("unknown SASL mechanism %q", mech)
 	}
-	a := &Attempt{}
-	_, ir, err := inner.Start()
+	_, ir, err := c.Start()
 	if err != nil {
 		return nil, err
 	}
-	a.Masks = [][]byte{[]byte(token.Reveal()), []byte(base64.StdEncoding.EncodeToString(ir))}
-	a.Client = &answeringClient{inner: inner, mech: mech, attempt: a}
-	return a, nil
+	return &Attempt{
+		Client: c,
+		Masks:  [][]byte{[]byte(token.Reveal()), []byte(base64.StdEncoding.EncodeToString(ir))},
+	}, nil
 }
 
-// answeringClient wraps a mechanism's client and answers its failure
-// challenge.
-type answeringClient struct {
-	inner   sasl.Client
-	mech    string
-	attempt *Attempt
-	failed  bool
-}
-
-func (c *answeringClient) Start() (string, []byte, error) { return c.inner.Start() }
-
-func (c *answeringClient) Next(challenge []byte) ([]byte, error) {
-	if c.failed {
-		return nil, fmt.Errorf("%s: unexpected challenge after the failure", c.mech)
+// IsSASLFailure reports whether err is the failure challenge of XOAUTH2 or
+// OAUTHBEARER (the server refused the token), and gives the status the
+// server sent ("invalid_token", "401", ...).
+func IsSASLFailure(err error) (status string, ok bool) {
+	var xe *XOAuth2Error
+	if errors.As(err, &xe) {
+		return xe.Status, true
 	}
-	resp, err := c.inner.Next(challenge)
-	if err == nil {
-		return resp, nil
+	var be *sasl.OAuthBearerError
+	if errors.As(err, &be) {
+		return be.Status, true
 	}
-	c.failed = true
-	switch e := err.(type) {
-	case *XOAuth2Error:
-		c.attempt.status = e.Status
-	case *sasl.OAuthBearerError:
-		c.attempt.status = e.Status
-	default:
-		c.attempt.status = "unreadable failure challenge"
-	}
-	if c.mech == OAuthBearer {
-		return []byte{0x01}, nil
-	}
-	return []byte{}, nil
+	return "", false
 }

@@ -1,6 +1,7 @@
 package pop3pull
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/emersion/go-sasl"
 
+	"github.com/mailmirror/mailmirror/auth"
 	"github.com/mailmirror/mailmirror/config"
 )
 
@@ -28,9 +30,17 @@ func (c *Client) checkCredentialsAllowed() error {
 // SASL capability, else with USER and PASS. Failures wrap ErrAuth, ErrInUse
 // or ErrLoginDelay when the server said so; a plain -ERR to the password is
 // reported as ErrAuth. The password never appears in an error.
+//
+// A Client from DialAccount for an account with auth = "xoauth2" or
+// "oauthbearer" ignores password and authenticates with AUTH XOAUTH2 or
+// OAUTHBEARER and an access token from auth.ForAccount; when the server
+// refuses the token it tries once more with a fresh one.
 func (c *Client) Login(username string, password config.Secret) error {
 	if err := c.checkCredentialsAllowed(); err != nil {
 		return err
+	}
+	if c.oauth != nil {
+		return c.loginOAuth(username)
 	}
 	caps, err := c.Capabilities()
 	if err != nil && !isServerError(err) {
@@ -42,6 +52,63 @@ func (c *Client) Login(username string, password config.Secret) error {
 		}
 	}
 	return c.UserPass(username, password)
+}
+
+// oauthLogin is what an OAuth login needs: the account and the context of
+// DialAccount, which bounds getting a token.
+type oauthLogin struct {
+	ctx  context.Context
+	acct *config.Account
+	mech string
+}
+
+// loginOAuth authenticates with AUTH XOAUTH2 or OAUTHBEARER. A token the
+// server refuses is rejected in its Source and the exchange tried once
+// more with a fresh one on the same connection (a failure challenge is
+// cancelled with "*", which leaves the session usable).
+func (c *Client) loginOAuth(username string) error {
+	o := c.oauth
+	caps, err := c.Capabilities()
+	if err != nil && !isServerError(err) {
+		return err
+	}
+	offered := false
+	for _, m := range caps["SASL"] {
+		offered = offered || strings.EqualFold(m, o.mech)
+	}
+	if !offered {
+		return fmt.Errorf("%w: the server does not offer AUTH %s (auth = %q)", ErrAuth, o.mech, o.acct.Auth)
+	}
+	src, err := auth.ForAccount(o.acct)
+	if err != nil {
+		return fmt.Errorf("pop3: %w", err)
+	}
+	tries := 0
+	for {
+		tries++
+		err = auth.Login(o.ctx, src, o.mech, username, o.acct.Host, o.acct.Port, func(a *auth.Attempt) error {
+			err := c.authenticate(a.Client)
+			if errors.Is(err, ErrAuth) {
+				return fmt.Errorf("%w: %w", auth.ErrRejected, err)
+			}
+			return err
+		})
+		if err == nil || !errors.Is(err, auth.ErrRejected) || c.err != nil || tries == 2 {
+			break
+		}
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, auth.ErrRejected) && tries == 2:
+		return fmt.Errorf("%w: %w (also with a new access token)", ErrAuth, err)
+	case errors.Is(err, auth.ErrRejected):
+		return fmt.Errorf("%w: %w", ErrAuth, err)
+	case auth.IsPermanent(err):
+		return fmt.Errorf("%w: %w", ErrAuth, err)
+	default:
+		return fmt.Errorf("pop3: %w", err)
+	}
 }
 
 // UserPass authenticates with USER and PASS.

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mailmirror/mailmirror/auth"
 	"github.com/mailmirror/mailmirror/config"
 )
 
@@ -65,6 +66,7 @@ type Client struct {
 	window    int   // commands in flight with PIPELINING; 0 = DefaultWindow
 	err       error // sticky: the session is unusable
 	closeOnce sync.Once
+	oauth     *oauthLogin // set by DialAccount for auth = xoauth2/oauthbearer
 }
 
 // deadlineConn renews an idle deadline before every Read and Write.
@@ -108,6 +110,9 @@ func DialAccount(ctx context.Context, acct *config.Account, timeout time.Duratio
 	c, err := Dial(ctx, acct.Address(), opts)
 	if err != nil {
 		return nil, fmt.Errorf("pop3: account %q: %w", acct.Name, err)
+	}
+	if mech := auth.MechanismOf(acct.Auth); mech != "" {
+		c.oauth = &oauthLogin{ctx: ctx, acct: acct, mech: mech}
 	}
 	return c, nil
 }

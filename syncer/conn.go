@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
 
+	"github.com/mailmirror/mailmirror/auth"
 	"github.com/mailmirror/mailmirror/config"
 )
 
@@ -39,6 +40,10 @@ type Counters struct {
 type DialOptions struct {
 	// Password is the secret used to log in.
 	Password config.Secret
+	// OAuth supplies the access tokens of an account with auth =
+	// "xoauth2" or "oauthbearer"; nil means auth.ForAccount(acct), the
+	// Source the whole process shares for that account.
+	OAuth auth.Source
 	// Timeout is how long a command may wait for the server's next bytes
 	// before the connection is closed; 0 means 2 minutes.
 	Timeout time.Duration
@@ -68,7 +73,21 @@ func (c *Conn) SetTimeout(d time.Duration) { c.raw.timeout.Store(int64(d)) }
 
 // Dial connects to the account's server with its TLS mode, logs in and
 // returns the connection. The password never appears in errors or traces.
+// With OAuth, a token the server refuses is replaced by a fresh one and
+// the login tried once more on a new connection.
 func Dial(ctx context.Context, acct *config.Account, opts DialOptions) (*Conn, error) {
+	c, err := dial(ctx, acct, opts)
+	if errors.Is(err, auth.ErrRejected) && ctx.Err() == nil {
+		c, err = dial(ctx, acct, opts)
+		if err != nil && errors.Is(err, auth.ErrRejected) {
+			err = fmt.Errorf("%w (also with a new access token)", err)
+		}
+	}
+	return c, err
+}
+
+// dial is one attempt of Dial.
+func dial(ctx context.Context, acct *config.Account, opts DialOptions) (*Conn, error) {
 	timeout := opts.Timeout
 	if timeout == 0 {
 		timeout = 2 * time.Minute
@@ -82,10 +101,12 @@ func Dial(ctx context.Context, acct *config.Account, opts DialOptions) (*Conn, e
 	dc.timeout.Store(int64(timeout))
 	var conn net.Conn = dc
 	iopts := &imapclient.Options{UnilateralDataHandler: opts.Handler}
+	var mw *maskWriter
 	if opts.DebugWriter != nil {
 		pw := opts.Password.Reveal()
 		plain := base64.StdEncoding.EncodeToString([]byte("\x00" + acct.Username + "\x00" + pw))
-		iopts.DebugWriter = &maskWriter{w: opts.DebugWriter, secrets: [][]byte{[]byte(pw), []byte(plain)}}
+		mw = &maskWriter{w: opts.DebugWriter, secrets: [][]byte{[]byte(pw), []byte(plain)}}
+		iopts.DebugWriter = mw
 	}
 	var tlsConf *tls.Config
 	if acct.TLS != config.TLSNone {
@@ -127,7 +148,7 @@ func Dial(ctx context.Context, acct *config.Account, opts DialOptions) (*Conn, e
 		c.Close()
 		return nil, fmt.Errorf("greeting from %s: %w", acct.Address(), err)
 	}
-	if err := login(c, acct.Username, opts.Password.Reveal()); err != nil {
+	if err := login(ctx, c, acct, opts, mw); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -138,7 +159,15 @@ func Dial(ctx context.Context, acct *config.Account, opts DialOptions) (*Conn, e
 	return &Conn{Client: c, raw: dc}, nil
 }
 
-func login(c *imapclient.Client, user, pass string) error {
+// login signs in with the account's auth: a password (LOGIN, or
+// AUTHENTICATE PLAIN when LOGIN is disabled), or an OAuth access token
+// (AUTHENTICATE XOAUTH2 or OAUTHBEARER). A refused login wraps ErrAuth,
+// and for OAuth auth.ErrRejected too; the connection must then be closed.
+func login(ctx context.Context, c *imapclient.Client, acct *config.Account, opts DialOptions, mw *maskWriter) error {
+	user, pass := acct.Username, opts.Password.Reveal()
+	if mech := auth.MechanismOf(acct.Auth); mech != "" {
+		return loginOAuth(ctx, c, acct, mech, opts.OAuth, mw)
+	}
 	caps := c.Caps()
 	var err error
 	if caps.Has(imap.CapLoginDisabled) && caps.Has(imap.AuthCap(sasl.Plain)) {
@@ -154,6 +183,39 @@ func login(c *imapclient.Client, user, pass string) error {
 		return fmt.Errorf("login as %q: %s", user, strings.ReplaceAll(err.Error(), pass, "***"))
 	}
 	return nil
+}
+
+// loginOAuth signs in with AUTHENTICATE XOAUTH2 or OAUTHBEARER and a token
+// from src (nil: auth.ForAccount). A token the server refuses is rejected
+// in src, so that the next attempt gets a fresh one.
+func loginOAuth(ctx context.Context, c *imapclient.Client, acct *config.Account, mech string, src auth.Source, mw *maskWriter) error {
+	user := acct.Username
+	if !c.Caps().Has(imap.AuthCap(mech)) {
+		return fmt.Errorf("login as %q: %w: the server does not offer AUTHENTICATE %s (auth = %q)", user, ErrAuth, mech, acct.Auth)
+	}
+	if src == nil {
+		var err error
+		if src, err = auth.ForAccount(acct); err != nil {
+			return fmt.Errorf("login as %q: %w", user, err)
+		}
+	}
+	err := auth.Login(ctx, src, mech, user, acct.Host, acct.Port, func(a *auth.Attempt) error {
+		mw.add(a.Masks...)
+		err := c.Authenticate(a.Client)
+		var ie *imap.Error
+		if errors.As(err, &ie) && (ie.Type == imap.StatusResponseTypeNo || ie.Type == imap.StatusResponseTypeBad) {
+			return fmt.Errorf("%w: the server said %q", auth.ErrRejected, ie.Text)
+		}
+		return err
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, auth.ErrRejected) || auth.IsPermanent(err):
+		return fmt.Errorf("login as %q: %w: %w", user, ErrAuth, err)
+	default:
+		return fmt.Errorf("login as %q: %w", user, err)
+	}
 }
 
 // Select selects a mailbox unless it is selected already; CONDSTORE is
@@ -211,6 +273,16 @@ type maskWriter struct {
 	mu      sync.Mutex
 	w       io.Writer
 	secrets [][]byte
+}
+
+// add masks more secrets; a nil maskWriter ignores them.
+func (m *maskWriter) add(secrets ...[]byte) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.secrets = append(m.secrets, secrets...)
 }
 
 func (m *maskWriter) Write(p []byte) (int, error) {

@@ -70,6 +70,10 @@ type DovecotOptions struct {
 	// ExtraConfig lines are appended to the generated dovecot.conf; a
 	// setting repeated there overrides the generated one.
 	ExtraConfig []string
+	// OAuth2IntrospectionURL, when set, turns on XOAUTH2 and OAUTHBEARER
+	// with a first passdb of driver oauth2 that checks each token at this
+	// token introspection URL (see oauth2.go and package oauthfake).
+	OAuth2IntrospectionURL string
 }
 
 // Dovecot is a running server. Its fields are set by StartDovecot and must
@@ -195,7 +199,7 @@ func (d *Dovecot) prepare(opts *DovecotOptions) error {
 			return err
 		}
 	}
-	return nil
+	return d.writeOAuth2Config(opts)
 }
 
 // dirPattern matches the servers' directories in the temporary directory.
@@ -355,7 +359,7 @@ func (d *Dovecot) config(opts *DovecotOptions) (string, error) {
 		p("ssl = no")
 	}
 	p("disable_plaintext_auth = no")
-	p("auth_mechanisms = plain login")
+	p("auth_mechanisms = %s", authMechanisms(opts))
 	p("mail_location = maildir:%s/%%u:LAYOUT=fs", d.MailDir)
 	p("mail_plugins =")
 	p("mail_uid = %s", mail.name)
@@ -378,8 +382,10 @@ func (d *Dovecot) config(opts *DovecotOptions) (string, error) {
 		p("  }")
 	}
 	p("}")
+	d.oauth2Passdb(p, opts)
 	p("passdb {")
 	p("  driver = passwd-file")
+	passwdMechanisms(p, opts)
 	// One file per user: passwd-file looks at a file's changes at most once a
 	// second, too late for a user added just after another login.
 	p("  args = scheme=PLAIN username_format=%%u %s/%%u", d.usersDir)
