@@ -261,7 +261,7 @@ func TestSettledCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	c0, err := s.SettledCounters(testenvTimeout)
+	c0, err := s.SettledCounters(0, testenvTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +273,7 @@ func TestSettledCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	logout(cl)
-	c1, err := s.SettledCounters(testenvTimeout)
+	c1, err := s.SettledCounters(c0.IMAPSessions+1, testenvTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}

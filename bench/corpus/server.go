@@ -70,13 +70,20 @@ func logout(c *imapclient.Client) {
 	_ = c.Close()
 }
 
-// SettledCounters waits until every session of the user that logged in
-// (IMAP and POP3) has finished and Dovecot has logged its counters, and
-// returns the sums (testenv.DovecotLogCounters). Dovecot writes a
-// session's line a moment after the client has gone; a client still
-// connected after timeout makes it fail.
-func (s *Server) SettledCounters(timeout time.Duration) (testenv.LogCounters, error) {
+// SettledCounters waits until Dovecot has logged at least minSessions
+// finished sessions of the user (IMAP and POP3), every session that
+// logged in has finished, and the log has not changed for settleQuiet,
+// and returns the sums (testenv.DovecotLogCounters). Dovecot writes a
+// session's lines through its log process, a moment after the client has
+// gone, later still on a busy machine: a caller that just ran a client
+// passes the count it had before plus the sessions that client opened at
+// least (1), so that lines not yet written are waited for. A client still
+// connected, or fewer sessions, after timeout make it fail.
+func (s *Server) SettledCounters(minSessions int, timeout time.Duration) (testenv.LogCounters, error) {
 	deadline := time.Now().Add(timeout)
+	var last testenv.LogCounters
+	lastLogins := -1
+	since := time.Now()
 	for {
 		logins, err := s.logins()
 		if err != nil {
@@ -86,15 +93,23 @@ func (s *Server) SettledCounters(timeout time.Duration) (testenv.LogCounters, er
 		if err != nil {
 			return c, fmt.Errorf("corpus: %w", err)
 		}
-		if c.IMAPSessions+c.POP3Sessions >= logins {
+		if c != last || logins != lastLogins {
+			last, lastLogins, since = c, logins, time.Now()
+		}
+		finished := c.IMAPSessions + c.POP3Sessions
+		if finished >= logins && finished >= minSessions && time.Since(since) >= settleQuiet {
 			return c, nil
 		}
 		if time.Now().After(deadline) {
-			return c, fmt.Errorf("corpus: %d of %d sessions of %s finished after %v", c.IMAPSessions+c.POP3Sessions, logins, s.User.Name, timeout)
+			return c, fmt.Errorf("corpus: %d sessions of %s finished, %d logged in, %d expected, after %v", finished, s.User.Name, logins, minSessions, timeout)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// settleQuiet is how long Dovecot's log must stay unchanged before
+// SettledCounters trusts its sums.
+const settleQuiet = 200 * time.Millisecond
 
 // logins counts the user's successful logins in Dovecot's log.
 func (s *Server) logins() (int, error) {

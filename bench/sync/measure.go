@@ -47,7 +47,7 @@ type childStats struct {
 // that a run does not pay for its predecessor's writes.
 func measure(srv *corpus.Server, f func() (childStats, error)) (*result, error) {
 	syscall.Sync()
-	before, err := srv.SettledCounters(settleTimeout)
+	before, err := srv.SettledCounters(0, settleTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,13 @@ func measure(srv *corpus.Server, f func() (childStats, error)) (*result, error) 
 	if cs.Wall > 0 {
 		wall = cs.Wall
 	}
-	after, err := srv.SettledCounters(settleTimeout)
+	// Every successful run logs in at least once: wait for that session's
+	// lines.
+	least := before.IMAPSessions + before.POP3Sessions
+	if runErr == nil {
+		least++
+	}
+	after, err := srv.SettledCounters(least, settleTimeout)
 	if err != nil {
 		return nil, err
 	}
