@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"sort"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -41,7 +42,15 @@ func (s *Syncer) plan(ctx context.Context, p *pool, remotes map[string]*remoteFo
 	}
 	// Server folders by local name.
 	remoteByLocal := map[string]*remoteFolder{}
-	for name, r := range remotes {
+	// In a fixed order, so that a collision is resolved the same way in
+	// every pass.
+	remoteNames := make([]string, 0, len(remotes))
+	for name := range remotes {
+		remoteNames = append(remoteNames, name)
+	}
+	sort.Strings(remoteNames)
+	for _, name := range remoteNames {
+		r := remotes[name]
 		if r.hasAttr(imap.MailboxAttrNoSelect) || r.hasAttr(imap.MailboxAttrNonExistent) {
 			continue
 		}
@@ -58,7 +67,13 @@ func (s *Syncer) plan(ctx context.Context, p *pool, remotes map[string]*remoteFo
 			continue
 		}
 		if prev, dup := remoteByLocal[ln]; dup {
-			s.warn("server folders %q and %q map to the same local folder %q; %q skipped", prev.name, name, ln, name)
+			// Keep the one the state binds to this local folder.
+			keep, skip := prev, r
+			if kf, ok := knownByName[ln]; ok && kf.Remote == name {
+				keep, skip = r, prev
+			}
+			s.warn("server folders %q and %q map to the same local folder %q; %q skipped", keep.name, skip.name, ln, skip.name)
+			remoteByLocal[ln] = keep
 			continue
 		}
 		remoteByLocal[ln] = r
