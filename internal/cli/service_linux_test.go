@@ -150,11 +150,7 @@ func TestServiceInstallMissingConfig(t *testing.T) {
 // msg=ready line, stops it with SIGTERM and expects exit status 0.
 func TestServiceExecStartRuns(t *testing.T) {
 	home, cfg := serviceTestEnv(t)
-	exe := filepath.Join(t.TempDir(), "bin dir", "mailmirror")
-	build := exec.Command("go", "build", "-o", exe, "github.com/mailmirror/mailmirror")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exe := testBinary(t)
 	dry := exec.Command(exe, "service", "install", "--dry-run", "--config", cfg)
 	dry.Env = append(os.Environ(), "HOME="+home)
 	out, err := dry.Output()
