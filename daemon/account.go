@@ -62,6 +62,7 @@ type passResult struct {
 	newBy    map[string]int
 	warnings []string
 	changed  bool // the pass moved something in either direction
+	took     time.Duration
 	err      error
 }
 
@@ -209,7 +210,12 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 		inflight, waiting = waiting, nil
 		pushing, changed = changed, map[string]bool{}
 		a.setState(func(st *AccountStatus) { st.Syncing = true })
-		go func() { passes <- a.pass(passCtx) }()
+		go func() {
+			start := time.Now()
+			res := a.pass(passCtx)
+			res.took = time.Since(start)
+			passes <- res
+		}()
 	}
 
 	for {
@@ -512,9 +518,9 @@ func (a *account) finishPass(res passResult, reqs []*syncRequest, authFail *bool
 		return connected
 	}
 	if res.changed {
-		a.log.Info("pass", "result", res.summary)
+		a.log.Info("pass", "result", res.summary, "took", res.took.Round(time.Millisecond))
 	} else {
-		a.log.Debug("pass", "result", res.summary)
+		a.log.Debug("pass", "result", res.summary, "took", res.took.Round(time.Millisecond))
 	}
 	if hooks != nil && len(res.newBy) > 0 {
 		hooks.add(res.newBy)

@@ -190,6 +190,7 @@ func (i *idler) session(ctx context.Context, reconnect bool) (established bool, 
 		for {
 			select {
 			case <-pushed:
+				i.a.log.Debug("IDLE push", "folder", i.folder)
 				i.a.kick()
 				continue
 			case <-t.C:
