@@ -8,14 +8,22 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the key tables of ../docs/config-reference.md from KeyDocs")
+var update = flag.Bool("update", false, "rewrite the key tables of ../docs/config-reference.md and ../README.md from KeyDocs")
 
-const referencePath = "../docs/config-reference.md"
-
-// referenceSections maps the headings of the reference to KeyDoc.Table.
-var referenceSections = map[string]string{
-	"## Top-level keys":     TableTop,
-	"## `[[account]]` keys": TableAccount,
+// references are the documents holding the key tables, each with the
+// headings of its tables mapped to KeyDoc.Table.
+var references = []struct {
+	path     string
+	sections map[string]string
+}{
+	{"../docs/config-reference.md", map[string]string{
+		"## Top-level keys":     TableTop,
+		"## `[[account]]` keys": TableAccount,
+	}},
+	{"../README.md", map[string]string{
+		"### Top-level keys":     TableTop,
+		"### `[[account]]` keys": TableAccount,
+	}},
 }
 
 // keyRow renders k as a row of the reference tables.
@@ -35,6 +43,12 @@ func keyRow(k KeyDoc) string {
 // meaning, and no key the package does not accept. Run with -update to
 // rewrite the tables after changing KeyDocs.
 func TestConfigReference(t *testing.T) {
+	for _, ref := range references {
+		t.Run(ref.path, func(t *testing.T) { checkReference(t, ref.path, ref.sections) })
+	}
+}
+
+func checkReference(t *testing.T, referencePath string, referenceSections map[string]string) {
 	data, err := os.ReadFile(referencePath)
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +63,7 @@ func TestConfigReference(t *testing.T) {
 	table, inSection := "", false
 	seen := map[string][]string{}
 	for _, l := range lines {
-		if strings.HasPrefix(l, "## ") {
+		if strings.HasPrefix(l, "#") {
 			table, inSection = referenceSections[l]
 		}
 		if inSection && strings.HasPrefix(l, "| `") {
