@@ -23,6 +23,7 @@ type report struct {
 	LoadAverage    string         `json:"load_average_at_start"`
 	LoadAverageEnd string         `json:"load_average_at_end"`
 	Go             string         `json:"go"`
+	Commit         string         `json:"commit"` // git describe --always --dirty of the tree measured
 	Dovecot        string         `json:"dovecot"`
 	Messages       int            `json:"messages"`
 	Seed           uint64         `json:"seed"`
@@ -55,11 +56,12 @@ func run(o *options) error {
 	rep := &report{
 		Date: time.Now().UTC().Truncate(time.Second), Machine: machine(), CPUs: runtime.NumCPU(),
 		LoadAverage: loadAverage(), Go: runtime.Version(), Dovecot: commandOutput("dovecot", "--version"),
+		Commit:   commandOutput("git", "-C", repo, "describe", "--always", "--dirty"),
 		Messages: o.messages, Seed: o.seed, Load: o.load, Profile: o.profile,
 		Tools: map[string]*toolResults{}, Targets: targets,
 	}
-	fmt.Printf("bench/sync: %d messages, seed %d; %s, %d CPUs, load average %s; %s; Dovecot %s\n",
-		o.messages, o.seed, rep.Machine, rep.CPUs, rep.LoadAverage, rep.Go, rep.Dovecot)
+	fmt.Printf("bench/sync: %d messages, seed %d; mailmirror %s; %s, %d CPUs, load average %s; %s; Dovecot %s\n",
+		o.messages, o.seed, rep.Commit, rep.Machine, rep.CPUs, rep.LoadAverage, rep.Go, rep.Dovecot)
 
 	c, err := corpus.New(corpus.Default(o.messages, o.seed))
 	if err != nil {
