@@ -263,8 +263,14 @@ func (s *Syncer) listRemote(c *Conn) (nameMap, map[string]*remoteFolder, error) 
 	if c.selected != "" {
 		// Dovecot answers STATUS for the selected folder from the
 		// session's view: a connection kept from an earlier pass must
-		// catch up first, or LIST-STATUS hides the changes since.
-		if err := c.Noop().Wait(); err != nil {
+		// leave it (UNSELECT costs nothing) or catch up (NOOP syncs
+		// the folder), or LIST-STATUS hides the changes since.
+		if caps.Has(imap.CapUnselect) || caps.Has(imap.CapIMAP4rev2) {
+			if err := c.Unselect().Wait(); err != nil {
+				return nm, nil, err
+			}
+			c.selected, c.sel = "", nil
+		} else if err := c.Noop().Wait(); err != nil {
 			return nm, nil, err
 		}
 	}
