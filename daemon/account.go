@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -174,7 +176,12 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 		debounceC <-chan time.Time
 		dirtyFrom time.Time // first event of the burst being debounced
 		dirtyTree bool
-		dirtyData bool
+		dirtyData bool              // a change without a known file (poller, overflow, new folder)
+		dirtyMsgs map[string]string // message files changed in this burst → folder name
+		// Changes to look at when the running pass is over (the
+		// daemon's own writes are settled by then).
+		checkAll  bool
+		checkMsgs = map[string]string{}
 		offline   bool // the last pass could not reach the server
 		// Folders changed locally since the start of the running pass
 		// (changed) and those the running pass is pushing (pushing).
@@ -283,14 +290,23 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 			}
 			switch ev.Kind {
 			case Content:
-				dirtyData = true
+				name, known := "", false
 				if tree != nil {
-					if name, ok := tree.folderName(ev.Dir); ok {
-						changed[name] = true
-						if offline {
-							a.recordLocalChange(offlineOps, name)
-						}
+					name, known = tree.folderName(ev.Dir)
+				}
+				if known {
+					changed[name] = true
+					if offline {
+						a.recordLocalChange(offlineOps, name)
 					}
+				}
+				if known && ev.Path != "" {
+					if dirtyMsgs == nil {
+						dirtyMsgs = map[string]string{}
+					}
+					dirtyMsgs[ev.Path] = name
+				} else {
+					dirtyData = true
 				}
 			case Tree:
 				dirtyTree = true
@@ -312,18 +328,25 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 		case <-debounceC:
 			debounceC = nil
 			if dirtyTree && tree != nil {
-				changed, err := tree.rescan()
+				grew, err := tree.rescan()
 				if err != nil {
 					a.log.Warn("watch the Maildir", "err", err)
 				}
-				if changed {
+				if grew {
 					dirtyData = true
 				}
 			}
-			if dirtyData {
+			checkAll = checkAll || dirtyData
+			for p, n := range dirtyMsgs {
+				checkMsgs[p] = n
+			}
+			dirtyTree, dirtyData, dirtyMsgs = false, false, nil
+			if !running && a.needsPass(tree, checkAll, checkMsgs) {
 				pending = true
 			}
-			dirtyTree, dirtyData = false, false
+			if !running {
+				checkAll, checkMsgs = false, map[string]string{}
+			}
 
 		case res := <-passes:
 			running = false
@@ -340,6 +363,10 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 			}
 			pushing = nil
 			inflight = nil
+			if (checkAll || len(checkMsgs) > 0) && a.needsPass(tree, checkAll, checkMsgs) {
+				pending = true
+			}
+			checkAll, checkMsgs = false, map[string]string{}
 			first()
 			if res.err != nil {
 				var d time.Duration
@@ -361,6 +388,59 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 			}
 		}
 	}
+}
+
+// needsPass reports whether local changes call for a pass: changes of
+// unknown extent do; message files do unless the state already agrees with
+// them (the daemon's own writes: a download, a flag or move applied from
+// the server, a file removed for a server expunge).
+func (a *account) needsPass(tree *localTree, all bool, msgs map[string]string) bool {
+	if all {
+		return true
+	}
+	for path, folder := range msgs {
+		if !a.settled(tree, path, folder) {
+			return true
+		}
+	}
+	return false
+}
+
+// settled reports whether the message file path (which appeared, vanished
+// or was renamed away in folder) matches what the state records, so that a
+// pass would find nothing to do for it.
+func (a *account) settled(tree *localTree, path, folder string) bool {
+	base := filepath.Base(path)
+	if strings.HasPrefix(base, ".") {
+		return true // not a message (Scan skips dot files)
+	}
+	key, flags := maildir.ParseName(base)
+	p, f, paired, err := a.d.db.PairByKey(a.cfg.Name, key)
+	if err != nil {
+		return false
+	}
+	if _, err := os.Lstat(path); err == nil {
+		// Present: the state must pair it in this folder with these
+		// flags.
+		return paired && f.Name == folder && p.Flags == maildir.KnownOnly(flags)
+	}
+	if !paired {
+		return true // gone, and the state does not expect it
+	}
+	// Gone but paired: settled only when the file lives on under
+	// another name in its folder (a flag change; the new name has an
+	// event of its own).
+	dir, err := tree.store.FolderPath(f.Name)
+	if err != nil {
+		return false
+	}
+	info := string(maildir.Separator) + "2," + p.Flags
+	for _, c := range []string{filepath.Join(dir, "cur", key+info), filepath.Join(dir, "new", key), filepath.Join(dir, "new", key+info)} {
+		if _, err := os.Lstat(c); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // pass runs one pass of the account's protocol.

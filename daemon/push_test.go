@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -117,5 +118,36 @@ func TestLocalChangesReachTheServer(t *testing.T) {
 	f.waitInSync()
 	if !testenv.CompareAccount(t, u, f.acct.Maildir, f.acct.Layout) {
 		t.Fatal("server and Maildir differ")
+	}
+}
+
+// TestOwnWritesAreNotEchoed: a message downloaded by push and a flag
+// change applied from the server make the watcher fire, but the daemon
+// sees that the state already agrees: one pass each, no echo pass.
+func TestOwnWritesAreNotEchoed(t *testing.T) {
+	u := testenv.Shared(t).NewUser(t)
+	f := newFixture(t, u, u.Server().IMAPPort, "")
+	f.start(testOptions())
+	eventually(t, func() string { return "IDLE never connected" }, func() bool {
+		st := f.status()
+		return len(st.Idle) == 1 && st.Idle[0].Connected && !st.Syncing
+	})
+	time.Sleep(200 * time.Millisecond) // let start-up passes end
+	before := f.status().Passes
+
+	raw := f.msg("pushed once")
+	uid := u.Append(t, "INBOX", raw)
+	eventually(t, func() string { return "the message never arrived" }, func() bool {
+		return len(f.local("INBOX")[msgID(raw)]) == 1
+	})
+	u.SetFlags(t, "INBOX", uid, true, imap.FlagSeen)
+	eventually(t, func() string { return "the flag never arrived" }, func() bool {
+		ms := f.local("INBOX")[msgID(raw)]
+		return len(ms) == 1 && ms[0].flags == "S"
+	})
+	// Give an echo pass every chance to happen.
+	time.Sleep(500 * time.Millisecond)
+	if n := f.status().Passes - before; n != 2 {
+		t.Errorf("%d passes for one new message and one flag change, want 2 (no echo)", n)
 	}
 }

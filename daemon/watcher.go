@@ -27,6 +27,9 @@ const (
 type Event struct {
 	Kind EventKind
 	Dir  string // folder directory (Content) or watched directory (Tree); "" for Overflow
+	// Path is the message file that appeared, vanished or was renamed
+	// away (Content events of watchers that know it; "" otherwise).
+	Path string
 }
 
 // Watcher reports changes under Maildir folders. Implementations: fsnotify

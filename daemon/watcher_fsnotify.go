@@ -120,7 +120,7 @@ func (f *FSWatcher) translate(e fsnotify.Event) (Event, bool) {
 	}
 	f.mu.Unlock()
 	if isContent {
-		return Event{Kind: Content, Dir: folder}, true
+		return Event{Kind: Content, Dir: folder, Path: e.Name}, true
 	}
 	if e.Has(fsnotify.Create | fsnotify.Remove | fsnotify.Rename) {
 		return Event{Kind: Tree, Dir: parent}, true
