@@ -104,7 +104,7 @@ func printStatus(w io.Writer, st *daemon.Status, note string, now time.Time) {
 			if i.Reconnects > 0 {
 				s += fmt.Sprintf(" (%d reconnects)", i.Reconnects)
 			}
-			fmt.Fprintf(w, "  IDLE %-8s %s\n", i.Folder+":", s)
+			fmt.Fprintf(w, "  IDLE:        %s %s\n", i.Folder, s)
 		}
 		if st.Running {
 			if a.LastPass.IsZero() {
