@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -41,9 +40,7 @@ func (s *Server) LoadMaildir(c *Corpus, workers int) (LoadStats, error) {
 		if err != nil {
 			return LoadStats{}, fmt.Errorf("corpus: %w", err)
 		}
-		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-			uid, gid = int(sys.Uid), int(sys.Gid)
-		}
+		uid, gid = fileOwner(st)
 	}
 	for _, f := range c.Folders() {
 		dir := folderDir(root, f)

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command pop3 benchmarks mailmirror's POP3 poller against a private
 // Dovecot, and getmail6 on the same mailbox when it is installed.
 //
@@ -39,6 +41,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,6 +66,7 @@ const (
 const (
 	envChild = "MAILMIRROR_BENCH_POP3_CHILD" // "1" in the child
 	envPass  = "MAILMIRROR_BENCH_POP3_PASS"  // the user's password
+	envProf  = "MAILMIRROR_BENCH_POP3_PROF"  // CPU profile file of the child
 )
 
 // childResult is what the child prints on its last line.
@@ -82,7 +86,9 @@ func main() {
 	runs := flag.Int("runs", 3, "runs of each of our measurements (the median is shown)")
 	getmailRuns := flag.Int("getmail-runs", 1, "runs of getmail6's nothing-new poll")
 	noGetmail := flag.Bool("no-getmail", false, "do not run getmail6")
+	profile := flag.String("cpuprofile", "", "write CPU profiles of our polls to this file prefix (-first.prof, -nothing.prof)")
 	flag.Parse()
+	profPrefix = *profile
 	if err := run(*messages, *seed, *runs, *getmailRuns, *noGetmail); err != nil {
 		fmt.Fprintf(os.Stderr, "bench/pop3: %v\n", err)
 		os.Exit(1)
@@ -105,6 +111,13 @@ func child() int {
 		Layout: config.LayoutVerbatim, LeaveOnServer: true, Folder: "INBOX",
 	}
 	cfg := &config.Config{StateDir: *stateDir, Accounts: []*config.Account{acct}}
+	if p := os.Getenv(envProf); p != "" {
+		f, err := os.Create(p)
+		if err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+	}
 	start := time.Now()
 	db, err := state.Open(*stateDir)
 	if err != nil {
@@ -125,11 +138,15 @@ func child() int {
 	return 0
 }
 
+// profPrefix is the -cpuprofile flag.
+var profPrefix string
+
 // measurement is one timed run of a child process.
 type measurement struct {
 	wall   time.Duration // process start to exit
 	inProc time.Duration // state open + poll, measured inside (ours only)
 	rss    int64         // peak resident set, bytes
+	cpu    time.Duration // user + system CPU time (with reaped children)
 	res    childResult
 }
 
@@ -209,7 +226,7 @@ func run(messages int, seed uint64, runs, getmailRuns int, noGetmail bool) (err 
 	for i := range runs {
 		dir := filepath.Join(work, fmt.Sprintf("mailmirror-%d", i))
 		fmt.Printf("mailmirror: first poll %d/%d ...\n", i+1, runs)
-		m, err := runChild(u, dir)
+		m, err := runChild(u, dir, "first")
 		if err != nil {
 			return err
 		}
@@ -221,7 +238,7 @@ func run(messages int, seed uint64, runs, getmailRuns int, noGetmail bool) (err 
 		}
 		firsts = append(firsts, m)
 		for range 2 {
-			m, err := runChild(u, dir)
+			m, err := runChild(u, dir, "nothing")
 			if err != nil {
 				return err
 			}
@@ -235,6 +252,10 @@ func run(messages int, seed uint64, runs, getmailRuns int, noGetmail bool) (err 
 		}
 	}
 	first, nothing := median(firsts), median(nothings)
+	steps, err := breakdown(u, filepath.Join(work, "mailmirror-0", "state"))
+	if err != nil {
+		return err
+	}
 
 	fmt.Println()
 	fmt.Printf("%-28s %12s %12s %10s %14s %8s %8s\n", "POP3, INBOX of "+strconv.Itoa(messages), "mailmirror", "(in-proc)", "peak RSS", "getmail6", "ratio", "target")
@@ -259,10 +280,17 @@ func run(messages int, seed uint64, runs, getmailRuns int, noGetmail bool) (err 
 		fmt.Print(" !")
 	}
 	fmt.Println()
+	fmt.Printf("mailmirror CPU time (user+sys): first poll %.3fs, nothing new %.3fs\n", first.cpu.Seconds(), nothing.cpu.Seconds())
 	if gmFirst != nil {
+		fmt.Printf("getmail6 CPU time (user+sys, with its delivery children): first poll %.3fs, nothing new %.3fs (ratios %.3f, %.3f)\n",
+			gmFirst.cpu.Seconds(), gmNothing.cpu.Seconds(), first.cpu.Seconds()/gmFirst.cpu.Seconds(), nothing.cpu.Seconds()/gmNothing.cpu.Seconds())
 		fmt.Printf("getmail6 peak RSS: first poll %.1f MB, nothing new %.1f MB\n",
 			float64(gmFirst.rss)/(1<<20), float64(gmNothing.rss)/(1<<20))
 	}
+	if l, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("load average at the end: %s", l)
+	}
+	fmt.Printf("nothing new, step by step (in process, median of 5): %s\n", steps)
 	fmt.Printf("first poll: %.0f messages/s, %.1f MB/s; medians of %d first polls and %d nothing-new polls; wall time of the whole process\n",
 		float64(messages)/first.wall.Seconds(), float64(first.res.Bytes)/1e6/first.wall.Seconds(), len(firsts), len(nothings))
 	return nil
@@ -276,7 +304,7 @@ func median(ms []*measurement) *measurement {
 
 // runChild runs one poll of ours in a child process with its Maildir and
 // state under dir.
-func runChild(u *testenv.User, dir string) (*measurement, error) {
+func runChild(u *testenv.User, dir, kind string) (*measurement, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -284,6 +312,9 @@ func runChild(u *testenv.User, dir string) (*measurement, error) {
 	cmd := exec.Command(exe, "-addr", u.POP3Addr(), "-user", u.Name,
 		"-maildir", filepath.Join(dir, "Mail"), "-state", filepath.Join(dir, "state"))
 	cmd.Env = append(os.Environ(), envChild+"=1", envPass+"="+u.Password)
+	if profPrefix != "" {
+		cmd.Env = append(cmd.Env, envProf+"="+profPrefix+"-"+kind+".prof")
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -292,12 +323,63 @@ func runChild(u *testenv.User, dir string) (*measurement, error) {
 	if err != nil {
 		return nil, fmt.Errorf("poll: %v: %s", err, stderr.String())
 	}
-	m := &measurement{wall: wall, rss: maxRSS(cmd.ProcessState)}
+
+	m := &measurement{wall: wall, rss: maxRSS(cmd.ProcessState), cpu: cpuTime(cmd.ProcessState)}
 	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &m.res); err != nil {
 		return nil, fmt.Errorf("poll output %q: %w", stdout.String(), err)
 	}
 	m.inProc = m.res.Elapsed
 	return m, nil
+}
+
+// breakdown times the steps of a nothing-new poll in this process: the
+// server's share (connect and greeting, login, UIDL, QUIT) and ours (open
+// the state, load the UIDLs).
+func breakdown(u *testenv.User, stateDir string) (string, error) {
+	names := []string{"state open", "load UIDLs", "connect+greeting", "login", "UIDL", "QUIT"}
+	times := make([][]time.Duration, len(names))
+	for range 5 {
+		var ts []time.Time
+		mark := func() { ts = append(ts, time.Now()) }
+		mark()
+		db, err := state.Open(stateDir)
+		if err != nil {
+			return "", err
+		}
+		mark()
+		if _, err := db.POP3UIDLs("bench"); err != nil {
+			return "", err
+		}
+		mark()
+		db.Close()
+		ts[len(ts)-1] = time.Now()
+		c, err := pop3pull.Dial(context.Background(), u.POP3Addr(), pop3pull.DialOptions{TLS: config.TLSNone, AllowPlaintextAuth: true})
+		if err != nil {
+			return "", err
+		}
+		mark()
+		if err := c.Login(u.Name, config.Secret(u.Password)); err != nil {
+			return "", err
+		}
+		mark()
+		if _, _, err := c.UIDL(); err != nil {
+			return "", err
+		}
+		mark()
+		if err := c.Quit(); err != nil {
+			return "", err
+		}
+		mark()
+		for i := range names {
+			times[i] = append(times[i], ts[i+1].Sub(ts[i]))
+		}
+	}
+	var parts []string
+	for i, n := range names {
+		slices.Sort(times[i])
+		parts = append(parts, fmt.Sprintf("%s %.1fms", n, float64(times[i][len(times[i])/2].Microseconds())/1000))
+	}
+	return strings.Join(parts, ", "), nil
 }
 
 // maxRSS is a finished process's peak resident set in bytes.
@@ -306,6 +388,11 @@ func maxRSS(ps *os.ProcessState) int64 {
 		return ru.Maxrss * 1024 // kilobytes on Linux
 	}
 	return 0
+}
+
+// cpuTime is a finished process's user and system CPU time.
+func cpuTime(ps *os.ProcessState) time.Duration {
+	return ps.UserTime() + ps.SystemTime()
 }
 
 // countFiles counts the messages in a Maildir folder (new/ and cur/).
@@ -524,7 +611,7 @@ func (g *getmail) run(readAll bool) (*measurement, error) {
 	if err != nil {
 		return nil, fmt.Errorf("getmail6: %v: %s", err, out.String())
 	}
-	return &measurement{wall: wall, rss: maxRSS(cmd.ProcessState)}, nil
+	return &measurement{wall: wall, rss: maxRSS(cmd.ProcessState), cpu: cpuTime(cmd.ProcessState)}, nil
 }
 
 // benchTB lets the testenv helpers run outside a test: Fatal panics with a

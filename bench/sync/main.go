@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command sync benchmarks `mailmirror sync` against a private Dovecot, and
 // mbsync (Debian's isync) on the same server in the same run when it is
 // installed.

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command launcher runs a command and reports its wall time, exit status
 // and peak RSS (ru_maxrss) as JSON on file descriptor 3. bench/sync builds
 // it and starts every measured tool through it.
