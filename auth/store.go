@@ -207,6 +207,9 @@ func (f *FileStore) Delete(_ context.Context, account string) error {
 	return nil
 }
 
+// noBus is sessionBusMissing; tests that mock the keyring replace it.
+var noBus = sessionBusMissing
+
 // keyringService is the service name of mailmirror's entries in the OS
 // credential store.
 const keyringService = "mailmirror"
@@ -239,9 +242,34 @@ func (k *KeyringStore) user(account string) string {
 	return account + " (" + k.Prefix + ")"
 }
 
+// errNoSessionBus says why there is no Secret Service: no D-Bus session.
+var errNoSessionBus = errors.New("no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set, as on a server without a desktop session), so no Secret Service")
+
+// sessionBusMissing reports, on systems that use the Secret Service,
+// whether there is no D-Bus session bus to reach it: then the keyring is
+// not tried at all (it would try to launch a bus of its own).
+func sessionBusMissing() bool {
+	if runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
+		return false
+	}
+	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") != "" {
+		return false
+	}
+	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
+		if _, err := os.Stat(filepath.Join(dir, "bus")); err == nil {
+			return false
+		}
+	}
+	return true
+}
+
 // keyringCall runs f, giving up when ctx ends: a locked keyring may wait
 // for the user to unlock it.
 func keyringCall[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	if noBus() {
+		var zero T
+		return zero, errNoSessionBus
+	}
 	type result struct {
 		v   T
 		err error

@@ -68,8 +68,21 @@ func TestFileStore(t *testing.T) {
 	}
 }
 
+// mockKeyring makes the keyring functions use go-keyring's in-memory mock,
+// with no D-Bus check.
+func mockKeyring(t *testing.T, err error) {
+	if err != nil {
+		keyring.MockInitWithError(err)
+	} else {
+		keyring.MockInit()
+	}
+	old := noBus
+	noBus = func() bool { return false }
+	t.Cleanup(func() { noBus = old })
+}
+
 func TestKeyringStore(t *testing.T) {
-	keyring.MockInit()
+	mockKeyring(t, nil)
 	ctx := context.Background()
 	k := &KeyringStore{Prefix: "/state"}
 	if _, _, err := k.Load(ctx, "work"); !errors.Is(err, ErrNotFound) {
@@ -102,7 +115,7 @@ func TestAutoStoreFallback(t *testing.T) {
 	dir := t.TempDir()
 	a := &AutoStore{Keyring: &KeyringStore{Prefix: dir}, File: &FileStore{Dir: filepath.Join(dir, "oauth")}}
 
-	keyring.MockInitWithError(errors.New("org.freedesktop.secrets was not provided by any .service files"))
+	mockKeyring(t, errors.New("org.freedesktop.secrets was not provided by any .service files"))
 	loc, err := a.Save(ctx, "work", testGrant())
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +132,7 @@ func TestAutoStoreFallback(t *testing.T) {
 	}
 
 	a.File.Save(ctx, "work", testGrant())
-	keyring.MockInit()
+	mockKeyring(t, nil)
 	loc, err = a.Save(ctx, "work", testGrant())
 	if err != nil || loc.Keyring == "" || loc.Fallback != "" {
 		t.Fatalf("Save: %+v %v", loc, err)
@@ -195,5 +208,28 @@ func TestRefreshMargin(t *testing.T) {
 		if got := refreshMargin(lifetime); got != want {
 			t.Errorf("refreshMargin(%v) = %v, want %v", lifetime, got, want)
 		}
+	}
+}
+
+// TestNoSessionBus: without a D-Bus session the keyring is not tried and
+// the fallback says why.
+func TestNoSessionBus(t *testing.T) {
+	if runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
+		t.Skip("no Secret Service on " + runtime.GOOS)
+	}
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "")
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+	if !sessionBusMissing() {
+		t.Fatal("a session bus was found")
+	}
+	dir := t.TempDir()
+	a := &AutoStore{Keyring: &KeyringStore{Prefix: dir}, File: &FileStore{Dir: dir}}
+	loc, err := a.Save(context.Background(), "work", testGrant())
+	if err != nil || !strings.Contains(loc.Fallback, "no D-Bus session bus") {
+		t.Errorf("Save: %+v %v", loc, err)
+	}
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent")
+	if sessionBusMissing() {
+		t.Error("DBUS_SESSION_BUS_ADDRESS was ignored")
 	}
 }
