@@ -720,7 +720,7 @@ func (a *account) updateIdlers(ctx context.Context) {
 		a.mu.Lock()
 		a.idlers[f.Remote] = i
 		a.mu.Unlock()
-		go i.run(ctx)
+		i.start(ctx)
 	}
 	for name, i := range a.idlers {
 		if !keep[name] {

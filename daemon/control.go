@@ -45,6 +45,10 @@ type SyncResult struct {
 	Error   string `json:"error,omitempty"`
 }
 
+// SocketName is the control socket's file name in the state directory
+// (Unix; Windows uses a loopback listener described by InfoName).
+const SocketName = "control.sock"
+
 // maxRequest bounds a request line.
 const maxRequest = 64 << 10
 

@@ -12,9 +12,6 @@ import (
 	"syscall"
 )
 
-// SocketName is the control socket's file name in the state directory.
-const SocketName = "control.sock"
-
 // listenControl listens on <stateDir>/control.sock, mode 0600. A socket
 // left by a daemon that died is replaced: the caller holds the state lock,
 // so no other daemon uses it.

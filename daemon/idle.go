@@ -57,15 +57,17 @@ func (i *idler) reconnect() {
 
 // stop ends the idler and waits for it.
 func (i *idler) stop() {
-	if i.cancel != nil {
-		i.cancel()
-	}
+	i.cancel()
 	<-i.done
 }
 
-func (i *idler) run(parent context.Context) {
-	ctx, cancel := context.WithCancel(parent)
-	i.cancel = cancel
+// start runs the idler until ctx ends or stop is called.
+func (i *idler) start(ctx context.Context) {
+	ctx, i.cancel = context.WithCancel(ctx)
+	go i.run(ctx)
+}
+
+func (i *idler) run(ctx context.Context) {
 	defer close(i.done)
 	o := &i.a.d.opts
 	bo := backoff{min: o.BackoffMin, max: o.BackoffMax}

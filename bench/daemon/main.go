@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command daemon benchmarks `mailmirror run` against a private Dovecot:
 //
 //	go run ./bench/daemon [-messages 10000] [-samples 20] [-idle 60s]
