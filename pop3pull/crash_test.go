@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -33,10 +34,10 @@ func TestPollCrashChild(t *testing.T) {
 		t.Skip("run by TestPollSurvivesKillAtEveryStep")
 	}
 	step, _ := strconv.Atoi(os.Getenv(envCrashStep))
-	n := 0
+	var n atomic.Int64
 	crashHook = func(string) {
-		n++
-		if n == step {
+		// Steps run on the receiving and the committing goroutines.
+		if n.Add(1) == int64(step) {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {}
 		}
@@ -45,7 +46,7 @@ func TestPollCrashChild(t *testing.T) {
 	d := openDevice(t, acct, os.Getenv(envCrashState))
 	d.opts.BatchMessages = 3
 	d.poll(t)
-	fmt.Printf("steps=%d\n", n)
+	fmt.Printf("steps=%d\n", n.Load())
 }
 
 func crashAccount(t testing.TB, addr, maildir string, leave bool) *config.Account {

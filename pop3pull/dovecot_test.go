@@ -121,6 +121,17 @@ func TestDovecotLeaveOnServerFalse(t *testing.T) {
 	a.poll(t)
 	checkSame(t, "device A", a.local(t), wantSet(append(first, late...)...))
 	checkIDs(t, "server", serverIDs(t, u), nil)
+	// The records of the first four, deleted and confirmed gone, are
+	// forgotten; the late one's waits for the next listing.
+	if rows, err := a.db.POP3UIDLs(a.acct.Name); err != nil || len(rows) != 1 {
+		t.Errorf("device A keeps %d UIDL records (%v), want 1", len(rows), err)
+	} else {
+		for _, r := range rows {
+			if !r.Deleted {
+				t.Errorf("record %+v not marked deleted", r)
+			}
+		}
+	}
 	b.poll(t)
 	checkSame(t, "device B never saw the late message", b.local(t), wantSet(first...))
 }

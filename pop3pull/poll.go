@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/mailmirror/mailmirror/config"
@@ -88,6 +89,10 @@ type Result struct {
 	// UIDL is false when the server has no UIDL and messages were
 	// identified by a hash of their headers (TOP n 0).
 	UIDL bool
+	// LoginDelay is the minimum time between logins the server asks for
+	// (CAPA LOGIN-DELAY), zero when it asks for none. The daemon should
+	// not poll more often.
+	LoginDelay time.Duration
 	// Errors lists per-message failures (the server refused RETR or DELE,
 	// a listing line was garbage, a policy was held back). Those messages
 	// stay on the server and are tried again at the next poll.
@@ -204,6 +209,30 @@ func Poll(ctx context.Context, acct *config.Account, store *maildir.Store, db *s
 			return res, wrap(err)
 		}
 	}
+	// Load what this device has stored while the server greets and logs
+	// us in.
+	type knownResult struct {
+		m   map[string]state.UIDL
+		err error
+	}
+	knownCh := make(chan knownResult, 1)
+	go func() {
+		m, err := db.POP3UIDLs(acct.Name)
+		knownCh <- knownResult{m, err}
+	}()
+	waitKnown := func() (map[string]state.UIDL, error) {
+		if knownCh == nil {
+			return nil, errors.New("known UIDLs already taken")
+		}
+		r := <-knownCh
+		knownCh = nil
+		return r.m, r.err
+	}
+	defer func() {
+		if knownCh != nil {
+			<-knownCh
+		}
+	}()
 	c, err := DialAccount(ctx, acct, opts.Timeout)
 	if err != nil {
 		return res, err
@@ -223,22 +252,52 @@ func Poll(ctx context.Context, acct *config.Account, store *maildir.Store, db *s
 	if err := c.Login(acct.Username, pass); err != nil {
 		return res, wrap(ctxErr(err))
 	}
-	msgs, useUIDL, err := listing(c, &res)
+	msgs, useUIDL, complete, err := listing(c, &res)
 	if err != nil {
 		return res, wrap(ctxErr(err))
 	}
 	res.UIDL = useUIDL
+	if caps, _ := c.Capabilities(); len(caps["LOGIN-DELAY"]) > 0 {
+		if n, err := strconv.Atoi(caps["LOGIN-DELAY"][0]); err == nil && n > 0 {
+			res.LoginDelay = time.Duration(n) * time.Second
+		}
+	}
 	res.Messages = len(msgs)
 	onServer := make(map[string]bool, len(msgs))
 	for _, m := range msgs {
 		onServer[m.id] = true
 	}
-	if err := resolveDele(db, deleOps, onServer); err != nil {
-		return res, wrap(err)
-	}
-	known, err := db.POP3UIDLs(acct.Name)
+	known, err := waitKnown()
 	if err != nil {
 		return res, wrap(err)
+	}
+	marked, err := resolveDele(db, deleOps, onServer)
+	if err != nil {
+		return res, wrap(err)
+	}
+	for _, id := range marked {
+		if u, ok := known[id]; ok {
+			u.Deleted = true
+			known[id] = u
+		}
+	}
+	// Forget the messages this device deleted once the server confirms
+	// they are gone (only from a listing known to be complete: a message
+	// missing from a partial listing must stay known, or it would be
+	// downloaded again when it reappears).
+	if complete {
+		var gone []string
+		for id, u := range known {
+			if u.Deleted && !onServer[id] {
+				gone = append(gone, id)
+				delete(known, id)
+			}
+		}
+		if len(gone) > 0 {
+			if err := db.ForgetPOP3UIDLs(acct.Name, gone); err != nil {
+				return res, wrap(err)
+			}
+		}
 	}
 
 	// Download what this device has not stored.
@@ -314,20 +373,26 @@ func Poll(ctx context.Context, acct *config.Account, store *maildir.Store, db *s
 // UIDL listed for several messages gets " #2", " #3"... appended (a space
 // cannot occur in a real UIDL) for the second and later ones, and all of
 // them are marked dup so that no policy deletes them.
-func listing(c *Client, res *Result) ([]serverMsg, bool, error) {
+//
+// complete is false when some message may be missing from the list (a
+// malformed UIDL line, a TOP refused).
+func listing(c *Client, res *Result) (msgs []serverMsg, useUIDL, complete bool, err error) {
 	list, info, err := c.UIDL()
-	useUIDL := true
+	useUIDL, complete = true, true
 	if err != nil {
 		if !isServerError(err) {
-			return nil, false, err
+			return nil, false, false, err
 		}
 		useUIDL = false
+		errs := len(res.Errors)
 		list, err = topHashes(c, res)
 		if err != nil {
-			return nil, false, err
+			return nil, false, false, err
 		}
+		complete = len(res.Errors) == errs
 	}
 	if info.Skipped > 0 {
+		complete = false
 		res.Errors = append(res.Errors, MessageError{Err: fmt.Errorf("%w: %d malformed UIDL lines ignored", ErrProtocol, info.Skipped)})
 	}
 	count := map[string]int{}
@@ -344,7 +409,7 @@ func listing(c *Client, res *Result) ([]serverMsg, bool, error) {
 		}
 		out = append(out, serverMsg{num: m.Num, id: id, dup: count[m.UIDL] > 1})
 	}
-	return out, useUIDL, nil
+	return out, useUIDL, complete, nil
 }
 
 // topHashes identifies messages by the SHA-256 of their header, for servers
@@ -383,7 +448,10 @@ func topHashes(c *Client, res *Result) ([]MessageUIDL, error) {
 }
 
 // download streams the messages fresh into folder in batches and returns
-// the records it made.
+// the records it made. Messages are received on this goroutine; each full
+// batch goes to a committer goroutine that publishes and records it (steps
+// 2 to 4 above) while the next batch is received. At most one batch is
+// being committed and one waiting, so memory stays bounded.
 func download(c *Client, db *state.DB, account string, folder *maildir.Folder, fresh []serverMsg,
 	opts *Options, now func() time.Time, res *Result) ([]state.UIDL, error) {
 	if len(fresh) == 0 {
@@ -397,55 +465,8 @@ func download(c *Client, db *state.DB, account string, folder *maildir.Folder, f
 	if maxBytes <= 0 {
 		maxBytes = DefaultBatchBytes
 	}
-	var (
-		batch      maildir.Batch
-		items      []storeItem
-		batchBytes int64
-		recorded   []state.UIDL
-	)
-	// commit publishes and records the batch (steps 2 to 4 above).
-	commit := func() error {
-		if len(items) == 0 {
-			return nil
-		}
-		n := batchBytes
-		defer func() { items, batchBytes = nil, 0 }()
-		data, err := jsonMarshal(items)
-		if err != nil {
-			batch.Abort()
-			return err
-		}
-		opID, err := db.AddOp(state.Op{Account: account, Kind: OpStore, Folder: folder.Name, Data: data, Created: now()})
-		if err != nil {
-			batch.Abort()
-			return err
-		}
-		hook("intent")
-		if _, err := batch.Commit(); err != nil {
-			// Nothing of the batch is left in new/ or cur/.
-			db.DeleteOp(opID)
-			return err
-		}
-		hook("publish")
-		t := now()
-		uidls := make([]state.UIDL, len(items))
-		for i, it := range items {
-			uidls[i] = state.UIDL{UIDL: it.UIDL, Key: it.Key, FirstSeen: t}
-		}
-		if err := db.Update(func(tx *state.Tx) error {
-			if err := tx.AddPOP3UIDLs(account, uidls); err != nil {
-				return err
-			}
-			return tx.DeleteOp(opID)
-		}); err != nil {
-			return err
-		}
-		hook("record")
-		recorded = append(recorded, uidls...)
-		res.Downloaded += len(uidls)
-		res.Bytes += n
-		return nil
-	}
+	cm := newCommitter(db, account, folder, now)
+	cur := &pendingBatch{}
 	nums := make([]int, len(fresh))
 	ids := make(map[int]string, len(fresh))
 	for i, m := range fresh {
@@ -453,12 +474,17 @@ func download(c *Client, db *state.DB, account string, folder *maildir.Folder, f
 		ids[m.num] = m.id
 	}
 	buf := make([]byte, 64<<10)
+	files := newTmpFiles(folder, len(fresh), tmpAhead)
+	defer files.close()
 	err := c.RetrEach(nums, func(num int, body io.Reader, err error) error {
 		if err != nil {
 			res.Errors = append(res.Errors, MessageError{Num: num, UIDL: ids[num], Err: err})
 			return nil
 		}
-		w, err := folder.NewMessage()
+		if err := cm.failed(); err != nil {
+			return err
+		}
+		w, err := files.next()
 		if err != nil {
 			return err
 		}
@@ -467,30 +493,201 @@ func download(c *Client, db *state.DB, account string, folder *maildir.Folder, f
 			w.Abort()
 			return fmt.Errorf("message %d: %w", num, err)
 		}
-		if err := batch.Add(w, "", time.Time{}); err != nil {
+		if err := cur.batch.Add(w, "", time.Time{}); err != nil {
 			return err
 		}
-		items = append(items, storeItem{UIDL: ids[num], Key: w.Key()})
-		batchBytes += n
+		cur.items = append(cur.items, storeItem{UIDL: ids[num], Key: w.Key()})
+		cur.bytes += n
 		hook("retr")
-		if len(items) >= maxMsgs || batchBytes >= maxBytes {
-			return commit()
+		if len(cur.items) >= maxMsgs || cur.bytes >= maxBytes {
+			cm.submit(cur)
+			cur = &pendingBatch{}
 		}
 		return nil
 	})
-	if err != nil {
-		// Keep what arrived whole before the failure.
-		if cerr := commit(); cerr != nil {
-			batch.Abort()
-			return recorded, errors.Join(err, cerr)
-		}
-		return recorded, err
+	// Keep what arrived whole, even after a failure.
+	if len(cur.items) > 0 {
+		cm.submit(cur)
 	}
-	if err := commit(); err != nil {
-		batch.Abort()
-		return recorded, err
+	recorded, downloaded, bytes, cerr := cm.wait()
+	res.Downloaded += downloaded
+	res.Bytes += bytes
+	if err != nil || cerr != nil {
+		return recorded, errors.Join(err, cerr)
 	}
 	return recorded, nil
+}
+
+// pendingBatch is a batch of received messages, closed in tmp/.
+type pendingBatch struct {
+	batch maildir.Batch
+	items []storeItem
+	bytes int64
+}
+
+// committer publishes and records batches on a goroutine of its own, in
+// the order they are submitted. After a failure it discards what it gets.
+type committer struct {
+	db      *state.DB
+	account string
+	folder  *maildir.Folder
+	now     func() time.Time
+	ch      chan *pendingBatch
+	done    chan struct{}
+
+	// Written by the goroutine, read after done (err also by failed).
+	mu         sync.Mutex
+	err        error
+	recorded   []state.UIDL
+	downloaded int
+	bytes      int64
+}
+
+func newCommitter(db *state.DB, account string, folder *maildir.Folder, now func() time.Time) *committer {
+	cm := &committer{db: db, account: account, folder: folder, now: now,
+		ch: make(chan *pendingBatch, 1), done: make(chan struct{})}
+	go cm.run()
+	return cm
+}
+
+func (cm *committer) run() {
+	defer close(cm.done)
+	for b := range cm.ch {
+		if cm.failed() != nil {
+			b.batch.Abort()
+			continue
+		}
+		uidls, err := cm.commit(b)
+		cm.mu.Lock()
+		if err != nil {
+			cm.err = err
+		} else {
+			cm.recorded = append(cm.recorded, uidls...)
+			cm.downloaded += len(uidls)
+			cm.bytes += b.bytes
+		}
+		cm.mu.Unlock()
+	}
+}
+
+// submit queues a batch; it blocks while one batch is being committed and
+// another already waits.
+func (cm *committer) submit(b *pendingBatch) { cm.ch <- b }
+
+// failed returns the error of a failed commit, if any.
+func (cm *committer) failed() error {
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	return cm.err
+}
+
+// wait ends the committer and returns what it recorded.
+func (cm *committer) wait() ([]state.UIDL, int, int64, error) {
+	close(cm.ch)
+	<-cm.done
+	return cm.recorded, cm.downloaded, cm.bytes, cm.err
+}
+
+// commit writes the intent of a batch, publishes it and records it.
+func (cm *committer) commit(b *pendingBatch) ([]state.UIDL, error) {
+	data, err := jsonMarshal(b.items)
+	if err != nil {
+		b.batch.Abort()
+		return nil, err
+	}
+	opID, err := cm.db.AddOp(state.Op{Account: cm.account, Kind: OpStore, Folder: cm.folder.Name, Data: data, Created: cm.now()})
+	if err != nil {
+		b.batch.Abort()
+		return nil, err
+	}
+	hook("intent")
+	if _, err := b.batch.Commit(); err != nil {
+		// Nothing of the batch is left in new/ or cur/.
+		cm.db.DeleteOp(opID)
+		return nil, err
+	}
+	hook("publish")
+	t := cm.now()
+	uidls := make([]state.UIDL, len(b.items))
+	for i, it := range b.items {
+		uidls[i] = state.UIDL{UIDL: it.UIDL, Key: it.Key, FirstSeen: t}
+	}
+	if err := cm.db.Update(func(tx *state.Tx) error {
+		if err := tx.AddPOP3UIDLs(cm.account, uidls); err != nil {
+			return err
+		}
+		return tx.DeleteOp(opID)
+	}); err != nil {
+		return nil, err
+	}
+	hook("record")
+	return uidls, nil
+}
+
+// tmpAhead is how many message files tmpFiles creates ahead of need.
+const tmpAhead = 16
+
+// tmpFiles creates message files in tmp/ ahead of need, in a goroutine of
+// its own, so that the file system's work of creating them overlaps with
+// receiving messages. close aborts the files nobody took.
+type tmpFiles struct {
+	ch   chan tmpFile
+	stop chan struct{}
+	done chan struct{}
+}
+
+type tmpFile struct {
+	w   *maildir.Writer
+	err error
+}
+
+// newTmpFiles starts creating up to n files in folder, ahead at most.
+func newTmpFiles(folder *maildir.Folder, n, ahead int) *tmpFiles {
+	t := &tmpFiles{ch: make(chan tmpFile, ahead), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(t.done)
+		defer close(t.ch)
+		for i := 0; i < n; i++ {
+			select {
+			case <-t.stop:
+				return
+			default:
+			}
+			w, err := folder.NewMessage()
+			select {
+			case t.ch <- tmpFile{w, err}:
+			case <-t.stop:
+				if w != nil {
+					w.Abort()
+				}
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return t
+}
+
+// next returns the next file.
+func (t *tmpFiles) next() (*maildir.Writer, error) {
+	tf, ok := <-t.ch
+	if !ok {
+		return nil, errors.New("maildir: no message file left")
+	}
+	return tf.w, tf.err
+}
+
+// close stops the creation and removes the files nobody took.
+func (t *tmpFiles) close() {
+	close(t.stop)
+	for tf := range t.ch {
+		if tf.w != nil {
+			tf.w.Abort()
+		}
+	}
+	<-t.done
 }
 
 // chooseDeletions applies the account's policies to the messages on the

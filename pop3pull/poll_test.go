@@ -274,9 +274,12 @@ func TestPollInUseAndLoginDelay(t *testing.T) {
 			t.Fatal("messages stored without a login")
 		}
 	}
-	srv.SetFaults(pop3srv.Faults{})
-	d.poll(t)
+	srv.SetFaults(pop3srv.Faults{AdvertiseLoginDelay: 300})
+	res := d.poll(t)
 	checkSame(t, "local", d.local(t), wantSet(all...))
+	if res.LoginDelay != 300*time.Second {
+		t.Errorf("LoginDelay = %v, want 5m", res.LoginDelay)
+	}
 }
 
 func TestPollDropMidRetrLosesNothing(t *testing.T) {

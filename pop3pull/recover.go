@@ -74,8 +74,8 @@ func resolveStore(store *maildir.Store, db *state.DB, account string, op state.O
 
 // resolveDele settles dele ops left by a poll interrupted around QUIT: the
 // UIDLs that are no longer on the server were deleted, the others were not
-// (the policies decide again).
-func resolveDele(db *state.DB, ops []state.Op, onServer map[string]bool) error {
+// (the policies decide again). It returns the UIDLs it marked deleted.
+func resolveDele(db *state.DB, ops []state.Op, onServer map[string]bool) (marked []string, err error) {
 	for _, op := range ops {
 		var uidls []string
 		if err := json.Unmarshal(op.Data, &uidls); err == nil {
@@ -86,14 +86,15 @@ func resolveDele(db *state.DB, ops []state.Op, onServer map[string]bool) error {
 				}
 			}
 			if err := db.MarkPOP3Deleted(op.Account, gone); err != nil {
-				return err
+				return marked, err
 			}
+			marked = append(marked, gone...)
 		}
 		if err := db.DeleteOp(op.ID); err != nil {
-			return err
+			return marked, err
 		}
 	}
-	return nil
+	return marked, nil
 }
 
 // cleanTmp removes files older than 36 hours from the folder's tmp/, as

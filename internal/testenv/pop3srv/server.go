@@ -54,7 +54,10 @@ type Faults struct {
 	NoSASL       bool // AUTH PLAIN is not offered
 	InUse        bool // a correct login answers -ERR [IN-USE]
 	LoginDelay   bool // a correct login answers -ERR [LOGIN-DELAY]
-	LieSizes     bool // STAT, LIST and the RETR status line report wrong sizes
+	// AdvertiseLoginDelay, when positive, puts "LOGIN-DELAY n" in CAPA
+	// (without refusing logins).
+	AdvertiseLoginDelay int
+	LieSizes            bool // STAT, LIST and the RETR status line report wrong sizes
 	// DuplicateUIDLs makes UIDL report message 2k's unique-id for message
 	// 2k+1 too.
 	DuplicateUIDLs bool
@@ -390,6 +393,8 @@ func (ss *session) dispatch(verb, arg string) (quit bool, err error) {
 		ss.reply("AUTH-RESP-CODE")
 		if f.LoginDelay {
 			ss.reply("LOGIN-DELAY 900")
+		} else if f.AdvertiseLoginDelay > 0 {
+			ss.reply("LOGIN-DELAY %d", f.AdvertiseLoginDelay)
 		}
 		if !ss.authed && !f.NoSASL {
 			ss.reply("SASL PLAIN")
