@@ -14,6 +14,7 @@ type pool struct {
 	idle []*Conn
 	all  []*Conn
 	sem  chan struct{}
+	shut bool // close was called: connections put back are closed
 }
 
 // staleAfter is how long an idle connection may rest before it is checked
@@ -64,6 +65,13 @@ func (p *pool) get(ctx context.Context) (*Conn, error) {
 func (p *pool) put(c *Conn) {
 	c.lastUsed = time.Now()
 	p.mu.Lock()
+	if p.shut {
+		p.mu.Unlock()
+		c.Logout()
+		c.Close()
+		<-p.sem
+		return
+	}
 	p.idle = append(p.idle, c)
 	p.mu.Unlock()
 	<-p.sem
@@ -112,11 +120,31 @@ func (p *pool) close() {
 			select {
 			case <-c.Closed():
 			default:
-				c.Logout().Wait()
+				// Say goodbye without waiting for the answer: the
+				// server needs nothing more from us.
+				c.Logout()
 				c.Close()
 			}
 		}(c)
 	}
 	wg.Wait()
 	p.all, p.idle = nil, nil
+	p.shut = true
+}
+
+// warm dials up to n connections in the background (fewer when some are
+// idle already), so that folders that need the server do not wait for a
+// login one after the other.
+func (p *pool) warm(ctx context.Context, n int) {
+	p.mu.Lock()
+	n -= len(p.idle)
+	p.mu.Unlock()
+	for i := 0; i < n; i++ {
+		go func() {
+			c, err := p.get(ctx)
+			if err == nil {
+				p.put(c)
+			}
+		}()
+	}
 }

@@ -148,6 +148,13 @@ func (s *Syncer) Sync(ctx context.Context) (Stats, error) {
 		return s.stats, err
 	}
 	s.stats.Folders = len(jobs)
+	busy := 0
+	for _, j := range jobs {
+		if !j.serverUnchanged() {
+			busy++
+		}
+	}
+	p.warm(ctx, min(busy, s.acct.MaxConnections))
 
 	// Phase A: find what changed, folder by folder, in parallel.
 	if err := s.parallel(ctx, p, jobs, (*job).detect); err != nil {
