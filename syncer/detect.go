@@ -172,6 +172,19 @@ func (j *job) scanLocal(byKey map[string]*state.Pair) error {
 		return err
 	}
 	j.entries = make(map[string]maildir.Entry, len(ents))
+	unknown := 0
+	for _, e := range ents {
+		if _, ok := byKey[e.Key]; !ok {
+			unknown++
+		}
+	}
+	read := 0
+	progress := func() {
+		read++
+		if p := j.s.opts.Progress; p != nil && unknown >= 100 && (read%50 == 0 || read == unknown) {
+			p(Progress{Folder: j.local, Direction: "read", Done: read, Total: unknown})
+		}
+	}
 	for _, e := range ents {
 		if prev, dup := j.entries[e.Key]; dup {
 			// Two files with one key (a tool copied without renaming):
@@ -185,6 +198,7 @@ func (j *job) scanLocal(byKey map[string]*state.Pair) error {
 		}
 		j.entries[e.Key] = e
 		if _, ok := byKey[e.Key]; !ok {
+			progress()
 			lm, err := j.readLocal(e)
 			if err != nil {
 				j.s.warn("folder %q: cannot read %s: %v; skipped", j.local, e.Name, err)

@@ -26,7 +26,7 @@ type Options struct {
 // Progress reports the transfer of one folder.
 type Progress struct {
 	Folder     string
-	Direction  string // "down" or "up"
+	Direction  string // "down" (downloads), "up" (uploads) or "read" (local files read to pair them)
 	Done       int
 	Total      int
 	Bytes      int64

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -60,7 +61,7 @@ func runSync(e *Env) int {
 		prog.clear()
 		if err != nil {
 			failed = true
-			fmt.Fprintf(e.Stderr, "%s: %v\n", a.Name, err)
+			fmt.Fprintf(e.Stderr, "%s\n", explain(a, err))
 			continue
 		}
 		if !*quiet {
@@ -132,7 +133,12 @@ func (p *progress) report(account string) func(syncer.Progress) {
 			return
 		}
 		p.last = time.Now()
-		fmt.Fprintf(p.w, "\r\033[K%s/%s: %s %d/%d messages, %.1f/%.1f MB", account, pr.Folder, pr.Direction, pr.Done, pr.Total, float64(pr.Bytes)/1e6, float64(pr.TotalBytes)/1e6)
+		switch pr.Direction {
+		case "read":
+			fmt.Fprintf(p.w, "\r\033[K%s/%s: reading local files to pair them: %d/%d", account, pr.Folder, pr.Done, pr.Total)
+		default:
+			fmt.Fprintf(p.w, "\r\033[K%s/%s: %s %d/%d messages, %.1f/%.1f MB", account, pr.Folder, pr.Direction, pr.Done, pr.Total, float64(pr.Bytes)/1e6, float64(pr.TotalBytes)/1e6)
+		}
 		p.drawn = true
 	}
 }
@@ -158,4 +164,30 @@ func isTerminal(w io.Writer) bool {
 // askDaemonToSync is replaced once the daemon's control socket exists.
 var askDaemonToSync = func(ctx context.Context, e *Env, cfg *config.Config, accts []*config.Account, quiet bool) (int, bool) {
 	return 0, false
+}
+
+// explain turns an account's error into a message that says what
+// happened and what to do.
+func explain(a *config.Account, err error) string {
+	msg := fmt.Sprintf("%s: %v", a.Name, err)
+	switch {
+	case errors.Is(err, syncer.ErrAuth):
+		src := "the password"
+		switch {
+		case a.PasswordCommand != "":
+			src = "password_command"
+		case a.PasswordEnv != "":
+			src = "password_env ($" + a.PasswordEnv + ")"
+		case a.Password != "":
+			src = "password"
+		}
+		msg = fmt.Sprintf("login failed for account %s: %v; check username and %s", a.Name, err, src)
+	case errors.Is(err, syncer.ErrNoStartTLS):
+		msg += "; the server cannot encrypt the connection: use tls = \"implicit\" (port 993) if it offers it"
+	case strings.Contains(err.Error(), "connection refused"), strings.Contains(err.Error(), "no such host"), strings.Contains(err.Error(), "i/o timeout"):
+		msg += fmt.Sprintf("; check host and port (%s) and your network", a.Address())
+	case strings.Contains(err.Error(), "certificate"):
+		msg += "; if the server uses a private CA, set tls_ca_file"
+	}
+	return msg
 }
