@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -341,7 +342,7 @@ func (j *job) detectServer(c *Conn) error {
 			}
 		}
 		if sel.NumMessages != want {
-			all, err := searchAll(c)
+			all, err := searchAll(c, sel.NumMessages)
 			if err != nil {
 				return err
 			}
@@ -445,8 +446,13 @@ func (j *job) fetchMeta(c *Conn, set imap.UIDSet, keep func(*serverMsg) bool, se
 	return nil
 }
 
+// maxHeaderLiteral bounds the header fields kept per message: a server
+// sending more (broken or hostile) cannot make us buffer without limit.
+const maxHeaderLiteral = 64 << 10
+
 // each runs fn for every message of a FETCH, buffering one message at a
-// time, and always drains the command.
+// time (body literals at most maxHeaderLiteral bytes, the rest discarded),
+// and always drains the command.
 func each(cmd *imapclient.FetchCommand, fn func(*imapclient.FetchMessageBuffer)) error {
 	defer cmd.Close()
 	for {
@@ -454,9 +460,42 @@ func each(cmd *imapclient.FetchCommand, fn func(*imapclient.FetchMessageBuffer))
 		if msg == nil {
 			break
 		}
-		buf, err := msg.Collect()
-		if err != nil {
-			return err
+		buf := &imapclient.FetchMessageBuffer{SeqNum: msg.SeqNum}
+		for {
+			item := msg.Next()
+			if item == nil {
+				break
+			}
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				buf.UID = it.UID
+			case imapclient.FetchItemDataFlags:
+				buf.Flags = it.Flags
+			case imapclient.FetchItemDataInternalDate:
+				buf.InternalDate = it.Time
+			case imapclient.FetchItemDataRFC822Size:
+				buf.RFC822Size = it.Size
+			case imapclient.FetchItemDataModSeq:
+				buf.ModSeq = it.ModSeq
+			case imapclient.FetchItemDataBodySection:
+				if it.Literal == nil {
+					continue
+				}
+				b, err := io.ReadAll(io.LimitReader(it.Literal, maxHeaderLiteral))
+				if err != nil {
+					return err
+				}
+				if _, err := io.Copy(io.Discard, it.Literal); err != nil {
+					return err
+				}
+				buf.BodySection = append(buf.BodySection, imapclient.FetchBodySectionBuffer{Section: it.Section, Bytes: b})
+			case imapclient.FetchItemDataBinarySection:
+				if it.Literal != nil {
+					if _, err := io.Copy(io.Discard, it.Literal); err != nil {
+						return err
+					}
+				}
+			}
 		}
 		fn(buf)
 	}
@@ -465,7 +504,10 @@ func each(cmd *imapclient.FetchCommand, fn func(*imapclient.FetchMessageBuffer))
 
 // searchAll returns every UID of the selected folder (ESEARCH when the
 // server has it, which keeps the answer compact).
-func searchAll(c *Conn) (map[uint32]bool, error) {
+// max bounds the answer: a server claiming far more UIDs than messages is
+// broken or hostile, and must not make us allocate without limit.
+func searchAll(c *Conn, max uint32) (map[uint32]bool, error) {
+	limit := uint64(max)*2 + 1000
 	var opts *imap.SearchOptions
 	if c.caps().Has(imap.CapESearch) {
 		opts = &imap.SearchOptions{ReturnAll: true}
@@ -482,12 +524,20 @@ func searchAll(c *Conn) (map[uint32]bool, error) {
 		}
 		return nil, fmt.Errorf("search: the server sent an invalid UID set")
 	}
+	var n uint64
 	for _, r := range set {
-		if r.Stop < r.Start || r.Stop-r.Start > 50_000_000 {
+		if r.Stop < r.Start || r.Start == 0 {
 			return nil, fmt.Errorf("search: the server sent an invalid UID range %d:%d", r.Start, r.Stop)
 		}
-		for u := r.Start; u <= r.Stop && u != 0; u++ {
+		n += uint64(r.Stop-r.Start) + 1
+		if n > limit {
+			return nil, fmt.Errorf("search: the server listed more than %d UIDs for a folder of %d messages", limit, max)
+		}
+		for u := r.Start; u <= r.Stop; u++ {
 			out[uint32(u)] = true
+			if u == ^imap.UID(0) {
+				break
+			}
 		}
 	}
 	return out, nil
