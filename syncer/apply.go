@@ -660,6 +660,13 @@ func (d *downloader) fetch(ctx context.Context, part []*serverMsg) error {
 	for _, m := range part {
 		set.AddNum(imap.UID(m.uid))
 	}
+	// A literal far larger than the size the server announced is refused
+	// (a broken or hostile server must not fill the disk).
+	var limit int64
+	for _, m := range part {
+		limit = max(limit, m.size)
+	}
+	limit = limit*2 + 1<<20
 	cmd := d.c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{bodySection}})
 	defer cmd.Close()
 	for {
@@ -681,6 +688,9 @@ func (d *downloader) fetch(ctx context.Context, part []*serverMsg) error {
 			case imapclient_Body:
 				if it.Literal == nil || w != nil {
 					continue
+				}
+				if it.Literal.Size() > limit {
+					return fmt.Errorf("download: the server sent a %d-byte message where it announced at most %d", it.Literal.Size(), limit)
 				}
 				var err error
 				if w, err = d.j.lf.NewMessage(); err != nil {
