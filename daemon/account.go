@@ -207,7 +207,19 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 	defer stopIdlers()
 	defer func() {
 		if s := a.takeSyncer(); s != nil {
-			s.Close()
+			// Log out politely, but do not let a dead connection
+			// hold up the stop.
+			closed := make(chan struct{})
+			go func() {
+				s.Close()
+				close(closed)
+			}()
+			t := time.NewTimer(time.Second)
+			select {
+			case <-closed:
+			case <-t.C:
+			}
+			t.Stop()
 		}
 	}()
 
