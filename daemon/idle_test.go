@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -65,4 +66,22 @@ func TestIDLEReconnectsAfterServerDrop(t *testing.T) {
 	eventually(t, func() string { return "the message never arrived after the reconnect" }, func() bool {
 		return len(f.local("INBOX")[msgID(raw)]) == 1
 	})
+}
+
+// TestStopWhileTheServerHangs: the server stops answering in the middle of
+// a pass; a stop still returns (after the grace period) instead of waiting
+// for the connections' read timeouts.
+func TestStopWhileTheServerHangs(t *testing.T) {
+	u := testenv.Shared(t).NewUser(t)
+	p := startProxy(t, u.IMAPAddr())
+	f := newFixture(t, u, p.port(), "")
+	opts := testOptions()
+	opts.ShutdownGrace = 500 * time.Millisecond
+	f.start(opts)
+	eventually(t, func() string { return "no IDLE" }, func() bool { return p.idling() == 1 })
+	p.freezeAll()
+	u.Append(t, "INBOX", f.msg("never fetched")) // the IDLE push is swallowed too
+	go f.d.Sync(context.Background(), nil)       // a pass on the frozen connections
+	eventually(t, func() string { return "the pass never started" }, func() bool { return f.status().Syncing })
+	f.stop() // must return: the test's deadline would fail it otherwise
 }

@@ -138,6 +138,15 @@ func (p *proxy) freezeIdle() int {
 	return n
 }
 
+// freezeAll makes every open connection silent.
+func (p *proxy) freezeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for pc := range p.conns {
+		pc.frozen.Store(true)
+	}
+}
+
 // idling counts the live connections that sent IDLE and are not frozen.
 func (p *proxy) idling() int {
 	p.mu.Lock()
