@@ -223,10 +223,11 @@ func (i *idler) session(ctx context.Context, reconnect bool) (established bool, 
 			return true, reason
 		}
 		if !stopped {
-			return true, fmt.Errorf("watchdog: no answer within %s", o.WatchdogTimeout)
+			return true, fmt.Errorf("watchdog: no answer to DONE and NOOP within %s", o.WatchdogTimeout)
 		}
 		if err != nil {
-			return true, fmt.Errorf("IDLE: %w", err)
+			// Usually the read deadline set above: the same check.
+			return true, fmt.Errorf("watchdog: DONE and NOOP failed: %w", err)
 		}
 		// A push that arrived while we were stopping IDLE.
 		select {

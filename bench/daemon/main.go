@@ -740,4 +740,3 @@ func (b *benchTB) cleanup() {
 	}
 	b.cleanups = nil
 }
-
