@@ -108,7 +108,14 @@ func CodeFlow(ctx context.Context, ep Endpoint, opts *FlowOptions) (*Token, erro
 	for _, l := range listeners {
 		go srv.Serve(l)
 	}
-	defer srv.Close()
+	defer func() {
+		// Let the browser receive its page before the listener goes.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if srv.Shutdown(sctx) != nil {
+			srv.Close()
+		}
+	}()
 
 	opts.prompt("To sign in, open this address in your browser (on this computer):\n%s", authURL.String())
 	if opts != nil && opts.OpenBrowser != nil {
@@ -196,6 +203,7 @@ func redirectHandler(state string, deliver func(callback)) http.Handler {
 			pe := &ProviderError{Endpoint: "authorization", Code: e, Description: q.Get("error_description")}
 			w.WriteHeader(http.StatusOK)
 			fmt.Fprint(w, page("Sign-in failed", "The provider said: "+pe.Error()))
+			flush(w)
 			deliver(callback{err: fmt.Errorf("code flow: %w", pe)})
 			return
 		}
@@ -203,12 +211,21 @@ func redirectHandler(state string, deliver func(callback)) http.Handler {
 		if code == "" {
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprint(w, page("Sign-in failed", "The answer holds no code."))
+			flush(w)
 			deliver(callback{err: errors.New("code flow: the redirect holds no code")})
 			return
 		}
 		fmt.Fprint(w, page("Signed in", "mailmirror received the authorization. You can close this window."))
+		flush(w)
 		deliver(callback{code: code})
 	})
+}
+
+// flush sends what the handler wrote so far.
+func flush(w http.ResponseWriter) {
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 func page(title, text string) string {
