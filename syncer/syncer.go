@@ -306,6 +306,11 @@ func (s *Syncer) listRemote(c *Conn) (nameMap, map[string]*remoteFolder, error) 
 			s.trash = l.Mailbox
 		}
 	}
+	if s.trash == "" && s.acct.TrashFolder != "" {
+		if _, ok := remotes[s.acct.TrashFolder]; ok {
+			s.trash = s.acct.TrashFolder
+		}
+	}
 	if s.trash == "" {
 		for name := range remotes {
 			if ln, err := nm.local(name); err == nil && strings.EqualFold(ln, "Trash") {

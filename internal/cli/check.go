@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/mailmirror/mailmirror/auth"
 	"github.com/mailmirror/mailmirror/config"
 )
 
@@ -53,12 +54,13 @@ func runCheck(e *Env) int {
 	for _, a := range cfg.Accounts {
 		line := accountSummary(a)
 		if *secrets {
-			if _, err := a.ResolvePassword(context.Background()); err != nil {
-				line += " password=failed"
+			what, err := checkSecret(a)
+			if err != nil {
+				line += " " + what + "=failed"
 				fmt.Fprintf(e.Stderr, "mailmirror check: %v\n", err)
 				code = ExitFailure
 			} else {
-				line += " password=ok"
+				line += " " + what + "=ok"
 			}
 		}
 		fmt.Fprintln(e.Stdout, line)
@@ -72,4 +74,19 @@ func runCheck(e *Env) int {
 func accountSummary(a *config.Account) string {
 	return fmt.Sprintf("%s: %s %s@%s tls=%s maildir=%s layout=%s",
 		a.Name, a.Protocol, a.Username, a.Address(), a.TLS, a.Maildir, a.Layout)
+}
+
+// checkSecret obtains an account's password, or its OAuth access token,
+// and says which it was. The value itself is dropped.
+func checkSecret(a *config.Account) (string, error) {
+	ctx := context.Background()
+	if a.Auth == "xoauth2" || a.Auth == "oauthbearer" {
+		src, err := auth.ForAccount(a)
+		if err == nil {
+			_, err = src.Token(ctx)
+		}
+		return "token", err
+	}
+	_, err := a.ResolvePassword(ctx)
+	return "password", err
 }
