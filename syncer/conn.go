@@ -105,7 +105,10 @@ func dial(ctx context.Context, acct *config.Account, opts DialOptions) (*Conn, e
 	if opts.DebugWriter != nil {
 		pw := opts.Password.Reveal()
 		plain := base64.StdEncoding.EncodeToString([]byte("\x00" + acct.Username + "\x00" + pw))
-		mw = &maskWriter{w: opts.DebugWriter, secrets: [][]byte{[]byte(pw), []byte(plain)}}
+		// LOGIN sends a password holding " or \ as a quoted string
+		// with escapes: mask that form too (longest forms first).
+		quoted := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(pw)
+		mw = &maskWriter{w: opts.DebugWriter, secrets: [][]byte{[]byte(plain), []byte(quoted), []byte(pw)}}
 		iopts.DebugWriter = mw
 	}
 	var tlsConf *tls.Config
