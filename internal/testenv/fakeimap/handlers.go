@@ -2,6 +2,7 @@ package fakeimap
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"slices"
 	"strconv"
@@ -44,6 +45,35 @@ func (ss *Session) handle(c *Command) {
 			return
 		}
 		ss.User = user
+		ok("[CAPABILITY " + ss.caps() + "] logged in")
+	case "AUTHENTICATE":
+		if !strings.EqualFold(arg(0), "PLAIN") {
+			no("unsupported mechanism")
+			return
+		}
+		resp := arg(1)
+		if resp == "" {
+			ss.Printf("+ \r\n")
+			ss.bw.Flush()
+			line, err := ss.br.ReadString('\n')
+			if err != nil {
+				ss.Close()
+				return
+			}
+			resp = strings.TrimRight(line, "\r\n")
+		}
+		raw, err := base64.StdEncoding.DecodeString(resp)
+		parts := strings.Split(string(raw), "\x00")
+		if err != nil || len(parts) != 3 {
+			bad("bad PLAIN response")
+			return
+		}
+		srv.passwords = append(srv.passwords, parts[2])
+		if srv.Users != nil && srv.Users[parts[1]] != parts[2] {
+			no("[AUTHENTICATIONFAILED] wrong user or password")
+			return
+		}
+		ss.User = parts[1]
 		ok("[CAPABILITY " + ss.caps() + "] logged in")
 	case "NAMESPACE":
 		if srv.Namespace == nil {

@@ -2,7 +2,8 @@
 // tests. It speaks enough IMAP4rev1 for mailmirror's syncer (CAPABILITY,
 // LOGIN, NAMESPACE, LIST with RETURN (STATUS), STATUS, SELECT/EXAMINE, UID
 // FETCH, UID SEARCH with ESEARCH, UID STORE, UID EXPUNGE, UID MOVE/COPY,
-// APPEND, CREATE, DELETE, NOOP, LOGOUT) over an in-memory set of mailboxes,
+// APPEND, CREATE, DELETE, NOOP, LOGOUT, AUTHENTICATE PLAIN; CONDSTORE when
+// announced) over an in-memory set of mailboxes,
 // and lets a test change any answer:
 //
 //   - Mailbox.Wire sends a folder name exactly as given (control bytes,
@@ -223,7 +224,7 @@ func (s *Server) Commands() []string {
 	return append([]string(nil), s.commands...)
 }
 
-// Passwords returns the passwords of every LOGIN and AUTHENTICATE
+// Passwords returns the passwords of every LOGIN and AUTHENTICATE PLAIN
 // received.
 func (s *Server) Passwords() []string {
 	s.mu.Lock()

@@ -245,12 +245,13 @@ func (p *Proxy) SetRate(bytesPerSecond int) {
 	p.mu.Unlock()
 }
 
-// SetServerLineFilter makes connections opened from now on pass the
-// server's bytes line by line through fn, which returns the line to send
-// instead (nil drops it). Lines keep their line ends; a line longer than
-// 64 KiB is passed in pieces. Use it on line-based phases only (a
-// greeting, a capability list): a literal is filtered like any other text.
-// nil turns filtering off for new connections.
+// SetServerLineFilter makes connections opened from now on pass each
+// complete line the server sends (with its line end) through fn, which
+// returns the bytes to send instead (nil drops the line). Bytes not
+// followed by a line end yet are passed unchanged as they come (a TLS
+// handshake), so a line split between two reads may escape the filter; a
+// literal is filtered like any other text. nil turns filtering off for new
+// connections.
 func (p *Proxy) SetServerLineFilter(fn func(line []byte) []byte) {
 	p.mu.Lock()
 	p.filter = fn
@@ -556,7 +557,9 @@ func (c *conn) isDone() bool {
 	}
 }
 
-// filterReader passes lines through a filter function.
+// filterReader passes complete lines through a filter function, and
+// bytes that do not end a line yet (binary data: a TLS handshake after
+// STARTTLS) through unchanged.
 type filterReader struct {
 	br      *bufio.Reader
 	fn      func([]byte) []byte
@@ -565,16 +568,18 @@ type filterReader struct {
 
 func (f *filterReader) Read(p []byte) (int, error) {
 	for len(f.pending) == 0 {
-		line, err := f.br.ReadSlice('\n')
-		if len(line) > 0 {
-			out := f.fn(bytes.Clone(line))
-			f.pending = append(f.pending[:0], out...)
+		if _, err := f.br.Peek(1); err != nil {
+			return 0, err
 		}
-		if err != nil && err != bufio.ErrBufferFull {
-			if len(f.pending) == 0 {
-				return 0, err
-			}
-			break
+		buffered, _ := f.br.Peek(f.br.Buffered())
+		if i := bytes.IndexByte(buffered, '\n'); i >= 0 {
+			line := make([]byte, i+1)
+			io.ReadFull(f.br, line)
+			f.pending = f.fn(line)
+		} else {
+			raw := make([]byte, len(buffered))
+			io.ReadFull(f.br, raw)
+			f.pending = raw
 		}
 	}
 	n := copy(p, f.pending)
