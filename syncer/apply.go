@@ -8,8 +8,6 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strings"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -74,18 +72,8 @@ func (j *job) apply(ctx context.Context, lc *lazyConn) error {
 			return err
 		}
 	}
-	if len(j.drop) > 0 {
-		err := s.db.Update(func(tx *state.Tx) error {
-			for _, p := range j.drop {
-				if err := tx.DeletePair(p.FolderID, p.UID); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
+	if err := s.forget(j.drop); err != nil {
+		return err
 	}
 	if err := j.applyFlags(server); err != nil {
 		return err
@@ -276,8 +264,8 @@ func (j *job) applyServerDeletes(server func() (*Conn, error)) error {
 			return fmt.Errorf("move to %q: %w", trash, err)
 		}
 	} else {
-		if err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
-			return fmt.Errorf("mark deleted: %w", err)
+		if err := markDeleted(c, set); err != nil {
+			return err
 		}
 		if c.caps().Has(imap.CapUIDPlus) || c.caps().Has(imap.CapIMAP4rev2) {
 			if err := c.UIDExpunge(set).Close(); err != nil {
@@ -320,14 +308,31 @@ func (j *job) applyLocalDeletes() error {
 		return err
 	}
 	j.s.count(func(st *Stats) { st.Down.Deleted += len(j.localDeletes) })
-	return j.s.db.Update(func(tx *state.Tx) error {
-		for _, p := range j.localDeletes {
+	return j.s.forget(j.localDeletes)
+}
+
+// forget deletes pairs in one transaction.
+func (s *Syncer) forget(pairs []*state.Pair) error {
+	if len(pairs) == 0 {
+		return nil
+	}
+	return s.db.Update(func(tx *state.Tx) error {
+		for _, p := range pairs {
 			if err := tx.DeletePair(p.FolderID, p.UID); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// markDeleted adds \Deleted to messages, silently.
+func markDeleted(c *Conn, set imap.UIDSet) error {
+	err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close()
+	if err != nil {
+		return fmt.Errorf("mark deleted: %w", err)
+	}
+	return nil
 }
 
 // applyMoveOut mirrors local moves to another folder with UID MOVE.
@@ -358,11 +363,12 @@ func (j *job) applyMoveOut(server func() (*Conn, error)) error {
 			if _, err := c.Copy(set, mo.dst.remote).Wait(); err != nil {
 				return fmt.Errorf("copy to %q: %w", mo.dst.remote, err)
 			}
-			if err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
-				return fmt.Errorf("mark deleted: %w", err)
+			if err := markDeleted(c, set); err != nil {
+				return err
 			}
 		}
-		local := maildir.KnownOnly(mo.e.Flags)
+		// Flags changed along with the move are merged in the destination
+		// by the next pass (its base is the old flags).
 		err = j.s.db.Update(func(tx *state.Tx) error {
 			if canMove {
 				if err := tx.DeletePair(mo.p.FolderID, mo.p.UID); err != nil {
@@ -385,11 +391,6 @@ func (j *job) applyMoveOut(server func() (*Conn, error)) error {
 		})
 		if err != nil {
 			return err
-		}
-		if newUID != 0 && local != mo.p.Flags {
-			// Flags changed along with the move: set them in the
-			// destination on the next pass (its base is the old flags).
-			_ = local
 		}
 		j.s.count(func(st *Stats) { st.Up.Moved++ })
 	}
@@ -767,6 +768,3 @@ func (d *downloader) flush() error {
 		return tx.DeleteOp(opID)
 	})
 }
-
-var _ = strings.TrimSpace
-var _ = time.Now

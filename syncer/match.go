@@ -2,7 +2,6 @@ package syncer
 
 import (
 	"github.com/mailmirror/mailmirror/maildir"
-	"github.com/mailmirror/mailmirror/state"
 )
 
 // identKey names a message by identity and size for matching.
@@ -217,5 +216,3 @@ func has(s string, l byte) bool { return maildir.HasLetter(s, l) }
 
 // union is the flag letters set on either side (pairing without a base).
 func union(a, b string) string { return maildir.NormalizeLetters(a + b) }
-
-var _ = state.Pair{}
