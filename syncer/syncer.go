@@ -72,6 +72,7 @@ type Syncer struct {
 	opts  Options
 	names nameMap // set by listRemote
 	trash string  // server name of the Trash folder, "" when none
+	conns int     // connections this pass uses (see connsFor)
 
 	pool *pool // kept between passes; see Close
 
@@ -148,13 +149,16 @@ func (s *Syncer) Sync(ctx context.Context) (Stats, error) {
 		return s.stats, err
 	}
 	s.stats.Folders = len(jobs)
+	s.conns = s.connsFor(jobs)
 	busy := 0
 	for _, j := range jobs {
 		if !j.serverUnchanged() {
 			busy++
 		}
 	}
-	p.warm(ctx, min(busy, s.acct.MaxConnections))
+	if s.conns > 1 {
+		p.warm(ctx, min(busy, s.conns))
+	}
 
 	// Phase A: find what changed, folder by folder, in parallel.
 	if err := s.parallel(ctx, p, jobs, (*job).detect); err != nil {
@@ -177,7 +181,7 @@ func (s *Syncer) parallel(ctx context.Context, p *pool, jobs []*job, fn func(*jo
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
-	n := s.acct.MaxConnections
+	n := s.conns
 	if n <= 0 {
 		n = 1
 	}
@@ -350,4 +354,28 @@ func SyncAccount(ctx context.Context, acct *config.Account, db *state.DB, opts O
 	s := New(acct, store, db, opts)
 	defer s.Close()
 	return s.Sync(ctx)
+}
+
+// bulkMessages is the number of new server messages from which a pass uses
+// several connections. Below it one connection does all folders one after
+// the other: a login costs more (tens of milliseconds of server CPU) than
+// what a few folders' changes take.
+const bulkMessages = 200
+
+// connsFor decides how many connections a pass needs: max_connections for
+// a first sync of a folder or many new messages, else one.
+func (s *Syncer) connsFor(jobs []*job) int {
+	newMsgs := 0
+	for _, j := range jobs {
+		if j.st.UIDValidity == 0 || j.status == nil || j.status.UIDValidity != j.st.UIDValidity {
+			return s.acct.MaxConnections
+		}
+		if next := uint32(j.status.UIDNext); next > j.st.UIDNext {
+			newMsgs += int(next - j.st.UIDNext)
+		}
+	}
+	if newMsgs >= bulkMessages {
+		return s.acct.MaxConnections
+	}
+	return 1
 }
