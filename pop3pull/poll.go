@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -147,7 +148,7 @@ func SyncAccount(ctx context.Context, cfg *config.Config, acct *config.Account, 
 // serverMsg is one message of the server's listing.
 type serverMsg struct {
 	num int
-	id  string // UIDL, or "top-" + header hash; made unique (see listing)
+	id  string // UIDL, or hashPrefix + header hash; made unique (see listing)
 	dup bool   // its UIDL was shared with another message: never DELE it
 }
 
@@ -252,7 +253,11 @@ func Poll(ctx context.Context, acct *config.Account, store *maildir.Store, db *s
 	if err := c.Login(acct.Username, pass); err != nil {
 		return res, wrap(ctxErr(err))
 	}
-	msgs, useUIDL, complete, err := listing(c, &res)
+	known, err := waitKnown()
+	if err != nil {
+		return res, wrap(err)
+	}
+	msgs, useUIDL, complete, err := listing(c, &res, schemeOf(known))
 	if err != nil {
 		return res, wrap(ctxErr(err))
 	}
@@ -266,10 +271,6 @@ func Poll(ctx context.Context, acct *config.Account, store *maildir.Store, db *s
 	onServer := make(map[string]bool, len(msgs))
 	for _, m := range msgs {
 		onServer[m.id] = true
-	}
-	known, err := waitKnown()
-	if err != nil {
-		return res, wrap(err)
 	}
 	marked, err := resolveDele(db, deleOps, onServer)
 	if err != nil {
@@ -368,22 +369,66 @@ func Poll(ctx context.Context, acct *config.Account, store *maildir.Store, db *s
 	return res, nil
 }
 
-// listing returns the server's messages with unique identifiers: UIDL when
-// the server has it, else a hash of each message's header (TOP n 0). A
-// UIDL listed for several messages gets " #2", " #3"... appended (a space
-// cannot occur in a real UIDL) for the second and later ones, and all of
-// them are marked dup so that no policy deletes them.
+// Ways of identifying messages: by UIDL, or by a hash of the header for
+// servers without UIDL.
+type idScheme int
+
+const (
+	schemeAny  idScheme = iota // nothing stored yet: the server's capabilities decide
+	schemeUIDL                 // what is stored is keyed by UIDL
+	schemeHash                 // what is stored is keyed by header hashes
+)
+
+// hashPrefix starts the identifier of a message known by its header hash.
+// A UIDL cannot contain a space, so it never collides with one.
+const hashPrefix = "hdr "
+
+// schemeOf tells how the stored messages were identified. The scheme
+// sticks: switching would make every stored message look new.
+func schemeOf(known map[string]state.UIDL) idScheme {
+	if len(known) == 0 {
+		return schemeAny
+	}
+	for id := range known {
+		if !strings.HasPrefix(id, hashPrefix) {
+			return schemeUIDL
+		}
+	}
+	return schemeHash
+}
+
+// listing returns the server's messages with unique identifiers: UIDL, or
+// a hash of each message's header (TOP n 0) for a server without UIDL (one
+// that does not list it in CAPA, or answers UIDL with a plain -ERR and has
+// no CAPA) and for an account whose stored messages were identified that
+// way. A UIDL refused by a server that has it, or refused once messages
+// were stored under their UIDLs, is an error, never a reason to switch to
+// hashes (which would store every message again). A UIDL listed for
+// several messages gets " #2", " #3"... appended (a space cannot occur in
+// a real UIDL) for the second and later ones, and all of them are marked
+// dup so that no policy deletes them.
 //
 // complete is false when some message may be missing from the list (a
 // malformed UIDL line, a TOP refused).
-func listing(c *Client, res *Result) (msgs []serverMsg, useUIDL, complete bool, err error) {
-	list, info, err := c.UIDL()
-	useUIDL, complete = true, true
-	if err != nil {
-		if !isServerError(err) {
-			return nil, false, false, err
+func listing(c *Client, res *Result, scheme idScheme) (msgs []serverMsg, useUIDL, complete bool, err error) {
+	var list []MessageUIDL
+	var info Listing
+	useUIDL, complete = scheme != schemeHash, true
+	if useUIDL {
+		list, info, err = c.UIDL()
+		if err != nil {
+			var se *ServerError
+			if !errors.As(err, &se) || scheme == schemeUIDL || se.Code != "" {
+				return nil, false, false, err
+			}
+			caps, capErr := c.Capabilities()
+			if capErr == nil && caps.Has("UIDL") {
+				return nil, false, false, err
+			}
+			useUIDL = false
 		}
-		useUIDL = false
+	}
+	if !useUIDL {
 		errs := len(res.Errors)
 		list, err = topHashes(c, res)
 		if err != nil {
@@ -438,7 +483,7 @@ func topHashes(c *Client, res *Result) ([]MessageUIDL, error) {
 		if _, err := io.Copy(h, body); err != nil {
 			return err
 		}
-		out = append(out, MessageUIDL{Num: num, UIDL: "top-" + hex.EncodeToString(h.Sum(nil)[:16])})
+		out = append(out, MessageUIDL{Num: num, UIDL: hashPrefix + hex.EncodeToString(h.Sum(nil)[:16])})
 		return nil
 	})
 	if err != nil && !unsupported {

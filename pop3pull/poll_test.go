@@ -244,6 +244,49 @@ func TestPollWithoutUIDL(t *testing.T) {
 	}
 }
 
+// TestPollUIDLRefusedOnceIsNotAReasonToRehash pins the rule that a
+// transient -ERR to UIDL never switches to header hashes (which would store
+// every message again): the poll fails and the next one goes on.
+func TestPollUIDLRefusedOnceIsNotAReasonToRehash(t *testing.T) {
+	srv, addr := startFake(t, pop3srv.Options{})
+	all := addMessages(srv, 4, "temp")
+	d := newDevice(t, addr, nil)
+	d.poll(t)
+	srv.SetFaults(pop3srv.Faults{UIDLTempFail: true})
+	_, err := Poll(context.Background(), d.acct, d.store, d.db, nil)
+	if err == nil || !Temporary(err) {
+		t.Fatalf("poll with UIDL refused: %v, want a temporary error", err)
+	}
+	checkSame(t, "local after the refusal", d.local(t), wantSet(all...))
+	// Even on a fresh device, a server whose CAPA lists UIDL is not hashed.
+	fresh := newDevice(t, addr, nil)
+	if _, err := Poll(context.Background(), fresh.acct, fresh.store, fresh.db, nil); err == nil {
+		t.Fatal("a fresh device polled with header hashes a server that lists UIDL")
+	}
+	srv.SetFaults(pop3srv.Faults{})
+	if res := d.poll(t); res.Downloaded != 0 || !res.UIDL {
+		t.Fatalf("poll after the refusal: %+v", res)
+	}
+	checkSame(t, "local", d.local(t), wantSet(all...))
+}
+
+// TestPollKeepsHashesWhenUIDLAppears: messages stored under header hashes
+// stay known when the server starts offering UIDL.
+func TestPollKeepsHashesWhenUIDLAppears(t *testing.T) {
+	srv, addr := startFake(t, pop3srv.Options{})
+	all := addMessages(srv, 3, "hash")
+	srv.SetFaults(pop3srv.Faults{NoUIDL: true})
+	d := newDevice(t, addr, nil)
+	d.poll(t)
+	srv.SetFaults(pop3srv.Faults{})
+	more := addMessages(srv, 1, "later")
+	res := d.poll(t)
+	if res.UIDL || res.Downloaded != 1 {
+		t.Fatalf("poll after UIDL appeared: %+v", res)
+	}
+	checkSame(t, "local", d.local(t), wantSet(append(all, more...)...))
+}
+
 func TestPollPipelines(t *testing.T) {
 	for _, pipelining := range []bool{true, false} {
 		t.Run(fmt.Sprintf("advertised=%v", pipelining), func(t *testing.T) {

@@ -46,8 +46,11 @@ type Options struct {
 // Faults are switches that make the server misbehave. They can be changed
 // at any time with SetFaults; a session reads them when it needs them.
 type Faults struct {
-	NoCAPA       bool // CAPA answers -ERR
-	NoUIDL       bool // UIDL answers -ERR and is not in CAPA
+	NoCAPA bool // CAPA answers -ERR
+	NoUIDL bool // UIDL answers -ERR and is not in CAPA
+	// UIDLTempFail makes UIDL answer -ERR [SYS/TEMP] while CAPA still
+	// lists it (a server with a busy index).
+	UIDLTempFail bool
 	NoTOP        bool // TOP answers -ERR and is not in CAPA
 	NoPipelining bool // PIPELINING is not in CAPA (commands are still read one by one)
 	NoSTLS       bool // STLS is not offered even with a TLS config
@@ -564,6 +567,10 @@ func (ss *session) transaction(verb, arg string, f Faults) error {
 	case "LIST", "UIDL":
 		if verb == "UIDL" && f.NoUIDL {
 			ss.reply("-ERR unknown command")
+			return nil
+		}
+		if verb == "UIDL" && f.UIDLTempFail {
+			ss.reply("-ERR [SYS/TEMP] index busy, try again later")
 			return nil
 		}
 		value := func(i int, m *Message) string {
