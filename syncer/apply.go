@@ -72,9 +72,7 @@ func (j *job) apply(ctx context.Context, lc *lazyConn) error {
 			return err
 		}
 	}
-	if err := s.forget(j.drop); err != nil {
-		return err
-	}
+	j.deferForget(j.drop)
 	if err := j.applyFlags(server); err != nil {
 		return err
 	}
@@ -99,7 +97,35 @@ func (j *job) apply(ctx context.Context, lc *lazyConn) error {
 	if err := j.applyDownloads(ctx, server); err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *state.Tx) error { return tx.UpdateFolder(j.newSt) })
+	return j.finish()
+}
+
+// deferForget queues the removal of pairs for the folder's final
+// transaction.
+func (j *job) deferForget(pairs []*state.Pair) {
+	for _, p := range pairs {
+		j.pending = append(j.pending, func(tx *state.Tx) error { return tx.DeletePair(p.FolderID, p.UID) })
+	}
+}
+
+// finish makes the folder's local renames and removals durable (one fsync
+// of new/ and cur/), then records everything queued and the folder's new
+// counters in one transaction. A crash before it only makes the next pass
+// find the same changes again on both sides, which it then records.
+func (j *job) finish() error {
+	if j.dirty {
+		if err := j.lf.Sync(); err != nil {
+			return err
+		}
+	}
+	return j.s.db.Update(func(tx *state.Tx) error {
+		for _, fn := range j.pending {
+			if err := fn(tx); err != nil {
+				return err
+			}
+		}
+		return tx.UpdateFolder(j.newSt)
+	})
 }
 
 // storeGroups collects server flag changes: one UID STORE per distinct
@@ -225,19 +251,13 @@ func (j *job) applyFlags(server func() (*Conn, error)) error {
 		nLocal++
 	}
 	if nLocal > 0 {
-		if err := j.lf.Sync(); err != nil {
-			return err
-		}
+		j.dirty = true
 		j.s.count(func(st *Stats) { st.Down.Flags += nLocal })
 	}
-	return j.s.db.Update(func(tx *state.Tx) error {
-		for _, u := range updates {
-			if err := tx.SetPairFlags(u.p.FolderID, u.p.UID, u.base); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	for _, u := range updates {
+		j.pending = append(j.pending, func(tx *state.Tx) error { return tx.SetPairFlags(u.p.FolderID, u.p.UID, u.base) })
+	}
+	return nil
 }
 
 // applyServerDeletes mirrors local deletions: \Deleted and UID EXPUNGE, or
@@ -276,22 +296,16 @@ func (j *job) applyServerDeletes(server func() (*Conn, error)) error {
 		}
 	}
 	j.s.count(func(st *Stats) { st.Up.Deleted += len(j.serverDeletes) })
-	return j.s.db.Update(func(tx *state.Tx) error {
-		for _, p := range j.serverDeletes {
-			var err error
-			if tombstone {
-				t := *p
-				t.Key = ""
-				err = tx.PutPair(t)
-			} else {
-				err = tx.DeletePair(p.FolderID, p.UID)
-			}
-			if err != nil {
-				return err
-			}
-		}
+	if !tombstone {
+		j.deferForget(j.serverDeletes)
 		return nil
-	})
+	}
+	for _, p := range j.serverDeletes {
+		t := *p
+		t.Key = ""
+		j.pending = append(j.pending, func(tx *state.Tx) error { return tx.PutPair(t) })
+	}
+	return nil
 }
 
 // applyLocalDeletes mirrors server expunges.
@@ -304,26 +318,10 @@ func (j *job) applyLocalDeletes() error {
 			return err
 		}
 	}
-	if err := j.lf.Sync(); err != nil {
-		return err
-	}
+	j.dirty = true
 	j.s.count(func(st *Stats) { st.Down.Deleted += len(j.localDeletes) })
-	return j.s.forget(j.localDeletes)
-}
-
-// forget deletes pairs in one transaction.
-func (s *Syncer) forget(pairs []*state.Pair) error {
-	if len(pairs) == 0 {
-		return nil
-	}
-	return s.db.Update(func(tx *state.Tx) error {
-		for _, p := range pairs {
-			if err := tx.DeletePair(p.FolderID, p.UID); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	j.deferForget(j.localDeletes)
+	return nil
 }
 
 // markDeleted adds \Deleted to messages, silently.

@@ -70,6 +70,10 @@ type job struct {
 	moveIn        []moveIn
 	pairUp        []pairUp
 	moved         map[uint32]bool // pairs leaving this folder
+
+	// set by apply
+	pending []func(tx *state.Tx) error // state changes for the final transaction
+	dirty   bool                       // new/ or cur/ changed: fsync before that transaction
 }
 
 type moveOut struct {
