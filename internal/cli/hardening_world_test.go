@@ -294,6 +294,12 @@ type device struct {
 
 func (w *world) newDevice(name, poll string) *device {
 	w.t.Helper()
+	return w.newDeviceOn(name, poll, w.d.IMAPPort)
+}
+
+// newDeviceOn is newDevice reaching the server on port (a proxy's).
+func (w *world) newDeviceOn(name, poll string, port int) *device {
+	w.t.Helper()
 	dir := w.t.TempDir()
 	d := &device{name: name, dir: dir, cfg: filepath.Join(dir, "config.toml"), root: filepath.Join(dir, "Mail")}
 	text := fmt.Sprintf(`state_dir = %q
@@ -308,7 +314,7 @@ username = %q
 password = %q
 maildir = %q
 poll_interval = %q
-`, filepath.Join(dir, "state"), name, w.d.IMAPPort, w.u.Name, w.u.Password, d.root, poll)
+`, filepath.Join(dir, "state"), name, port, w.u.Name, w.u.Password, d.root, poll)
 	if err := os.WriteFile(d.cfg, []byte(text), 0o600); err != nil {
 		w.t.Fatal(err)
 	}
