@@ -572,7 +572,10 @@ func (j *job) appendOne(c *Conn, l *localMsg) error {
 		return fmt.Errorf("append: %w", err)
 	}
 	return j.s.db.Update(func(tx *state.Tx) error {
-		if ad != nil && ad.UID != 0 && (ad.UIDValidity == 0 || ad.UIDValidity == j.newSt.UIDValidity) {
+		// Trust an APPENDUID only for a UID that can be new: at or above
+		// the UIDNEXT seen before, and not paired with another file.
+		if ad != nil && ad.UID != 0 && (ad.UIDValidity == 0 || ad.UIDValidity == j.newSt.UIDValidity) &&
+			uint32(ad.UID) >= j.newSt.UIDNext && j.pairs[uint32(ad.UID)] == nil {
 			p := state.Pair{FolderID: j.st.ID, UID: uint32(ad.UID), Key: l.e.Key, Flags: letters, Size: l.size, MsgID: l.ident}
 			if err := tx.PutPair(p); err != nil {
 				return err
@@ -632,6 +635,12 @@ func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error)) 
 		return err
 	}
 	j.s.count(func(st *Stats) { st.Down.New += d.done; st.Bytes += d.bytes })
+	if len(d.byUID) > 0 {
+		// The server did not deliver some messages: do not record the
+		// folder as handled, so that the next pass looks again.
+		j.newSt.Messages = 0
+		j.s.warn("folder %q: the server did not deliver %d message(s) asked for; will retry", j.local, len(d.byUID))
+	}
 	return nil
 }
 
@@ -697,11 +706,18 @@ func (d *downloader) fetch(ctx context.Context, part []*serverMsg) error {
 				}
 				lw := &lfWriter{w: w}
 				n, err := io.Copy(lw, it.Literal)
+				if err == nil && n != it.Literal.Size() {
+					err = fmt.Errorf("message cut short: %d of %d bytes", n, it.Literal.Size())
+				}
 				if err == nil {
 					err = lw.Flush()
 				}
 				if err != nil {
 					w.Abort()
+					// Close the client before the command is drained:
+					// go-imap's reader would otherwise race with the
+					// drain on the broken literal.
+					d.c.Close()
 					return fmt.Errorf("download: %w", err)
 				}
 				written = n

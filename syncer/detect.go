@@ -306,7 +306,7 @@ func (j *job) detectServer(c *Conn) error {
 		if fetch {
 			var set imap.UIDSet
 			set.AddRange(1, imap.UID(from-1))
-			err := each(c.Fetch(set, opts), func(m *imapclient.FetchMessageBuffer) {
+			err := each(c, c.Fetch(set, opts), func(m *imapclient.FetchMessageBuffer) {
 				uid := uint32(m.UID)
 				if full != nil {
 					full[uid] = true
@@ -374,7 +374,25 @@ func (j *job) detectServer(c *Conn) error {
 			}
 		}
 	}
+	j.checkAccounted(sel.NumMessages)
 	return nil
+}
+
+// checkAccounted makes sure every message the server counts is either
+// paired or about to be fetched. When some are not (the server left them
+// out of its FETCH answers, or described them without a valid UID), the
+// folder is not recorded as handled, so that the next pass looks again.
+func (j *job) checkAccounted(exists uint32) {
+	known := len(j.newServer)
+	for uid := range j.pairs {
+		if !j.serverGone[uid] {
+			known++
+		}
+	}
+	if uint32(known) < exists {
+		j.newSt.Messages = 0
+		j.s.warn("folder %q: the server counts %d messages but described only %d; will look again", j.local, exists, known)
+	}
 }
 
 // detectReset handles a changed UIDVALIDITY: every old pair becomes a local
@@ -421,7 +439,7 @@ func (j *job) fetchMeta(c *Conn, set imap.UIDSet, keep func(*serverMsg) bool, se
 		UID: true, Flags: true, InternalDate: true, RFC822Size: true,
 		BodySection: []*imap.FetchItemBodySection{identitySection},
 	}
-	err := each(c.Fetch(set, opts), func(m *imapclient.FetchMessageBuffer) {
+	err := each(c, c.Fetch(set, opts), func(m *imapclient.FetchMessageBuffer) {
 		if m.UID == 0 {
 			return
 		}
@@ -440,6 +458,11 @@ func (j *job) fetchMeta(c *Conn, set imap.UIDSet, keep func(*serverMsg) bool, se
 		}
 		seen[sm.uid] = true
 		if _, paired := j.pairs[sm.uid]; paired {
+			// Paired at or above the stored UIDNEXT (uploaded or moved
+			// here by the last pass): its flags may have changed since.
+			if j.serverFlags != nil {
+				j.serverFlags[sm.uid] = sm.flags
+			}
 			return
 		}
 		j.newServer = append(j.newServer, sm)
@@ -457,8 +480,14 @@ const maxHeaderLiteral = 64 << 10
 // each runs fn for every message of a FETCH, buffering one message at a
 // time (body literals at most maxHeaderLiteral bytes, the rest discarded),
 // and always drains the command.
-func each(cmd *imapclient.FetchCommand, fn func(*imapclient.FetchMessageBuffer)) error {
+func each(c *Conn, cmd *imapclient.FetchCommand, fn func(*imapclient.FetchMessageBuffer)) error {
 	defer cmd.Close()
+	// On a broken literal, close the client before the command is
+	// drained (go-imap's reader would race with the drain).
+	broken := func(err error) error {
+		c.Close()
+		return err
+	}
 	for {
 		msg := cmd.Next()
 		if msg == nil {
@@ -487,16 +516,16 @@ func each(cmd *imapclient.FetchCommand, fn func(*imapclient.FetchMessageBuffer))
 				}
 				b, err := io.ReadAll(io.LimitReader(it.Literal, maxHeaderLiteral))
 				if err != nil {
-					return err
+					return broken(err)
 				}
 				if _, err := io.Copy(io.Discard, it.Literal); err != nil {
-					return err
+					return broken(err)
 				}
 				buf.BodySection = append(buf.BodySection, imapclient.FetchBodySectionBuffer{Section: it.Section, Bytes: b})
 			case imapclient.FetchItemDataBinarySection:
 				if it.Literal != nil {
 					if _, err := io.Copy(io.Discard, it.Literal); err != nil {
-						return err
+						return broken(err)
 					}
 				}
 			}

@@ -263,12 +263,11 @@ func knownBug(t *testing.T, what string) {
 	}
 }
 
-// raceMidLiteral is the go-imap data race a connection that fails in the
-// middle of a FETCH literal triggers: once a literal's Read returned an
-// error, imapclient lets its reader goroutine go on decoding while
-// FetchCommand.Next/Close (FetchItemDataBodySection.discard) read the same
-// literal again, both on the decoder's bufio.Reader. The syncer can avoid
-// it: on a literal error, close the client (imapclient.Client.Close waits
-// for the reader goroutine to end) before the FetchCommand is drained, in
-// syncer/apply.go downloader.fetch and syncer/detect.go each.
-const raceMidLiteral = "go-imap data race after a connection fails mid-literal (syncer/apply.go downloader.fetch, syncer/detect.go each: close the client before draining the FETCH)"
+// raceMidLiteral is a data race inside go-imap that a connection failing in
+// the middle of a FETCH literal triggers: once a literal's Read returned an
+// error, imapclient's reader goroutine goes on decoding from the same
+// bufio.Reader the consumer read the literal from, without a happens-before
+// edge between the two. The syncer closes the client as soon as a literal
+// read fails (syncer/apply.go downloader.fetch, syncer/detect.go each), which
+// is all it can do; the race detector still sees the handover.
+const raceMidLiteral = "go-imap data race after a connection fails mid-literal (inside imapclient; the syncer closes the client at once)"

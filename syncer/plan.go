@@ -128,7 +128,7 @@ func (s *Syncer) plan(ctx context.Context, p *pool, remotes map[string]*remoteFo
 			continue
 		}
 		if err := add(ln, r); err != nil {
-			return nil, err
+			s.warn("folder %q: %v; skipped", ln, err)
 		}
 	}
 	for ln := range localSet {
@@ -173,7 +173,7 @@ func (s *Syncer) plan(ctx context.Context, p *pool, remotes map[string]*remoteFo
 			continue
 		}
 		if err := add(ln, &remoteFolder{name: rn}); err != nil {
-			return nil, err
+			s.warn("folder %q: %v; skipped", ln, err)
 		}
 	}
 	// Known folders gone on both sides: forget them.
