@@ -15,7 +15,12 @@ import (
 
 // streamServer answers each connection with greeting, then echoes every
 // line it receives prefixed with "echo: ", until the client closes.
-func streamServer(t *testing.T, greeting []byte) string {
+func streamServer(t *testing.T, greeting []byte) string { return streamServerAfter(t, greeting, false) }
+
+// streamServerAfter is streamServer; with waitLine the greeting waits for
+// a first line from the client (so that the client's connect completes
+// before a fault can fire).
+func streamServerAfter(t *testing.T, greeting []byte, waitLine bool) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -30,8 +35,13 @@ func streamServer(t *testing.T, greeting []byte) string {
 			}
 			go func() {
 				defer c.Close()
-				c.Write(greeting)
 				br := bufio.NewReader(c)
+				if waitLine {
+					if _, err := br.ReadString('\n'); err != nil {
+						return
+					}
+				}
+				c.Write(greeting)
 				for {
 					line, err := br.ReadString('\n')
 					if err != nil {
@@ -90,9 +100,10 @@ func TestPassThrough(t *testing.T) {
 
 func TestResetAfterMatch(t *testing.T) {
 	g := bigGreeting()
-	p := New(t, streamServer(t, g))
+	p := New(t, streamServerAfter(t, g, true))
 	fired := p.Arm(Fault{Action: Reset, Match: []byte("BODY[] {"), After: 5000})
 	c := dial(t, p)
+	io.WriteString(c, "go\r\n")
 	got, err := io.ReadAll(c)
 	if !errors.Is(err, syscall.ECONNRESET) {
 		t.Errorf("read error %v, want a connection reset", err)
@@ -106,9 +117,10 @@ func TestResetAfterMatch(t *testing.T) {
 
 func TestTruncateAfterBytes(t *testing.T) {
 	g := bigGreeting()
-	p := New(t, streamServer(t, g))
+	p := New(t, streamServerAfter(t, g, true))
 	p.Arm(Fault{Action: Truncate, After: 777})
 	c := dial(t, p)
+	io.WriteString(c, "go\r\n")
 	got, err := io.ReadAll(c)
 	if err != nil {
 		t.Errorf("truncate should end with EOF, got %v", err)
