@@ -38,7 +38,7 @@ func TestFaultPOP3Retr(t *testing.T) {
 		{name: "truncate mid-RETR", fault: pfault(faultproxy.Truncate, faultproxy.Down, " octets\r\n", 900, 3)},
 		{name: "drop right after a RETR answer's dot", fault: pfault(faultproxy.Drop, faultproxy.Down, "\r\n.\r\n", 0, 2)},
 		{name: "stall mid-RETR", fault: pfault(faultproxy.Stall, faultproxy.Down, " octets\r\n", 2000, 4), timeout: time.Second},
-		{name: "slow", rate: 300 << 10, timeout: time.Second, passes: true},
+		{name: "slow", rate: 200 << 10, timeout: 2 * time.Second, passes: true},
 	}
 	for _, deleteAfter := range []bool{false, true} {
 		for _, d := range cases {

@@ -109,7 +109,7 @@ func TestFaultInitialSync(t *testing.T) {
 		{name: "truncate mid-literal", fault: fault(faultproxy.Truncate, down, "BODY[] {", 500, 2), literal: true},
 		{name: "stall mid-literal", fault: fault(faultproxy.Stall, down, "BODY[] {", 50000, 0), timeout: time.Second, literal: true},
 		{name: "stall before a command reaches the server", fault: fault(faultproxy.Stall, up, "UID FETCH", 0, 1), timeout: time.Second},
-		{name: "slow", rate: 400 << 10, timeout: time.Second, passes: true},
+		{name: "slow", rate: 200 << 10, timeout: 2 * time.Second, passes: true},
 	}
 	for _, d := range cases {
 		t.Run(d.name, func(t *testing.T) {
@@ -132,7 +132,7 @@ func TestFaultIncrementalSync(t *testing.T) {
 		{name: "reset after EXPUNGE was sent", fault: fault(faultproxy.Reset, up, "UID EXPUNGE", 6, 0)},
 		{name: "stall in the new-message fetch", fault: fault(faultproxy.Stall, down, "BODY[HEADER.FIELDS", 10, 0), timeout: time.Second},
 		{name: "truncate mid-literal", fault: fault(faultproxy.Truncate, down, "BODY[] {", 2000, 1), literal: true},
-		{name: "slow", rate: 200 << 10, timeout: time.Second, passes: true},
+		{name: "slow", rate: 100 << 10, timeout: 2 * time.Second, passes: true},
 	}
 	for _, d := range cases {
 		t.Run(d.name, func(t *testing.T) {
@@ -205,7 +205,7 @@ func TestFaultUpload(t *testing.T) {
 		{name: "stall mid-APPEND literal", fault: fault(faultproxy.Stall, up, "APPEND", 3000, 1), timeout: time.Second},
 		{name: "truncate the upload", fault: fault(faultproxy.Truncate, up, "APPEND", 1000, 0)},
 		{name: "reset after CREATE", fault: fault(faultproxy.Reset, down, "OK Create", 0, 0)},
-		{name: "slow", rate: 100 << 10, timeout: time.Second, passes: true},
+		{name: "slow", rate: 60 << 10, timeout: 2 * time.Second, passes: true},
 	}
 	for _, d := range cases {
 		t.Run(d.name, func(t *testing.T) {
