@@ -37,7 +37,6 @@ func TestConflict_MovedToDifferentFoldersOnBothSides_NotDuplicated(t *testing.T)
 		}
 	}
 	if n != 1 {
-		knownBug(t, "a message moved to different folders on the two sides is duplicated on both (syncer/match.go matchAcross pairs unknown files and unpaired messages only within one folder)")
 		t.Errorf("the message is %d times in the Maildir, want once", n)
 	}
 	f.noDuplicates()
@@ -71,7 +70,6 @@ func TestCrashAfterMoveThenAnotherClientMoves_NotDuplicated(t *testing.T) {
 		}
 	}
 	if n != 1 {
-		knownBug(t, "a message moved to different folders on the two sides is duplicated on both (syncer/match.go matchAcross pairs unknown files and unpaired messages only within one folder)")
 		t.Errorf("the message is %d times in the Maildir, want once", n)
 	}
 	f.noDuplicates()

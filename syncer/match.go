@@ -90,6 +90,20 @@ func (s *Syncer) matchAcross(jobs []*job) {
 		j.moved = map[uint32]bool{}
 		for _, p := range j.localGone {
 			if j.serverGone[p.UID] {
+				// Gone on both sides. When it was moved on both sides
+				// (to different folders, or after a crash between a
+				// MOVE and its record), its file and its server copy
+				// turn up elsewhere: the server's folder wins and the
+				// file follows it, rather than both becoming new
+				// messages on both sides.
+				if loc, ok := byKey[p.Key]; ok && loc.j != j && p.MsgID != "" {
+					if m, e := takeServer(identKey{p.MsgID, p.Size}, nil); m != nil {
+						consumeKey(loc.j, p.Key)
+						e.moveIn = append(e.moveIn, moveIn{src: loc.j, p: p, msg: m, e: loc.e})
+						j.moved[p.UID] = true
+						continue
+					}
+				}
 				j.drop = append(j.drop, p)
 				continue
 			}

@@ -173,7 +173,7 @@ func (s *Syncer) Sync(ctx context.Context) (Stats, error) {
 
 // parallel runs fn for every job with up to MaxConnections connections,
 // each taken from the pool only when the job needs the server. Errors of
-// single folders are collected; a connection-level error cancels the rest.
+// single folders are collected and do not stop the other folders.
 func (s *Syncer) parallel(ctx context.Context, p *pool, jobs []*job, fn func(*job, context.Context, *lazyConn) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -198,14 +198,12 @@ func (s *Syncer) parallel(ctx context.Context, p *pool, jobs []*job, fn func(*jo
 				if j.quiet {
 					continue
 				}
+				// One folder's error does not stop the others.
 				err := fn(j, ctx, lc)
 				if err != nil {
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("folder %q: %w", j.local, err))
 					mu.Unlock()
-					if ctx.Err() != nil {
-						cancel()
-					}
 				}
 				lc.release(err)
 			}
