@@ -62,7 +62,4 @@ func TestFaultDaemonConnectionsCut(t *testing.T) {
 		w.dumpOps()
 		t.Logf("daemon log:\n%s", run.output())
 	}
-	if w.knownDup && !t.Failed() {
-		t.Skip("KNOWN BUG: see the duplicates logged above (syncer/hardening_moves_test.go)")
-	}
 }

@@ -88,9 +88,6 @@ func TestHardeningCrashChaos(t *testing.T) {
 		w.dumpOps()
 		t.Logf("last daemon's log:\n%s", p.output())
 	}
-	if w.knownDup && !t.Failed() {
-		t.Skip("KNOWN BUG: see the duplicates logged above (syncer/hardening_moves_test.go)")
-	}
 }
 
 // Multi-device convergence: two daemons (two Maildirs, two state
@@ -140,8 +137,5 @@ func TestHardeningMultiDeviceConvergence(t *testing.T) {
 	if t.Failed() {
 		w.dumpOps()
 		t.Logf("daemon a:\n%s\ndaemon b:\n%s", pa.output(), pb.output())
-	}
-	if w.knownDup && !t.Failed() {
-		t.Skip("KNOWN BUG: see the duplicates logged above (syncer/hardening_moves_test.go)")
 	}
 }

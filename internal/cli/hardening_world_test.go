@@ -41,26 +41,6 @@ type world struct {
 	deleted map[string]bool
 	n       int
 	ops     []string // what was done, for the log of a failed test
-	// knownDup is set when a duplicate was put down to the known
-	// move/move bug.
-	knownDup bool
-}
-
-// movedOnBothSides reports whether id was moved by the server side and by
-// a local side (call with w.mu held).
-func (w *world) movedOnBothSides(id string) bool {
-	server, local := false, false
-	for _, op := range w.ops {
-		if !strings.Contains(op, " move "+id+" ") {
-			continue
-		}
-		if strings.HasPrefix(op, "server:") {
-			server = true
-		} else {
-			local = true
-		}
-	}
-	return server && local
 }
 
 func newWorld(t *testing.T, seed uint64) *world {
@@ -263,11 +243,6 @@ func (w *world) checkInvariants(side string, view map[string][]testenv.Msg) {
 	defer w.mu.Unlock()
 	for id, folders := range count {
 		if len(folders) > 1 {
-			if w.movedOnBothSides(id) && os.Getenv("MAILMIRROR_HARDENING_STRICT") != "1" {
-				w.t.Logf("%s: %s is there %d times (%v): KNOWN BUG, a message moved on the server and locally is duplicated (syncer/hardening_moves_test.go)", side, id, len(folders), folders)
-				w.knownDup = true
-				continue
-			}
 			w.t.Errorf("%s: %s is there %d times (%v)", side, id, len(folders), folders)
 		}
 		if !w.created[id] {
