@@ -51,6 +51,7 @@ func (s *section) decodeAccount() *Account {
 	a.MaxConnections, _ = s.integer("max_connections")
 	a.DeleteMode, _ = s.str("delete_mode")
 	a.OnNewMail, _ = s.str("on_new_mail")
+	a.MaxAge, _ = s.duration("max_age")
 	a.LeaveOnServer, _ = s.boolean("leave_on_server")
 	a.DeleteAfter, _ = s.duration("delete_after")
 	a.DeleteWhenDeletedLocally, _ = s.boolean("delete_when_deleted_locally")
@@ -213,6 +214,9 @@ func (s *section) validate(a *Account) {
 	}
 	if s.ok("delete_mode") {
 		s.oneOf("delete_mode", a.DeleteMode, DeleteExpunge, DeleteTrash)
+	}
+	if s.ok("max_age") && a.MaxAge < 0 {
+		s.errorf("max_age", "must not be negative, got %s", s.got("max_age"))
 	}
 	if s.ok("delete_after") && a.DeleteAfter < 0 {
 		s.errorf("delete_after", "must not be negative, got %s", s.got("delete_after"))

@@ -79,6 +79,8 @@ var keyDocs = []KeyDoc{
 		Doc: "Most connections opened to the server at once, 1 to 64."},
 	{Name: "delete_mode", Table: TableAccount, Protocol: ProtocolIMAP, Default: "`\"expunge\"`",
 		Doc: "What a message deleted locally becomes on the server: `\"expunge\"` (flagged `\\Deleted` and expunged) or `\"trash\"` (moved to the server's Trash folder)."},
+	{Name: "max_age", Table: TableAccount, Protocol: ProtocolIMAP, Default: "`\"0\"` (all)",
+		Doc: "Download only messages whose server date (INTERNALDATE) is newer than this (`\"180d\"`). Older ones stay on the server untouched; their absence here is never taken for a delete. Messages already downloaded stay. `\"0\"` mirrors everything."},
 	{Name: "on_new_mail", Table: TableAccount, Default: "none",
 		Doc: "Shell command (`sh -c`) run after new mail was stored for this account, e.g. `\"notmuch new\"`."},
 	{Name: "leave_on_server", Table: TableAccount, Protocol: ProtocolPOP3, Default: "`true`",

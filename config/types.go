@@ -91,6 +91,7 @@ type Account struct {
 	MaxConnections int           // default 4
 	DeleteMode     string        // IMAP: DeleteExpunge (default) or DeleteTrash
 	OnNewMail      string        // shell command run after new mail arrived; "" = none
+	MaxAge         time.Duration // IMAP: only messages newer than this are downloaded; 0 = all
 
 	// POP3 only.
 	LeaveOnServer            bool          // default true

@@ -71,6 +71,8 @@ type job struct {
 	pairUp        []pairUp
 	moved         map[uint32]bool // pairs leaving this folder
 
+	old int // server messages left out by max_age
+
 	// set by apply
 	pending []func(tx *state.Tx) error // state changes for the final transaction
 	dirty   bool                       // new/ or cur/ changed: fsync before that transaction
@@ -383,7 +385,7 @@ func (j *job) detectServer(c *Conn) error {
 // out of its FETCH answers, or described them without a valid UID), the
 // folder is not recorded as handled, so that the next pass looks again.
 func (j *job) checkAccounted(exists uint32) {
-	known := len(j.newServer)
+	known := len(j.newServer) + j.old
 	for uid := range j.pairs {
 		if !j.serverGone[uid] {
 			known++
@@ -457,6 +459,12 @@ func (j *job) fetchMeta(c *Conn, set imap.UIDSet, keep func(*serverMsg) bool, se
 			return
 		}
 		seen[sm.uid] = true
+		if _, paired := j.pairs[sm.uid]; !paired && j.tooOld(sm) {
+			// max_age: left on the server, untouched, never paired
+			// (so its absence here is never a delete).
+			j.old++
+			return
+		}
 		if _, paired := j.pairs[sm.uid]; paired {
 			// Paired at or above the stored UIDNEXT (uploaded or moved
 			// here by the last pass): its flags may have changed since.
@@ -574,4 +582,10 @@ func searchAll(c *Conn, max uint32) (map[uint32]bool, error) {
 		}
 	}
 	return out, nil
+}
+
+// tooOld reports whether max_age leaves a server message out.
+func (j *job) tooOld(m *serverMsg) bool {
+	age := j.s.acct.MaxAge
+	return age > 0 && !m.date.IsZero() && m.date.Before(time.Now().Add(-age))
 }
