@@ -18,15 +18,39 @@ type identKey struct {
 // crash). The rule for conflicts: a delete never wins over a change made on
 // the other side since the last pass (the message is kept).
 func (s *Syncer) matchAcross(jobs []*job) {
-	type located struct {
-		j *job
-		e maildir.Entry
-	}
 	byKey := map[string]located{}
 	newLocal := map[identKey][]*localMsg{}
 	localOwner := map[*localMsg]*job{}
 	newServer := map[identKey][]*serverMsg{}
 	serverOwner := map[*serverMsg]*job{}
+	// Keys paired in a folder whose scan still saw them: a file with such
+	// a key in another folder was moved while the folders were being
+	// scanned (one scan before the rename, the other after). It is left
+	// for the next pass, which sees it as the move it is.
+	pairedAt := map[string]*job{}
+	for _, j := range jobs {
+		if j.quiet {
+			continue
+		}
+		for _, p := range j.pairs {
+			if _, ok := j.entries[p.Key]; ok && p.Key != "" {
+				pairedAt[p.Key] = j
+			}
+		}
+	}
+	for _, j := range jobs {
+		if j.quiet {
+			continue
+		}
+		kept := j.newLocal[:0]
+		for _, l := range j.newLocal {
+			if owner, ok := pairedAt[l.e.Key]; ok && owner != j {
+				continue
+			}
+			kept = append(kept, l)
+		}
+		j.newLocal = kept
+	}
 	for _, j := range jobs {
 		if j.quiet {
 			continue
@@ -123,6 +147,16 @@ func (s *Syncer) matchAcross(jobs []*job) {
 			if f, changed := j.serverFlags[p.UID]; changed && f != p.Flags {
 				// Deleted here, changed on the server: keep it.
 				j.restore = append(j.restore, p)
+				continue
+			}
+			// Before a delete goes to the server, look again: the file
+			// may have been moved to a folder scanned before the move.
+			if d, e, ok := s.findKey(jobs, p.Key); ok {
+				if d != j {
+					j.moveOut = append(j.moveOut, moveOut{p: p, dst: d, e: e})
+					j.moved[p.UID] = true
+				}
+				// Back in this folder: nothing to do before the next pass.
 				continue
 			}
 			j.serverDeletes = append(j.serverDeletes, p)
@@ -230,3 +264,28 @@ func has(s string, l byte) bool { return maildir.HasLetter(s, l) }
 
 // union is the flag letters set on either side (pairing without a base).
 func union(a, b string) string { return maildir.NormalizeLetters(a + b) }
+
+// findKey scans every folder of the pass again for a Maildir key (once per
+// pass, on the first call) and returns where it is now.
+func (s *Syncer) findKey(jobs []*job, key string) (*job, maildir.Entry, bool) {
+	if s.rescan == nil {
+		s.rescan = map[string]located{}
+		for _, j := range jobs {
+			ents, err := j.lf.Scan()
+			if err != nil {
+				continue
+			}
+			for _, e := range ents {
+				s.rescan[e.Key] = located{j, e}
+			}
+		}
+	}
+	loc, ok := s.rescan[key]
+	return loc.j, loc.e, ok
+}
+
+// located is where a Maildir key was found.
+type located struct {
+	j *job
+	e maildir.Entry
+}

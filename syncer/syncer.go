@@ -73,6 +73,9 @@ type Syncer struct {
 	names nameMap // set by listRemote
 	trash string  // server name of the Trash folder, "" when none
 	conns int     // connections this pass uses (see connsFor)
+	// rescan is a second look at every folder's keys, made when a pass is
+	// about to delete on the server (see findKey); nil until then.
+	rescan map[string]located
 
 	pool *pool // kept between passes; see Close
 
@@ -165,6 +168,7 @@ func (s *Syncer) Sync(ctx context.Context) (Stats, error) {
 		return s.stats, err
 	}
 	// Moves and pairs across folders need every folder's changes.
+	s.rescan = nil
 	s.matchAcross(jobs)
 	// Phase B: apply.
 	err = s.parallel(ctx, p, jobs, (*job).apply)
