@@ -101,3 +101,13 @@ func (t *Tx) DeletePairs(folderID int64) error {
 	}
 	return nil
 }
+
+// KeyPairedIn reports whether a folder has a pair for a Maildir key.
+func (d *DB) KeyPairedIn(folderID int64, key string) (bool, error) {
+	var n int
+	err := d.sql.QueryRow(`SELECT count(*) FROM pairs WHERE folder_id = ? AND key = ?`, folderID, key).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("state: key paired: %w", err)
+	}
+	return n > 0, nil
+}

@@ -24,15 +24,20 @@ func (s *Syncer) matchAcross(jobs []*job) {
 	newServer := map[identKey][]*serverMsg{}
 	serverOwner := map[*serverMsg]*job{}
 	// Keys paired in a folder whose scan still saw them: a file with such
-	// a key in another folder was moved while the folders were being
-	// scanned (one scan before the rename, the other after). It is left
-	// for the next pass, which sees it as the move it is.
+	// a key in another folder that changed within the last second was
+	// probably moved while the folders were being scanned (one scan
+	// before the rename, the other after). It is left for the next pass,
+	// which sees it as the move it is. A copy that keeps the file name
+	// (cp) is uploaded once its folder has been quiet for a second.
 	pairedAt := map[string]*job{}
+	pairedIn := map[*job]map[string]bool{} // keys each folder has pairs for
 	for _, j := range jobs {
 		if j.quiet {
 			continue
 		}
+		pairedIn[j] = map[string]bool{}
 		for _, p := range j.pairs {
+			pairedIn[j][p.Key] = true
 			if _, ok := j.entries[p.Key]; ok && p.Key != "" {
 				pairedAt[p.Key] = j
 			}
@@ -44,7 +49,7 @@ func (s *Syncer) matchAcross(jobs []*job) {
 		}
 		kept := j.newLocal[:0]
 		for _, l := range j.newLocal {
-			if owner, ok := pairedAt[l.e.Key]; ok && owner != j {
+			if owner, ok := pairedAt[l.e.Key]; ok && owner != j && localStamp(j.lf) == "" {
 				continue
 			}
 			kept = append(kept, l)
@@ -131,7 +136,10 @@ func (s *Syncer) matchAcross(jobs []*job) {
 				j.drop = append(j.drop, p)
 				continue
 			}
-			if loc, ok := byKey[p.Key]; ok && loc.j != j {
+			// A file with the key in another folder is this message
+			// moved there, unless that folder has its own message under
+			// the key (a copy made with cp, uploaded earlier).
+			if loc, ok := byKey[p.Key]; ok && loc.j != j && !pairedIn[loc.j][p.Key] {
 				consumeKey(loc.j, p.Key)
 				j.moveOut = append(j.moveOut, moveOut{p: p, dst: loc.j, e: loc.e})
 				j.moved[p.UID] = true
@@ -151,13 +159,17 @@ func (s *Syncer) matchAcross(jobs []*job) {
 			}
 			// Before a delete goes to the server, look again: the file
 			// may have been moved to a folder scanned before the move.
+			// A folder that has its own message under the key holds a
+			// copy (cp), not this message moved.
 			if d, e, ok := s.findKey(jobs, p.Key); ok {
-				if d != j {
+				if d == j {
+					continue // back in this folder: the next pass looks again
+				}
+				if taken, _ := s.db.KeyPairedIn(d.st.ID, p.Key); !taken {
 					j.moveOut = append(j.moveOut, moveOut{p: p, dst: d, e: e})
 					j.moved[p.UID] = true
+					continue
 				}
-				// Back in this folder: nothing to do before the next pass.
-				continue
 			}
 			j.serverDeletes = append(j.serverDeletes, p)
 		}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -237,4 +238,53 @@ func TestDeleteModeTrashMovesToTrash(t *testing.T) {
 	}
 	f.sync()
 	f.compare()
+}
+
+// A file copied to another folder with its name (cp) is a new message
+// there, not a move: once its folder has been quiet for a second it is
+// uploaded, and the original stays.
+func TestLocalCopyKeepingTheNameIsUploaded(t *testing.T) {
+	f := newFixture(t)
+	f.u.CreateFolder(t, "Archive")
+	raw := f.msg("copy me")
+	f.u.Append(t, "INBOX", raw, imap.FlagSeen)
+	f.sync()
+	p := f.file("INBOX", msgID(raw))
+	data, _ := os.ReadFile(p)
+	dst, _ := f.store.Folder("Archive")
+	if err := os.WriteFile(filepath.Join(dst.Path, "cur", filepath.Base(p)), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if st := f.sync(); st.Up.New != 1 || st.Up.Moved != 0 {
+		t.Errorf("copy pass: %v", st)
+	}
+	f.compare()
+	if n := len(f.u.Messages(t, "INBOX")) + len(f.u.Messages(t, "Archive")); n != 2 {
+		t.Errorf("server holds %d copies, want 2", n)
+	}
+}
+
+// After a cp-style copy was uploaded, deleting the original is a delete,
+// not a move onto the copy.
+func TestDeletingTheOriginalOfACopyIsADelete(t *testing.T) {
+	f := newFixture(t)
+	f.u.CreateFolder(t, "Archive")
+	raw := f.msg("copy me")
+	f.u.Append(t, "INBOX", raw, imap.FlagSeen)
+	f.sync()
+	p := f.file("INBOX", msgID(raw))
+	data, _ := os.ReadFile(p)
+	dst, _ := f.store.Folder("Archive")
+	os.WriteFile(filepath.Join(dst.Path, "cur", filepath.Base(p)), data, 0o600)
+	time.Sleep(1100 * time.Millisecond)
+	f.sync()
+	os.Remove(p)
+	if st := f.sync(); st.Up.Deleted != 1 || st.Up.Moved != 0 {
+		t.Errorf("pass after deleting the original: %v", st)
+	}
+	f.compare()
+	if n := len(f.u.Messages(t, "Archive")); n != 1 {
+		t.Errorf("server Archive has %d, want 1", n)
+	}
 }
