@@ -240,22 +240,29 @@ func TestDeleteModeTrashMovesToTrash(t *testing.T) {
 	f.compare()
 }
 
-// A file copied to another folder with its name (cp) is a new message
-// there, not a move: once its folder has been quiet for a second it is
-// uploaded, and the original stays.
-func TestLocalCopyKeepingTheNameIsUploaded(t *testing.T) {
-	f := newFixture(t)
-	f.u.CreateFolder(t, "Archive")
-	raw := f.msg("copy me")
-	f.u.Append(t, "INBOX", raw, imap.FlagSeen)
+// copyKeepingName copies a synced INBOX message to Archive with its file
+// name (cp), and waits until Archive has been quiet for a second.
+func (f *fixture) copyKeepingName(raw []byte) (original string) {
+	f.t.Helper()
+	f.u.CreateFolder(f.t, "Archive")
+	f.u.Append(f.t, "INBOX", raw, imap.FlagSeen)
 	f.sync()
 	p := f.file("INBOX", msgID(raw))
 	data, _ := os.ReadFile(p)
 	dst, _ := f.store.Folder("Archive")
 	if err := os.WriteFile(filepath.Join(dst.Path, "cur", filepath.Base(p)), data, 0o600); err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
 	time.Sleep(1100 * time.Millisecond)
+	return p
+}
+
+// A file copied to another folder with its name (cp) is a new message
+// there, not a move: once its folder has been quiet for a second it is
+// uploaded, and the original stays.
+func TestLocalCopyKeepingTheNameIsUploaded(t *testing.T) {
+	f := newFixture(t)
+	f.copyKeepingName(f.msg("copy me"))
 	if st := f.sync(); st.Up.New != 1 || st.Up.Moved != 0 {
 		t.Errorf("copy pass: %v", st)
 	}
@@ -269,15 +276,7 @@ func TestLocalCopyKeepingTheNameIsUploaded(t *testing.T) {
 // not a move onto the copy.
 func TestDeletingTheOriginalOfACopyIsADelete(t *testing.T) {
 	f := newFixture(t)
-	f.u.CreateFolder(t, "Archive")
-	raw := f.msg("copy me")
-	f.u.Append(t, "INBOX", raw, imap.FlagSeen)
-	f.sync()
-	p := f.file("INBOX", msgID(raw))
-	data, _ := os.ReadFile(p)
-	dst, _ := f.store.Folder("Archive")
-	os.WriteFile(filepath.Join(dst.Path, "cur", filepath.Base(p)), data, 0o600)
-	time.Sleep(1100 * time.Millisecond)
+	p := f.copyKeepingName(f.msg("copy me"))
 	f.sync()
 	os.Remove(p)
 	if st := f.sync(); st.Up.Deleted != 1 || st.Up.Moved != 0 {
