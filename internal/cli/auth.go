@@ -208,15 +208,9 @@ func runAuthStatus(e *Env) int {
 	if ok, code := e.Parse(fs); !ok {
 		return code
 	}
-	cfg, err := config.Load(e.Config())
-	if err != nil {
-		fmt.Fprintf(e.Stderr, "mailmirror: %v\n", err)
-		return ExitFailure
-	}
-	accts, err := selectAccounts(cfg, e.Args)
-	if err != nil {
-		fmt.Fprintf(e.Stderr, "mailmirror auth status: %v\n", err)
-		return ExitUsage
+	cfg, accts, code := e.loadAccounts("auth status")
+	if code != ExitOK {
+		return code
 	}
 	store, err := auth.OpenStore(cfg.StateDir)
 	if err != nil {
@@ -225,7 +219,7 @@ func runAuthStatus(e *Env) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	code := ExitOK
+	code = ExitOK
 	for _, a := range accts {
 		if !printAuthStatus(ctx, e.Stdout, e.Stderr, a, store, *check) {
 			code = ExitFailure

@@ -28,15 +28,9 @@ func runSync(e *Env) int {
 	if ok, code := e.Parse(fs); !ok {
 		return code
 	}
-	cfg, err := config.Load(e.Config())
-	if err != nil {
-		fmt.Fprintf(e.Stderr, "mailmirror: %v\n", err)
-		return ExitFailure
-	}
-	accts, err := selectAccounts(cfg, e.Args)
-	if err != nil {
-		fmt.Fprintf(e.Stderr, "mailmirror sync: %v\n", err)
-		return ExitUsage
+	cfg, accts, code := e.loadAccounts("sync")
+	if code != ExitOK {
+		return code
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -190,4 +184,20 @@ func explain(a *config.Account, err error) string {
 		msg += "; if the server uses a private CA, set tls_ca_file"
 	}
 	return msg
+}
+
+// loadAccounts loads the config and selects the accounts named in e.Args
+// (all when none). On failure it prints why and returns the exit code.
+func (e *Env) loadAccounts(cmd string) (*config.Config, []*config.Account, int) {
+	cfg, err := config.Load(e.Config())
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "mailmirror: %v\n", err)
+		return nil, nil, ExitFailure
+	}
+	accts, err := selectAccounts(cfg, e.Args)
+	if err != nil {
+		fmt.Fprintf(e.Stderr, "mailmirror %s: %v\n", cmd, err)
+		return nil, nil, ExitUsage
+	}
+	return cfg, accts, ExitOK
 }
