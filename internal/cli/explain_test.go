@@ -23,3 +23,21 @@ func TestExplainNamesTheFix(t *testing.T) {
 		t.Errorf("%q", got)
 	}
 }
+
+func TestPlainProgressLinesWhenNotATerminal(t *testing.T) {
+	var b strings.Builder
+	p := newProgress(&b, false)
+	report := p.report("work")
+	for i := 1; i <= 2500; i++ {
+		report(syncer.Progress{Folder: "INBOX", Direction: "down", Done: i, Total: 2500})
+	}
+	got := b.String()
+	want := "work/INBOX: downloaded 1000 of 2500 messages\nwork/INBOX: downloaded 2000 of 2500 messages\nwork/INBOX: downloaded 2500 of 2500 messages\n"
+	if got != want {
+		t.Errorf("progress lines:\n%s\nwant\n%s", got, want)
+	}
+	b.Reset()
+	if r := newProgress(&b, true).report("work"); r != nil {
+		t.Error("--quiet still reports progress")
+	}
+}

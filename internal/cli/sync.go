@@ -107,16 +107,32 @@ func selectAccounts(cfg *config.Config, names []string) ([]*config.Account, erro
 type progress struct {
 	mu    sync.Mutex
 	w     io.Writer
-	on    bool
+	on    bool // a terminal: one line redrawn in place
+	plain bool // not a terminal: a plain line now and then
 	last  time.Time
 	drawn bool
 }
 
 func newProgress(w io.Writer, quiet bool) *progress {
-	return &progress{w: w, on: !quiet && isTerminal(w)}
+	tty := isTerminal(w)
+	return &progress{w: w, on: !quiet && tty, plain: !quiet && !tty}
 }
 
+// plainEvery is how many messages pass between two plain progress lines.
+const plainEvery = 1000
+
 func (p *progress) report(account string) func(syncer.Progress) {
+	if p.plain {
+		return func(pr syncer.Progress) {
+			if pr.Total < plainEvery || (pr.Done%plainEvery != 0 && pr.Done != pr.Total) {
+				return
+			}
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			verb := map[string]string{"down": "downloaded", "up": "uploaded", "read": "read to pair"}[pr.Direction]
+			fmt.Fprintf(p.w, "%s/%s: %s %d of %d messages\n", account, pr.Folder, verb, pr.Done, pr.Total)
+		}
+	}
 	if !p.on {
 		return nil
 	}
