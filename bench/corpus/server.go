@@ -19,7 +19,7 @@ import (
 type Server struct {
 	Dovecot *testenv.Dovecot
 	User    *testenv.User
-	t       *tb
+	t       *TB
 }
 
 // StartServer starts a private Dovecot on 127.0.0.1 (see
@@ -30,7 +30,7 @@ func StartServer(opts *testenv.DovecotOptions) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("corpus: %w", err)
 	}
-	s := &Server{Dovecot: d, t: &tb{}}
+	s := &Server{Dovecot: d, t: &TB{}}
 	s.t.Cleanup(d.Stop)
 	if err := s.t.run(func() { s.User = d.NewUser(s.t) }); err != nil {
 		s.Close()
@@ -41,7 +41,7 @@ func StartServer(opts *testenv.DovecotOptions) (*Server, error) {
 
 // Close removes the user and stops the server; the server's directory is
 // kept when testenv.Kept() (MAILMIRROR_KEEP_DOVECOT=1).
-func (s *Server) Close() { s.t.cleanup() }
+func (s *Server) Close() { s.t.Close() }
 
 // Addr is the plain IMAP address, "127.0.0.1:port".
 func (s *Server) Addr() string { return s.Dovecot.IMAPAddr() }

@@ -70,7 +70,7 @@ func (s *Server) Snapshot() (map[string][]testenv.Msg, error) {
 // failing a test.
 func ReadMaildir(root, layout string) (map[string][]testenv.Msg, error) {
 	var out map[string][]testenv.Msg
-	t := &tb{}
+	t := &TB{}
 	err := t.run(func() { out = testenv.ReadMaildir(t, root, layout) })
 	return out, err
 }

@@ -27,7 +27,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -42,13 +41,13 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/mailmirror/mailmirror/bench/corpus"
 	"github.com/mailmirror/mailmirror/internal/cli"
 	"github.com/mailmirror/mailmirror/internal/testenv"
 	"github.com/mailmirror/mailmirror/maildir"
@@ -115,17 +114,8 @@ func child() int {
 }
 
 func run(messages, samples int, idle time.Duration, poll string, seed uint64, cpuprofile, logLevel string, showLog bool) (err error) {
-	tb := &benchTB{}
-	defer func() {
-		if r := recover(); r != nil {
-			f, ok := r.(benchFailure)
-			if !ok {
-				panic(r)
-			}
-			err = errors.New(string(f))
-		}
-		tb.cleanup()
-	}()
+	tb := &corpus.TB{Verbose: true}
+	defer tb.Finish(&err)
 	fmt.Printf("bench/daemon: %d messages, seed %d, %s, %d CPUs\n", messages, seed, runtime.Version(), runtime.NumCPU())
 	d, err := testenv.StartDovecot(nil)
 	if err != nil {
@@ -715,28 +705,4 @@ func countFiles(root string) int {
 		return nil
 	})
 	return n
-}
-
-// benchTB lets testenv's helpers run outside a test.
-type benchTB struct {
-	testing.TB
-	cleanups []func()
-}
-
-type benchFailure string
-
-func (b *benchTB) Helper()                        {}
-func (b *benchTB) Name() string                   { return "bench" }
-func (b *benchTB) Failed() bool                   { return false }
-func (b *benchTB) Cleanup(f func())               { b.cleanups = append(b.cleanups, f) }
-func (b *benchTB) Logf(format string, a ...any)   { fmt.Printf(format+"\n", a...) }
-func (b *benchTB) Fatalf(format string, a ...any) { panic(benchFailure(fmt.Sprintf(format, a...))) }
-func (b *benchTB) Fatal(a ...any)                 { panic(benchFailure(fmt.Sprint(a...))) }
-func (b *benchTB) Errorf(format string, a ...any) { panic(benchFailure(fmt.Sprintf(format, a...))) }
-
-func (b *benchTB) cleanup() {
-	for i := len(b.cleanups) - 1; i >= 0; i-- {
-		b.cleanups[i]()
-	}
-	b.cleanups = nil
 }

@@ -32,7 +32,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -46,9 +45,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
+	"github.com/mailmirror/mailmirror/bench/corpus"
 	"github.com/mailmirror/mailmirror/config"
 	"github.com/mailmirror/mailmirror/internal/testenv"
 	"github.com/mailmirror/mailmirror/pop3pull"
@@ -151,17 +150,8 @@ type measurement struct {
 }
 
 func run(messages int, seed uint64, runs, getmailRuns int, noGetmail bool) (err error) {
-	tb := &benchTB{}
-	defer func() {
-		if r := recover(); r != nil {
-			f, ok := r.(benchFailure)
-			if !ok {
-				panic(r)
-			}
-			err = errors.New(string(f))
-		}
-		tb.cleanup()
-	}()
+	tb := &corpus.TB{Verbose: true}
+	defer tb.Finish(&err)
 	fmt.Printf("bench/pop3: %d messages, seed %d, %s, %d CPUs\n", messages, seed, runtime.Version(), runtime.NumCPU())
 	d, err := testenv.StartDovecot(nil)
 	if err != nil {
@@ -612,30 +602,4 @@ func (g *getmail) run(readAll bool) (*measurement, error) {
 		return nil, fmt.Errorf("getmail6: %v: %s", err, out.String())
 	}
 	return &measurement{wall: wall, rss: maxRSS(cmd.ProcessState), cpu: cpuTime(cmd.ProcessState)}, nil
-}
-
-// benchTB lets the testenv helpers run outside a test: Fatal panics with a
-// benchFailure that run turns into an error, Cleanup functions run at the
-// end.
-type benchTB struct {
-	testing.TB
-	cleanups []func()
-}
-
-type benchFailure string
-
-func (b *benchTB) Helper()                        {}
-func (b *benchTB) Name() string                   { return "bench" }
-func (b *benchTB) Failed() bool                   { return false }
-func (b *benchTB) Cleanup(f func())               { b.cleanups = append(b.cleanups, f) }
-func (b *benchTB) Logf(format string, a ...any)   { fmt.Printf(format+"\n", a...) }
-func (b *benchTB) Fatalf(format string, a ...any) { panic(benchFailure(fmt.Sprintf(format, a...))) }
-func (b *benchTB) Fatal(a ...any)                 { panic(benchFailure(fmt.Sprint(a...))) }
-func (b *benchTB) Errorf(format string, a ...any) { panic(benchFailure(fmt.Sprintf(format, a...))) }
-
-func (b *benchTB) cleanup() {
-	for i := len(b.cleanups) - 1; i >= 0; i-- {
-		b.cleanups[i]()
-	}
-	b.cleanups = nil
 }
