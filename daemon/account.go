@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -36,6 +37,7 @@ type account struct {
 	log *slog.Logger
 
 	trigger chan struct{}     // cap 1: a pass is wanted
+	newMail chan string       // IDLE folders whose server announced new messages (EXISTS)
 	wake    chan struct{}     // cap 1: reconnect now (clock jump, network change)
 	reqs    chan *syncRequest // explicit passes (control socket)
 	cancel  context.CancelFunc
@@ -64,6 +66,7 @@ type passResult struct {
 	newBy    map[string]int
 	warnings []string
 	changed  bool // the pass moved something in either direction
+	pulled   bool // new messages pulled without a full pass
 	took     time.Duration
 	err      error
 }
@@ -74,6 +77,7 @@ func newAccount(d *Daemon, a *config.Account) *account {
 		cfg:     a,
 		log:     d.log.With("account", a.Name),
 		trigger: make(chan struct{}, 1),
+		newMail: make(chan string, 16),
 		wake:    make(chan struct{}, 1),
 		reqs:    make(chan *syncRequest),
 		done:    make(chan struct{}),
@@ -87,6 +91,17 @@ func (a *account) kick() {
 	select {
 	case a.trigger <- struct{}{}:
 	default:
+	}
+}
+
+// kickNew reports new messages announced in an IDLE folder: the loop
+// fetches just them when nothing else is known to have changed, else runs
+// a pass. It never blocks.
+func (a *account) kickNew(folder string) {
+	select {
+	case a.newMail <- folder:
+	default:
+		a.kick()
 	}
 }
 
@@ -185,10 +200,14 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 		offline   bool // the last pass could not reach the server
 		// Folders changed locally since the start of the running pass
 		// (changed) and those the running pass is pushing (pushing).
-		changed   = map[string]bool{}
-		pushing   map[string]bool
-		authFail  bool
-		passes    = make(chan passResult, 1)
+		changed  = map[string]bool{}
+		pushing  map[string]bool
+		authFail bool
+		passes   = make(chan passResult, 1)
+		// IDLE folders with new server messages only: pulled without a
+		// full pass when the Maildir is quiet (no burst being debounced,
+		// no change waiting to be looked at).
+		pullNew   = map[string]bool{}
 		passCtx   context.Context
 		cancelRun context.CancelFunc
 	)
@@ -223,15 +242,20 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 		}
 	}()
 
-	startPass := func() {
-		pending, force = false, false
+	// startPass starts a full pass, or with folders a pull of their new
+	// server messages (which turns into a full pass when more changed).
+	startPass := func(folders []string) {
+		if folders == nil {
+			pending, force = false, false
+			inflight, waiting = waiting, nil
+		}
+		clear(pullNew)
 		running = true
-		inflight, waiting = waiting, nil
 		pushing, changed = changed, map[string]bool{}
 		a.setState(func(st *AccountStatus) { st.Syncing = true })
 		go func() {
 			start := time.Now()
-			res := a.pass(passCtx)
+			res := a.pass(passCtx, folders)
 			res.took = time.Since(start)
 			passes <- res
 		}()
@@ -243,7 +267,10 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 				retry.Stop()
 				retry, retryC = nil, nil
 			}
-			startPass()
+			startPass(nil)
+		} else if len(pullNew) > 0 && !running && !pending && retryC == nil && ctx.Err() == nil &&
+			debounceC == nil && !dirtyTree && !dirtyData && !checkAll && len(checkMsgs) == 0 {
+			startPass(slices.Sorted(maps.Keys(pullNew)))
 		}
 		select {
 		case <-ctx.Done():
@@ -267,6 +294,9 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 
 		case <-a.trigger:
 			pending = true
+
+		case f := <-a.newMail:
+			pullNew[f] = true
 
 		case req := <-a.reqs:
 			waiting = append(waiting, req)
@@ -456,14 +486,16 @@ func (a *account) settled(tree *localTree, path, folder string) bool {
 }
 
 // pass runs one pass of the account's protocol.
-func (a *account) pass(ctx context.Context) passResult {
+// With folders (IMAP only), it pulls just the new server messages of those
+// folders, or runs a full pass when more changed.
+func (a *account) pass(ctx context.Context, folders []string) passResult {
 	if a.cfg.Protocol == config.ProtocolPOP3 {
 		return a.passPOP3(ctx)
 	}
-	return a.passIMAP(ctx)
+	return a.passIMAP(ctx, folders)
 }
 
-func (a *account) passIMAP(ctx context.Context) passResult {
+func (a *account) passIMAP(ctx context.Context, folders []string) passResult {
 	a.syncMu.Lock()
 	s := a.syncer
 	a.syncMu.Unlock()
@@ -492,7 +524,18 @@ func (a *account) passIMAP(ctx context.Context) passResult {
 	a.newMu.Lock()
 	a.newBy = map[string]int{}
 	a.newMu.Unlock()
-	st, err := s.Sync(ctx)
+	var st syncer.Stats
+	err := syncer.ErrFullPass
+	if len(folders) > 0 {
+		st, err = s.PullNew(ctx, folders...)
+		if errors.Is(err, syncer.ErrFullPass) {
+			a.log.Debug("new mail pushed, and more changed: full pass", "folders", folders)
+		}
+	}
+	pulled := err == nil
+	if errors.Is(err, syncer.ErrFullPass) {
+		st, err = s.Sync(ctx)
+	}
 	a.newMu.Lock()
 	newBy := a.newBy
 	a.newBy = nil
@@ -506,7 +549,7 @@ func (a *account) passIMAP(ctx context.Context) passResult {
 		}
 	}
 	changed := st.Down != (syncer.Counts{}) || st.Up != (syncer.Counts{}) || st.Paired > 0
-	return passResult{summary: st.String(), newBy: newBy, warnings: st.Warnings, changed: changed, err: err}
+	return passResult{summary: st.String(), newBy: newBy, warnings: st.Warnings, changed: changed, pulled: pulled, err: err}
 }
 
 // progress collects the number of messages downloaded per folder.
@@ -586,6 +629,9 @@ func (a *account) finishPass(res passResult, reqs []*syncRequest, authFail *bool
 			st.LastPass = now
 			st.LastSummary = res.summary
 			st.Passes++
+			if res.pulled {
+				st.Pulls++
+			}
 			st.NextRetry = time.Time{}
 			return
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -14,8 +15,9 @@ import (
 )
 
 // idler keeps one IDLE connection on one folder and turns the server's
-// pushes (EXISTS, EXPUNGE, FETCH FLAGS) into pass triggers; the pass then
-// fetches only what changed. A watchdog ends IDLE every
+// pushes into work for the account: EXISTS alone into a pull of just the
+// new UIDs (syncer.PullNew, which falls back to a pass when more changed),
+// EXPUNGE and FETCH FLAGS into a pass, which fetches only what changed. A watchdog ends IDLE every
 // min(WatchdogInterval, IdleRefresh), sends a NOOP and closes the
 // connection when the server does not answer within WatchdogTimeout
 // (go-imap's Wait has no timeout of its own); the idler then reconnects
@@ -126,7 +128,14 @@ func (i *idler) session(ctx context.Context, reconnect bool) (established bool, 
 	}
 	cycle := min(o.WatchdogInterval, o.IdleRefresh)
 	pushed := make(chan struct{}, 1)
-	push := func() {
+	// other is set when a push was more than new messages (an expunge or
+	// a flag change): those need a pass, new messages alone only a pull
+	// of the new UIDs.
+	var other atomic.Bool
+	push := func(more bool) {
+		if more {
+			other.Store(true)
+		}
 		select {
 		case pushed <- struct{}{}:
 		default:
@@ -135,16 +144,23 @@ func (i *idler) session(ctx context.Context, reconnect bool) (established bool, 
 	// These run on the client's reader goroutine (Fetch: a goroutine of
 	// its own): only non-blocking sends here, never a client command.
 	handler := &imapclient.UnilateralDataHandler{
-		Expunge: func(uint32) { push() },
+		Expunge: func(uint32) { push(true) },
 		Mailbox: func(m *imapclient.UnilateralDataMailbox) {
 			if m.NumMessages != nil {
-				push()
+				push(false)
 			}
 		},
 		Fetch: func(m *imapclient.FetchMessageData) {
 			m.Collect() // drain, or the reader blocks
-			push()
+			push(true)
 		},
+	}
+	notify := func() {
+		if other.Swap(false) {
+			i.a.kick()
+		} else {
+			i.a.kickNew(i.folder)
+		}
 	}
 	c, err := syncer.Dial(ctx, i.a.cfg, syncer.DialOptions{Password: pw, Handler: handler, Timeout: o.WatchdogTimeout})
 	if err != nil {
@@ -178,6 +194,7 @@ func (i *idler) session(ctx context.Context, reconnect bool) (established bool, 
 	case <-pushed:
 	default:
 	}
+	other.Store(false)
 
 	for {
 		// While idling, the server may stay silent for a whole cycle.
@@ -193,7 +210,7 @@ func (i *idler) session(ctx context.Context, reconnect bool) (established bool, 
 			select {
 			case <-pushed:
 				i.a.log.Debug("IDLE push", "folder", i.folder)
-				i.a.kick()
+				notify()
 				continue
 			case <-t.C:
 			case <-ctx.Done():
@@ -232,7 +249,7 @@ func (i *idler) session(ctx context.Context, reconnect bool) (established bool, 
 		// A push that arrived while we were stopping IDLE.
 		select {
 		case <-pushed:
-			i.a.kick()
+			notify()
 		default:
 		}
 	}

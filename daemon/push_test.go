@@ -36,6 +36,10 @@ func TestServerChangesArriveByIDLE(t *testing.T) {
 		ms := f.local("INBOX")[msgID(raw)]
 		return len(ms) == 1 && strings.Contains(ms[0].path, "/new/")
 	})
+	// It came by a pull of the new UID, not a full pass.
+	eventually(t, func() string { return "the new message was not pulled on its own" }, func() bool {
+		return f.status().Pulls >= 1
+	})
 
 	u.SetFlags(t, "INBOX", uid, true, imap.FlagFlagged, imap.FlagSeen)
 	eventually(t, func() string { return "the flags never arrived" }, func() bool {

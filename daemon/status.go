@@ -50,6 +50,9 @@ type AccountStatus struct {
 	LastPass    time.Time `json:"last_pass,omitzero"`
 	LastSummary string    `json:"last_summary,omitempty"`
 	Passes      int       `json:"passes"`
+	// Pulls counts the passes that were pulls of new messages pushed by
+	// IDLE (no full pass needed); they are counted in Passes too.
+	Pulls int `json:"pulls"`
 	// LastError is the last pass's error, kept after later successes.
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`

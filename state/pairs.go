@@ -21,7 +21,20 @@ type Pair struct {
 
 // Pairs returns every pair of a folder, by UID.
 func (d *DB) Pairs(folderID int64) ([]Pair, error) {
-	rows, err := d.sql.Query(`SELECT folder_id, uid, key, flags, size, msgid FROM pairs WHERE folder_id = ? ORDER BY uid`, folderID)
+	return d.queryPairs(`folder_id = ?`, folderID)
+}
+
+// PairsFrom returns the pairs of a folder whose UID is at least uid: the
+// messages a pass paired at or above the UIDNEXT it recorded (its own
+// APPENDs and MOVEs), which a later look at the new UIDs must not take for
+// new messages.
+func (d *DB) PairsFrom(folderID int64, uid uint32) ([]Pair, error) {
+	return d.queryPairs(`folder_id = ? AND uid >= ?`, folderID, uid)
+}
+
+// queryPairs returns the pairs matching a condition, by UID.
+func (d *DB) queryPairs(where string, args ...any) ([]Pair, error) {
+	rows, err := d.sql.Query(`SELECT folder_id, uid, key, flags, size, msgid FROM pairs WHERE `+where+` ORDER BY uid`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("state: pairs: %w", err)
 	}
