@@ -36,10 +36,10 @@ type account struct {
 	cfg *config.Account
 	log *slog.Logger
 
-	trigger chan struct{}     // cap 1: a pass is wanted
-	newMail chan string       // IDLE folders whose server announced new messages (EXISTS)
-	wake    chan struct{}     // cap 1: reconnect now (clock jump, network change)
-	reqs    chan *syncRequest // explicit passes (control socket)
+	trigger chan struct{}      // cap 1: a pass is wanted
+	newMail chan syncer.Pushed // what IDLE connections pushed
+	wake    chan struct{}      // cap 1: reconnect now (clock jump, network change)
+	reqs    chan *syncRequest  // explicit passes (control socket)
 	cancel  context.CancelFunc
 	done    chan struct{}
 
@@ -77,7 +77,7 @@ func newAccount(d *Daemon, a *config.Account) *account {
 		cfg:     a,
 		log:     d.log.With("account", a.Name),
 		trigger: make(chan struct{}, 1),
-		newMail: make(chan string, 16),
+		newMail: make(chan syncer.Pushed, 16),
 		wake:    make(chan struct{}, 1),
 		reqs:    make(chan *syncRequest),
 		done:    make(chan struct{}),
@@ -94,12 +94,12 @@ func (a *account) kick() {
 	}
 }
 
-// kickNew reports new messages announced in an IDLE folder: the loop
-// fetches just them when nothing else is known to have changed, else runs
-// a pass. It never blocks.
-func (a *account) kickNew(folder string) {
+// kickNew reports what an IDLE connection pushed (new messages, flag
+// changes, expunges by UID): the loop pulls just that when nothing else is
+// known to have changed, else runs a pass. It never blocks.
+func (a *account) kickNew(p syncer.Pushed) {
 	select {
-	case a.newMail <- folder:
+	case a.newMail <- p:
 	default:
 		a.kick()
 	}
@@ -204,10 +204,11 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 		pushing  map[string]bool
 		authFail bool
 		passes   = make(chan passResult, 1)
-		// IDLE folders with new server messages only: pulled without a
-		// full pass when the Maildir is quiet (no burst being debounced,
-		// no change waiting to be looked at).
-		pullNew   = map[string]bool{}
+		// What IDLE connections pushed, by folder (with the UIDs seen
+		// expunged): pulled without a full pass when the Maildir is
+		// quiet (no burst being debounced, no change waiting to be
+		// looked at).
+		pullNew   = map[string][]uint32{}
 		passCtx   context.Context
 		cancelRun context.CancelFunc
 	)
@@ -242,10 +243,10 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 		}
 	}()
 
-	// startPass starts a full pass, or with folders a pull of their new
-	// server messages (which turns into a full pass when more changed).
-	startPass := func(folders []string) {
-		if folders == nil {
+	// startPass starts a full pass, or with pushes a pull of what they
+	// announced (which turns into a full pass when more changed).
+	startPass := func(pushes []syncer.Pushed) {
+		if pushes == nil {
 			pending, force = false, false
 			inflight, waiting = waiting, nil
 		}
@@ -255,7 +256,7 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 		a.setState(func(st *AccountStatus) { st.Syncing = true })
 		go func() {
 			start := time.Now()
-			res := a.pass(passCtx, folders)
+			res := a.pass(passCtx, pushes)
 			res.took = time.Since(start)
 			passes <- res
 		}()
@@ -270,7 +271,11 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 			startPass(nil)
 		} else if len(pullNew) > 0 && !running && !pending && retryC == nil && ctx.Err() == nil &&
 			debounceC == nil && !dirtyTree && !dirtyData && !checkAll && len(checkMsgs) == 0 {
-			startPass(slices.Sorted(maps.Keys(pullNew)))
+			var pushes []syncer.Pushed
+			for _, f := range slices.Sorted(maps.Keys(pullNew)) {
+				pushes = append(pushes, syncer.Pushed{Folder: f, Expunged: pullNew[f]})
+			}
+			startPass(pushes)
 		}
 		select {
 		case <-ctx.Done():
@@ -295,8 +300,8 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 		case <-a.trigger:
 			pending = true
 
-		case f := <-a.newMail:
-			pullNew[f] = true
+		case p := <-a.newMail:
+			pullNew[p.Folder] = append(pullNew[p.Folder], p.Expunged...)
 
 		case req := <-a.reqs:
 			waiting = append(waiting, req)
@@ -486,16 +491,16 @@ func (a *account) settled(tree *localTree, path, folder string) bool {
 }
 
 // pass runs one pass of the account's protocol.
-// With folders (IMAP only), it pulls just the new server messages of those
-// folders, or runs a full pass when more changed.
-func (a *account) pass(ctx context.Context, folders []string) passResult {
+// With pushes (IMAP only), it pulls just what IDLE announced, or runs a
+// full pass when more changed.
+func (a *account) pass(ctx context.Context, pushes []syncer.Pushed) passResult {
 	if a.cfg.Protocol == config.ProtocolPOP3 {
 		return a.passPOP3(ctx)
 	}
-	return a.passIMAP(ctx, folders)
+	return a.passIMAP(ctx, pushes)
 }
 
-func (a *account) passIMAP(ctx context.Context, folders []string) passResult {
+func (a *account) passIMAP(ctx context.Context, pushes []syncer.Pushed) passResult {
 	a.syncMu.Lock()
 	s := a.syncer
 	a.syncMu.Unlock()
@@ -526,10 +531,10 @@ func (a *account) passIMAP(ctx context.Context, folders []string) passResult {
 	a.newMu.Unlock()
 	var st syncer.Stats
 	err := syncer.ErrFullPass
-	if len(folders) > 0 {
-		st, err = s.PullNew(ctx, folders...)
+	if len(pushes) > 0 {
+		st, err = s.PullNew(ctx, pushes...)
 		if errors.Is(err, syncer.ErrFullPass) {
-			a.log.Debug("new mail pushed, and more changed: full pass", "folders", folders)
+			a.log.Debug("IDLE pushed changes, and more changed: full pass")
 		}
 	}
 	pulled := err == nil

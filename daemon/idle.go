@@ -128,14 +128,16 @@ func (i *idler) session(ctx context.Context, reconnect bool) (established bool, 
 	}
 	cycle := min(o.WatchdogInterval, o.IdleRefresh)
 	pushed := make(chan struct{}, 1)
-	// other is set when a push was more than new messages (an expunge or
-	// a flag change): those need a pass, new messages alone only a pull
-	// of the new UIDs.
-	var other atomic.Bool
-	push := func(more bool) {
-		if more {
-			other.Store(true)
-		}
+	// other is set when a push needs a full pass (an expunge of a message
+	// whose UID is not known); new messages, flag changes and expunges
+	// mapped to their UIDs (gone) are pulled on their own.
+	var (
+		other  atomic.Bool
+		seqs   seqMap
+		goneMu sync.Mutex
+		gone   []uint32
+	)
+	push := func() {
 		select {
 		case pushed <- struct{}{}:
 		default:
@@ -144,22 +146,36 @@ func (i *idler) session(ctx context.Context, reconnect bool) (established bool, 
 	// These run on the client's reader goroutine (Fetch: a goroutine of
 	// its own): only non-blocking sends here, never a client command.
 	handler := &imapclient.UnilateralDataHandler{
-		Expunge: func(uint32) { push(true) },
+		Expunge: func(seq uint32) {
+			if uid, ok := seqs.expunge(seq); ok {
+				goneMu.Lock()
+				gone = append(gone, uid)
+				goneMu.Unlock()
+			} else {
+				other.Store(true)
+			}
+			push()
+		},
 		Mailbox: func(m *imapclient.UnilateralDataMailbox) {
 			if m.NumMessages != nil {
-				push(false)
+				seqs.exists(*m.NumMessages)
+				push()
 			}
 		},
 		Fetch: func(m *imapclient.FetchMessageData) {
 			m.Collect() // drain, or the reader blocks
-			push(true)
+			push()
 		},
 	}
 	notify := func() {
+		goneMu.Lock()
+		uids := gone
+		gone = nil
+		goneMu.Unlock()
 		if other.Swap(false) {
 			i.a.kick()
 		} else {
-			i.a.kickNew(i.folder)
+			i.a.kickNew(syncer.Pushed{Folder: i.folder, Expunged: uids})
 		}
 	}
 	c, err := syncer.Dial(ctx, i.a.cfg, syncer.DialOptions{Password: pw, Handler: handler, Timeout: o.WatchdogTimeout})
@@ -178,6 +194,26 @@ func (i *idler) session(ctx context.Context, reconnect bool) (established bool, 
 	if err != nil {
 		return false, fmt.Errorf("examine %q: %w", i.remote, err)
 	}
+	// Drop what the SELECT itself may have pushed.
+	select {
+	case <-pushed:
+	default:
+	}
+	other.Store(false)
+	seqs.exists(sel.NumMessages)
+	// Changes between the last pass and this SELECT were not pushed.
+	if reconnect || i.changedSinceState(sel) {
+		i.a.log.Debug("IDLE connected: a pass for the changes since the last one", "folder", i.folder)
+		i.a.kick()
+	}
+	// The sequence → UID map, for the EXPUNGEs to come (those pushed
+	// meanwhile take a full pass).
+	uids, err := syncer.FolderUIDs(c, sel.NumMessages)
+	if err != nil {
+		return false, fmt.Errorf("list the UIDs of %q: %w", i.remote, err)
+	}
+	seqs.reset(uids)
+	// Connected from here on: every change from now on is pushed.
 	i.mu.Lock()
 	i.connected = true
 	i.lastErr = ""
@@ -185,16 +221,6 @@ func (i *idler) session(ctx context.Context, reconnect bool) (established bool, 
 		i.reconnects++
 	}
 	i.mu.Unlock()
-	// Changes between the last pass and this SELECT were not pushed.
-	if reconnect || i.changedSinceState(sel) {
-		i.a.kick()
-	}
-	// Drop what the SELECT itself may have pushed.
-	select {
-	case <-pushed:
-	default:
-	}
-	other.Store(false)
 
 	for {
 		// While idling, the server may stay silent for a whole cycle.
@@ -211,6 +237,11 @@ func (i *idler) session(ctx context.Context, reconnect bool) (established bool, 
 			case <-pushed:
 				i.a.log.Debug("IDLE push", "folder", i.folder)
 				notify()
+				if _, n := seqs.unknown(); n > 0 {
+					// Leave IDLE to learn the new messages' UIDs,
+					// so that their expunges map too.
+					break wait
+				}
 				continue
 			case <-t.C:
 			case <-ctx.Done():
@@ -246,6 +277,10 @@ func (i *idler) session(ctx context.Context, reconnect bool) (established bool, 
 			// Usually the read deadline set above: the same check.
 			return true, fmt.Errorf("watchdog: DONE and NOOP failed: %w", err)
 		}
+		// UIDs of the messages that arrived since the map was filled.
+		if err := i.fillSeqs(c, &seqs); err != nil {
+			return true, err
+		}
 		// A push that arrived while we were stopping IDLE.
 		select {
 		case <-pushed:
@@ -280,4 +315,29 @@ func (i *idler) changedSinceState(sel *imap.SelectData) bool {
 		return true
 	}
 	return sel.HighestModSeq != 0 && sel.HighestModSeq != f.HighestModSeq
+}
+
+// fillSeqs fetches the UIDs of the messages the sequence map does not know
+// (those new since it was filled). A FETCH by sequence number: the server
+// sends no EXPUNGE during it, so the numbers hold.
+func (i *idler) fillSeqs(c *syncer.Conn, seqs *seqMap) error {
+	from, n := seqs.unknown()
+	if n == 0 {
+		return nil
+	}
+	var set imap.SeqSet
+	set.AddRange(from, 0)
+	msgs, err := c.Fetch(set, &imap.FetchOptions{UID: true}).Collect()
+	if err != nil {
+		return fmt.Errorf("fetch new UIDs: %w", err)
+	}
+	uids := make([]uint32, 0, len(msgs))
+	for k, m := range msgs {
+		if m.SeqNum != from+uint32(k) || m.UID == 0 {
+			return nil // not in order: leave the tail unknown
+		}
+		uids = append(uids, uint32(m.UID))
+	}
+	seqs.fill(from, uids)
+	return nil
 }

@@ -32,6 +32,20 @@ func (d *DB) PairsFrom(folderID int64, uid uint32) ([]Pair, error) {
 	return d.queryPairs(`folder_id = ? AND uid >= ?`, folderID, uid)
 }
 
+// PairsByUID returns the pairs of a folder with the given UIDs (those that
+// exist), by UID.
+func (d *DB) PairsByUID(folderID int64, uids []uint32) ([]Pair, error) {
+	if len(uids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, len(uids)+1)
+	args = append(args, folderID)
+	for _, u := range uids {
+		args = append(args, u)
+	}
+	return d.queryPairs(`folder_id = ? AND uid IN (?`+strings.Repeat(`, ?`, len(uids)-1)+`)`, args...)
+}
+
 // queryPairs returns the pairs matching a condition, by UID.
 func (d *DB) queryPairs(where string, args ...any) ([]Pair, error) {
 	rows, err := d.sql.Query(`SELECT folder_id, uid, key, flags, size, msgid FROM pairs WHERE `+where+` ORDER BY uid`, args...)

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/mailmirror/mailmirror/maildir"
 	"github.com/mailmirror/mailmirror/state"
 )
 
@@ -16,20 +19,35 @@ import (
 // returns it before it changes anything.
 var ErrFullPass = errors.New("syncer: a full pass is needed")
 
-// PullNew downloads the messages that are new on the server in the given
-// local folders, and nothing else: the daemon's answer to an IDLE push
-// (EXISTS) while its watcher has seen nothing change in the Maildir since
-// the last pass, which the caller must ensure. It does not read the local
-// folders nor load their pairs: one LIST-STATUS shows every other folder
-// unchanged since the last pass (a message moved on the server changes its
-// source folder too, so a move is never taken for new mail), a CHANGEDSINCE
-// FETCH shows no flag change of the older messages, the message count
-// shows no expunge, and the new UIDs are fetched and published like in a
-// pass. Whenever one of these does not hold it returns ErrFullPass.
+// Pushed is what an IDLE connection reported for one folder: that it
+// changed, and the UIDs of the messages it saw expunged (mapped from the
+// EXPUNGE responses' sequence numbers).
+type Pushed struct {
+	Folder   string // local name
+	Expunged []uint32
+}
+
+// maxPulled bounds the flag changes and expunges PullNew handles message by
+// message; more take a full pass.
+const maxPulled = 500
+
+// PullNew applies what IDLE connections pushed for some folders, and
+// nothing else: the daemon's answer to a push while its watcher has seen
+// nothing change in the Maildir since the last pass, which the caller must
+// ensure. It does not read the folders' local files nor load all their
+// pairs: one LIST-STATUS shows every other folder unchanged since the last
+// pass (a message moved on the server changes its source folder too, so a
+// move is never taken for new mail), a CHANGEDSINCE FETCH gives the flag
+// changes (applied to just those files), the expunged UIDs the IDLE
+// connection reported are checked with one UID SEARCH and their files
+// removed, the message count must then add up, and the new UIDs are
+// fetched and published like in a pass. Whenever one of these does not
+// hold, or an expunged message turns up as new (a server move), it returns
+// ErrFullPass before changing anything.
 //
 // The folders' local stamps are left as they were, so that the next full
 // pass looks at them again.
-func (s *Syncer) PullNew(ctx context.Context, folders ...string) (Stats, error) {
+func (s *Syncer) PullNew(ctx context.Context, pushed ...Pushed) (Stats, error) {
 	s.stats = Stats{}
 	if n, err := s.db.OpCount(s.acct.Name); err != nil || n > 0 {
 		return s.stats, errors.Join(ErrFullPass, err) // intents to resolve first
@@ -38,16 +56,24 @@ func (s *Syncer) PullNew(ctx context.Context, folders ...string) (Stats, error) 
 	if err != nil {
 		return s.stats, err
 	}
+	folders := make([]string, len(pushed))
+	for i, p := range pushed {
+		folders[i] = p.Folder
+	}
 	jobs, err := s.quickJobs(c, folders)
 	if err != nil {
 		s.release(c, err)
 		return s.stats, err
 	}
-	for _, j := range jobs {
-		if err := j.quickDetect(c); err != nil {
+	for i, j := range jobs {
+		if err := j.quickDetect(c, pushed[i].Expunged); err != nil {
 			s.release(c, err)
 			return s.stats, err
 		}
+	}
+	if err := quickMoves(jobs); err != nil {
+		s.release(c, err)
+		return s.stats, err
 	}
 	lc := &lazyConn{p: s.pool, ctx: ctx, c: c}
 	var errs []error
@@ -91,10 +117,13 @@ func (s *Syncer) quickJobs(c *Conn, folders []string) ([]*job, error) {
 	}
 	asked := map[string]bool{}
 	for _, f := range folders {
+		if asked[f] {
+			return nil, fmt.Errorf("syncer: folder %q pushed twice", f)
+		}
 		asked[f] = true
 	}
 	knownRemote := map[string]bool{}
-	var jobs []*job
+	byName := map[string]*job{}
 	for _, f := range known {
 		knownRemote[f.Remote] = true
 		r := remotes[f.Remote]
@@ -114,11 +143,13 @@ func (s *Syncer) quickJobs(c *Conn, folders []string) ([]*job, error) {
 		if j.lf, err = s.store.Folder(f.Name); err != nil {
 			return nil, err
 		}
-		delete(asked, f.Name)
-		jobs = append(jobs, j)
+		byName[f.Name] = j
 	}
-	if len(asked) > 0 {
-		return nil, ErrFullPass // a folder the state does not know yet
+	jobs := make([]*job, len(folders))
+	for i, f := range folders {
+		if jobs[i] = byName[f]; jobs[i] == nil {
+			return nil, ErrFullPass // a folder the state does not know yet
+		}
 	}
 	for name, r := range remotes {
 		if knownRemote[name] || r.hasAttr(imap.MailboxAttrNoSelect) || r.hasAttr(imap.MailboxAttrNonExistent) {
@@ -131,9 +162,10 @@ func (s *Syncer) quickJobs(c *Conn, folders []string) ([]*job, error) {
 	return jobs, nil
 }
 
-// quickDetect finds the folder's new server messages, or ErrFullPass when
-// anything else changed there since the last pass.
-func (j *job) quickDetect(c *Conn) error {
+// quickDetect finds the folder's new server messages, flag changes and
+// the expunges the IDLE connection reported, or ErrFullPass when anything
+// else changed there since the last pass.
+func (j *job) quickDetect(c *Conn, expunged []uint32) error {
 	st := j.st
 	sel, err := c.Reselect(j.remote)
 	if err != nil {
@@ -148,55 +180,149 @@ func (j *job) quickDetect(c *Conn) error {
 	j.newSt.HighestModSeq = sel.HighestModSeq
 	j.serverFlags = map[uint32]string{}
 	j.serverGone = map[uint32]bool{}
-	j.entries = nil
+	j.pairs = map[uint32]*state.Pair{}
 	from := max(st.UIDNext, 1)
-	if sel.UIDNext != 0 && uint32(sel.UIDNext) <= from {
-		if sel.NumMessages == st.Messages && sel.HighestModSeq == st.HighestModSeq {
-			j.quiet = true
-			return nil
-		}
-		return ErrFullPass
+	if sel.HighestModSeq == st.HighestModSeq && sel.NumMessages == st.Messages && uint32(sel.UIDNext) <= from {
+		j.quiet = true
+		return nil
 	}
 	// Flag changes of the older messages.
+	var changed []uint32
 	if from > 1 && sel.HighestModSeq != st.HighestModSeq {
 		var set imap.UIDSet
 		set.AddRange(1, imap.UID(from-1))
-		changed := false
-		err := each(c, c.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, ChangedSince: st.HighestModSeq}), func(*imapclient.FetchMessageBuffer) {
-			changed = true
+		err := each(c, c.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, ChangedSince: st.HighestModSeq}), func(m *imapclient.FetchMessageBuffer) {
+			if m.UID != 0 && uint32(m.UID) < from && len(changed) <= maxPulled {
+				changed = append(changed, uint32(m.UID))
+				j.serverFlags[uint32(m.UID)] = maildir.FlagsFromIMAP(m.Flags)
+			}
 		})
 		if err != nil {
 			return fmt.Errorf("fetch flags: %w", err)
 		}
-		if changed {
+	}
+	if len(changed) > maxPulled || len(expunged) > maxPulled {
+		return ErrFullPass
+	}
+	// The expunged messages must be gone.
+	if len(expunged) > 0 {
+		var set imap.UIDSet
+		for _, u := range expunged {
+			set.AddNum(imap.UID(u))
+		}
+		data, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+		if err != nil {
+			return fmt.Errorf("search: %w", err)
+		}
+		if len(data.AllUIDs()) > 0 {
 			return ErrFullPass
 		}
 	}
-	// The messages a pass paired at or above the UIDNEXT it recorded.
+	// The pairs concerned: those changed or expunged, and those a pass
+	// paired at or above the UIDNEXT it recorded (its own APPENDs and
+	// MOVEs), which must not be taken for new messages.
 	above, err := j.s.db.PairsFrom(st.ID, from)
 	if err != nil {
 		return err
 	}
-	j.pairs = make(map[uint32]*state.Pair, len(above))
-	for i := range above {
-		j.pairs[above[i].UID] = &above[i]
-	}
-	seen := map[uint32]bool{}
-	var set imap.UIDSet
-	set.AddRange(imap.UID(from), 0)
-	if err := j.fetchMeta(c, set, func(m *serverMsg) bool { return m.uid >= from }, seen); err != nil {
+	some, err := j.s.db.PairsByUID(st.ID, append(changed, expunged...))
+	if err != nil {
 		return err
 	}
-	// Expunged messages: the count must be the old one plus what is new.
-	if sel.NumMessages != st.Messages+uint32(len(seen)) {
+	for _, ps := range [][]state.Pair{above, some} {
+		for i := range ps {
+			j.pairs[ps[i].UID] = &ps[i]
+		}
+	}
+	seen := map[uint32]bool{}
+	if sel.UIDNext == 0 || uint32(sel.UIDNext) > from {
+		var set imap.UIDSet
+		set.AddRange(imap.UID(from), 0)
+		if err := j.fetchMeta(c, set, func(m *serverMsg) bool { return m.uid >= from }, seen); err != nil {
+			return err
+		}
+	}
+	// The count must add up: what was there, less what went, plus what
+	// is new.
+	gone := 0
+	for _, u := range expunged {
+		if p := j.pairs[u]; p != nil && !seen[u] {
+			j.serverGone[u] = true
+			gone++
+		}
+	}
+	if sel.NumMessages != st.Messages+uint32(len(seen))-uint32(gone) {
 		return ErrFullPass
+	}
+	// The local files of the pairs concerned, which must be as the last
+	// pass left them (the caller's watcher saw no change).
+	if len(changed) > 0 || gone > 0 {
+		ents, err := j.lf.Scan()
+		if err != nil {
+			return err
+		}
+		want := map[string]bool{}
+		for _, p := range j.pairs {
+			want[p.Key] = true
+		}
+		j.entries = map[string]maildir.Entry{}
+		for _, e := range ents {
+			if want[e.Key] {
+				j.entries[e.Key] = e
+			}
+		}
+	}
+	for _, uid := range append(changed, expunged...) {
+		p := j.pairs[uid]
+		if p == nil {
+			continue // not mirrored (max_age), or no longer paired
+		}
+		e, ok := j.entries[p.Key]
+		if p.Key == "" || !ok || maildir.KnownOnly(e.Flags) != p.Flags {
+			return ErrFullPass
+		}
+		if j.serverGone[uid] {
+			j.localDeletes = append(j.localDeletes, p)
+		}
 	}
 	// Flag changes of messages paired above the old UIDNEXT need the
 	// merge of a full pass.
 	for uid, p := range j.pairs {
-		if f, ok := j.serverFlags[uid]; ok && f != p.Flags {
+		if f, ok := j.serverFlags[uid]; ok && uid >= from && f != p.Flags {
 			return ErrFullPass
 		}
 	}
 	return nil
+}
+
+// quickMoves returns ErrFullPass when a message expunged in one of the
+// folders turns up as new in one of them: a server move, which a full pass
+// turns into a local rename instead of a download.
+func quickMoves(jobs []*job) error {
+	gone := map[identKey]bool{}
+	for _, j := range jobs {
+		for uid := range j.serverGone {
+			if p := j.pairs[uid]; p.MsgID != "" {
+				gone[identKey{p.MsgID, p.Size}] = true
+			}
+		}
+	}
+	for _, j := range jobs {
+		for _, m := range j.newServer {
+			if gone[identKey{m.ident, m.size}] {
+				return ErrFullPass
+			}
+		}
+	}
+	return nil
+}
+
+// FolderUIDs returns the UIDs of the selected folder's messages in
+// sequence order (one UID SEARCH ALL), bounded like a pass's search.
+func FolderUIDs(c *Conn, messages uint32) ([]uint32, error) {
+	all, err := searchAll(c, messages)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Sorted(maps.Keys(all)), nil
 }

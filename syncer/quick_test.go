@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,14 +12,18 @@ import (
 	"github.com/mailmirror/mailmirror/config"
 )
 
-// pullNew runs PullNew on INBOX with a syncer of its own.
-func (f *fixture) pullNew() (Stats, error) {
+// pullNew runs PullNew with a syncer of its own, for INBOX when nothing
+// is given.
+func (f *fixture) pullNew(pushed ...Pushed) (Stats, error) {
 	f.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s := New(f.acct, f.store, f.db, Options{DialOptions: DialOptions{Password: config.Secret(f.u.Password)}})
 	defer s.Close()
-	return s.PullNew(ctx, "INBOX")
+	if len(pushed) == 0 {
+		pushed = []Pushed{{Folder: "INBOX"}}
+	}
+	return s.PullNew(ctx, pushed...)
 }
 
 // The IDLE fast path: new server messages in a quiet folder are downloaded
@@ -61,9 +66,43 @@ func TestPullNewDownloadsOnlyTheNewMessages(t *testing.T) {
 	}
 }
 
-// Anything but new messages makes PullNew step aside, before it changes
-// anything, for a full pass: which then does the right thing (a server
-// move is a local rename, not a download).
+// Flag changes and reported expunges are applied message by message.
+func TestPullNewAppliesFlagsAndExpunges(t *testing.T) {
+	f := newFixture(t)
+	uids := make([]uint32, 4)
+	raws := make([][]byte, len(uids))
+	for i := range uids {
+		raws[i] = f.msg("inbox")
+		uids[i] = f.u.Append(t, "INBOX", raws[i])
+	}
+	f.sync()
+	f.u.SetFlags(t, "INBOX", uids[0], true, imap.FlagSeen, imap.FlagFlagged)
+	f.u.Expunge(t, "INBOX", uids[1])
+	f.u.Append(t, "INBOX", f.msg("new"))
+	st, err := f.pullNew(Pushed{Folder: "INBOX", Expunged: []uint32{uids[1]}})
+	if err != nil {
+		t.Fatalf("PullNew: %v", err)
+	}
+	if st.Down != (Counts{New: 1, Flags: 1, Deleted: 1}) {
+		t.Fatalf("PullNew: %s, want 1 new, 1 flags, 1 deleted", st)
+	}
+	f.compare()
+	if st := f.sync(); st.Down != (Counts{}) || st.Up != (Counts{}) {
+		t.Fatalf("the pass after PullNew found work: %s", st)
+	}
+	// An expunged UID the server still has is not believed.
+	if _, err := f.pullNew(Pushed{Folder: "INBOX", Expunged: []uint32{uids[2]}}); err != nil {
+		t.Fatalf("PullNew with a wrong expunge: %v", err)
+	}
+	f.compare()
+	if n := len(f.local("INBOX")); n != 4 {
+		t.Fatalf("local INBOX has %d messages, want 4", n)
+	}
+}
+
+// Anything else makes PullNew step aside, before it changes anything, for
+// a full pass: which then does the right thing (a server move is a local
+// rename, not a download).
 func TestPullNewStepsAsideForAFullPass(t *testing.T) {
 	f := newFixture(t)
 	f.u.CreateFolder(t, "Archive")
@@ -74,20 +113,23 @@ func TestPullNewStepsAsideForAFullPass(t *testing.T) {
 	arch := f.u.Append(t, "Archive", f.msg("archived"))
 	f.sync()
 
+	var pushed []Pushed
 	cases := []struct {
 		name   string
 		change func()
 	}{
-		{"flag change of an older message", func() {
-			f.u.SetFlags(t, "INBOX", uids[0], true, imap.FlagSeen)
-			f.u.Append(t, "INBOX", f.msg("new"))
-		}},
-		{"expunge", func() {
+		{"expunge not reported", func() {
 			f.u.Expunge(t, "INBOX", uids[1])
 			f.u.Append(t, "INBOX", f.msg("new"))
 		}},
 		{"server move into INBOX", func() {
 			f.u.Move(t, "Archive", arch, "INBOX")
+		}},
+		{"server move between pushed folders", func() {
+			inbox := f.u.Messages(t, "INBOX")
+			uid := inbox[len(inbox)-1].UID
+			f.u.Move(t, "INBOX", uid, "Archive")
+			pushed = []Pushed{{Folder: "INBOX", Expunged: []uint32{uid}}, {Folder: "Archive"}}
 		}},
 		{"new server folder", func() {
 			f.u.CreateFolder(t, "Projects")
@@ -96,8 +138,9 @@ func TestPullNewStepsAsideForAFullPass(t *testing.T) {
 	}
 	for _, c := range cases {
 		before := f.localAll()
+		pushed = nil
 		c.change()
-		st, err := f.pullNew()
+		st, err := f.pullNew(pushed...)
 		if !errors.Is(err, ErrFullPass) {
 			t.Fatalf("%s: PullNew = %s, %v; want ErrFullPass", c.name, st, err)
 		}
@@ -108,7 +151,7 @@ func TestPullNewStepsAsideForAFullPass(t *testing.T) {
 			}
 		}
 		st = f.sync()
-		if c.name == "server move into INBOX" && (st.Down.Moved != 1 || st.Down.New != 0) {
+		if strings.HasPrefix(c.name, "server move") && (st.Down.Moved != 1 || st.Down.New != 0) {
 			t.Fatalf("%s: the full pass did %s, want the move as a rename", c.name, st)
 		}
 		f.compare()
