@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -49,6 +50,9 @@ type Stats struct {
 	Up      Counts // Maildir → server
 	Paired  int    // local files bound to server messages without transfer
 	Bytes   int64  // message bytes downloaded
+	// Archived counts messages moved into an archive_to folder and
+	// deleted from the server (see Syncer.Archive).
+	Archived int
 	// Warnings are problems that did not stop the pass (a folder that
 	// could not be mapped, a folder deleted on one side that still holds
 	// messages on the other).
@@ -59,6 +63,9 @@ func (s Stats) String() string {
 	out := fmt.Sprintf("down: %s; up: %s", s.Down, s.Up)
 	if s.Paired > 0 {
 		out += fmt.Sprintf("; %d paired without transfer", s.Paired)
+	}
+	if s.Archived > 0 {
+		out += fmt.Sprintf("; %d archived", s.Archived)
 	}
 	return out
 }
@@ -78,6 +85,8 @@ type Syncer struct {
 	rescan map[string]located
 
 	pool *pool // kept between passes; see Close
+	// lastArchive is when the archive step last ran (see archiveStep).
+	lastArchive time.Time
 
 	mu    sync.Mutex
 	stats Stats
@@ -172,6 +181,8 @@ func (s *Syncer) Sync(ctx context.Context) (Stats, error) {
 	s.matchAcross(jobs)
 	// Phase B: apply.
 	err = s.parallel(ctx, p, jobs, (*job).apply)
+	// Then archive_after, with the state up to date.
+	err = errors.Join(err, s.archiveStep(ctx))
 	return s.stats, err
 }
 
