@@ -519,3 +519,22 @@ func decodeHeader(v string) string {
 	}
 	return d
 }
+
+// ArchiveAccount resolves the account's password, opens its Maildir and
+// runs Archive (see there) once.
+func ArchiveAccount(ctx context.Context, acct *config.Account, db *state.DB, dryRun bool, opts Options) ([]Archived, []string, error) {
+	if opts.Password == "" {
+		pw, err := acct.ResolvePassword(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts.Password = pw
+	}
+	store, err := maildir.Open(acct.Maildir, acct.Layout)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := New(acct, store, db, opts)
+	defer s.Close()
+	return s.Archive(ctx, dryRun)
+}
