@@ -53,6 +53,9 @@ type Stats struct {
 	// Archived counts messages moved into an archive_to folder and
 	// deleted from the server (see Syncer.Archive).
 	Archived int
+	// Quota is the server's quota for INBOX as read at the start of the
+	// pass (servers with QUOTA only).
+	Quota []state.Quota
 	// Warnings are problems that did not stop the pass (a folder that
 	// could not be mapped, a folder deleted on one side that still holds
 	// messages on the other).
@@ -87,6 +90,8 @@ type Syncer struct {
 	pool *pool // kept between passes; see Close
 	// lastArchive is when the archive step last ran (see archiveStep).
 	lastArchive time.Time
+	// lastQuota is the quota last recorded in the state (see readQuota).
+	lastQuota []state.Quota
 
 	mu    sync.Mutex
 	stats Stats
@@ -146,6 +151,10 @@ func (s *Syncer) Sync(ctx context.Context) (Stats, error) {
 	}
 	names, remotes, err := s.listRemote(c)
 	if err != nil {
+		p.discard(c)
+		return s.stats, err
+	}
+	if err := s.readQuota(c); err != nil {
 		p.discard(c)
 		return s.stats, err
 	}
