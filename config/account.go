@@ -55,13 +55,13 @@ func (a *Account) TLSConfig() (*tls.Config, error) {
 // patterns: it must match a pattern without "!" (a list of "!" patterns
 // only selects everything else) and no pattern with "!". "*" matches any
 // run of characters including "/", "%" any run without "/". INBOX is
-// matched case-insensitively. For a POP3 account it reports whether name
-// is its Folder.
+// matched case-insensitively. The archive_to folder of a folder_policy is
+// never synced. For a POP3 account it reports whether name is its Folder.
 func (a *Account) MatchFolder(name string) bool {
 	if a.Protocol == ProtocolPOP3 {
 		return normInbox(name) == normInbox(a.Folder)
 	}
-	return matchList(a.Folders, name)
+	return matchList(a.Folders, name) && !a.IsArchiveFolder(name)
 }
 
 // IsIdleFolder reports whether the folder called name is synced and

@@ -234,6 +234,9 @@ func (s *section) validate(a *Account) {
 			s.errorf("folder", "%v, got %s", err, s.got("folder"))
 		}
 	}
+	if s.ok(policyKey) {
+		s.decodePolicies(a)
+	}
 }
 
 // crossCheck reports duplicate account names and maildirs that are the

@@ -15,6 +15,8 @@ type KeyDoc struct {
 const (
 	TableTop     = ""
 	TableAccount = "account"
+	// TableFolderPolicy is for keys of [[account.folder_policy]] tables.
+	TableFolderPolicy = "account.folder_policy"
 )
 
 var keyDocs = []KeyDoc{
@@ -81,6 +83,8 @@ var keyDocs = []KeyDoc{
 		Doc: "What a message deleted locally becomes on the server: `\"expunge\"` (flagged `\\Deleted` and expunged) or `\"trash\"` (moved to the server's Trash folder)."},
 	{Name: "max_age", Table: TableAccount, Protocol: ProtocolIMAP, Default: "`\"0\"` (all)",
 		Doc: "Download only messages whose server date (INTERNALDATE) is newer than this (`\"180d\"`). Older ones stay on the server untouched; their absence here is never taken for a delete. Messages already downloaded stay. `\"0\"` mirrors everything."},
+	{Name: "folder_policy", Table: TableAccount, Protocol: ProtocolIMAP, Default: "none",
+		Doc: "Settings for some folders (their own `max_age`, `archive_after`), as `[[account.folder_policy]]` tables after the account's keys; their keys are in `docs/config-reference.md`. The first table whose `match` selects a folder applies to it."},
 	{Name: "on_new_mail", Table: TableAccount, Default: "none",
 		Doc: "Shell command (`sh -c`) run after new mail was stored for this account, e.g. `\"notmuch new\"`."},
 	{Name: "leave_on_server", Table: TableAccount, Protocol: ProtocolPOP3, Default: "`true`",
@@ -91,6 +95,15 @@ var keyDocs = []KeyDoc{
 		Doc: "With `leave_on_server = true`, delete a message from the server once it was deleted from the local Maildir."},
 	{Name: "folder", Table: TableAccount, Protocol: ProtocolPOP3, Default: "`\"INBOX\"`",
 		Doc: "Local folder receiving POP3 mail, hierarchy separated by `/`."},
+
+	{Name: "match", Table: TableFolderPolicy, Protocol: ProtocolIMAP, Default: "required",
+		Doc: "The folders this policy applies to: one pattern in the syntax of `folders` (`\"Lists/*\"`, `\"INBOX\"`), without `!`. The first policy of the account that matches a folder applies; keys it leaves out keep the account's value."},
+	{Name: "max_age", Table: TableFolderPolicy, Protocol: ProtocolIMAP, Default: "the account's `max_age`",
+		Doc: "`max_age` for these folders (`\"30d\"`; `\"0\"` downloads everything here even when the account sets one)."},
+	{Name: "archive_after", Table: TableFolderPolicy, Protocol: ProtocolIMAP, Default: "none (never)",
+		Doc: "Relieve the server: messages of these folders whose server date (INTERNALDATE) is older than this (`\"365d\"`) and that are fully stored here are moved into the local folder `archive_to`, then deleted from the server. Each pass (at most once an hour in the daemon) and `mailmirror archive` do it; `mailmirror archive --dry-run` lists what would go. Messages never downloaded (left out by `max_age`) are never deleted. Needs a server with UIDPLUS; without it nothing is archived and a warning says so."},
+	{Name: "archive_to", Table: TableFolderPolicy, Protocol: ProtocolIMAP, Default: "required with `archive_after`",
+		Doc: "The local folder receiving archived messages (`\"Archive/old\"`). It is local only: never created on the server nor synced, whatever `folders` says; it must not be INBOX nor a folder `folders` or a `match` names."},
 }
 
 // KeyDocs returns every accepted key, top-level keys first, in the order of

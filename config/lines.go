@@ -18,6 +18,25 @@ type keyLines struct {
 type tableLines struct {
 	header int
 	keys   map[string]int // first component of each key, and of [account.x] headers
+	// subs holds the [[account.x]] tables (arrays of tables inside the
+	// account, such as folder_policy), by x, in file order.
+	subs map[string][]tableLines
+}
+
+// subKey returns the line of key in the n-th [[account.table]] of account
+// i, else the line of that table's header, else the line of table in the
+// account (an inline array), else the account's header.
+func (kl *keyLines) subKey(i int, table string, n int, key string) int {
+	if i < 0 || i >= len(kl.accounts) {
+		return kl.top["account"]
+	}
+	if subs := kl.accounts[i].subs[table]; n >= 0 && n < len(subs) {
+		if l, ok := subs[n].keys[key]; ok {
+			return l
+		}
+		return subs[n].header
+	}
+	return kl.accountKey(i, table)
 }
 
 // accountKey returns the line of key in account i, else the line of its
@@ -52,9 +71,11 @@ func scanKeyLines(data string) *keyLines {
 	const (
 		inTop = iota
 		inAccount
+		inSub // an [[account.x]] table
 		inOther
 	)
 	where := inTop
+	var sub []tableLines // the array of the current inSub table
 	record := func(m map[string]int, key string, line int) {
 		if _, ok := m[key]; !ok {
 			m[key] = line
@@ -89,6 +110,15 @@ func scanKeyLines(data string) *keyLines {
 				kl.accounts = append(kl.accounts, tableLines{header: line, keys: map[string]int{}})
 				record(kl.top, "account", line)
 				where = inAccount
+			case double && len(path) == 2 && path[0] == "account" && len(kl.accounts) > 0:
+				a := &kl.accounts[len(kl.accounts)-1]
+				record(a.keys, path[1], line)
+				if a.subs == nil {
+					a.subs = map[string][]tableLines{}
+				}
+				a.subs[path[1]] = append(a.subs[path[1]], tableLines{header: line, keys: map[string]int{}})
+				sub = a.subs[path[1]]
+				where = inSub
 			case path[0] == "account" && len(path) > 1 && len(kl.accounts) > 0:
 				record(kl.accounts[len(kl.accounts)-1].keys, path[1], line)
 				where = inOther
@@ -105,6 +135,8 @@ func scanKeyLines(data string) *keyLines {
 					record(kl.top, path[0], line)
 				case inAccount:
 					record(kl.accounts[len(kl.accounts)-1].keys, path[0], line)
+				case inSub:
+					record(sub[len(sub)-1].keys, path[0], line)
 				}
 			}
 			sc.skipValue()

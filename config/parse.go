@@ -227,13 +227,16 @@ type section struct {
 	p     *parser
 	index int    // account index
 	label string // account label for messages, "" for the top level
-	vals  map[string]any
-	line  func(key string) int
-	bad   map[string]bool // keys whose value had the wrong type or could not be expanded
+	// prefix is put before key names in messages ("folder_policy." in
+	// the tables of an account's folder_policy).
+	prefix string
+	vals   map[string]any
+	line   func(key string) int
+	bad    map[string]bool // keys whose value had the wrong type or could not be expanded
 }
 
 func (s *section) errorf(key, format string, args ...any) {
-	s.p.add(&Error{File: s.p.file, Line: s.line(key), Account: s.label, Key: key, Msg: fmt.Sprintf(format, args...)})
+	s.p.add(&Error{File: s.p.file, Line: s.line(key), Account: s.label, Key: s.prefix + key, Msg: fmt.Sprintf(format, args...)})
 }
 
 // errorAt reports a problem not tied to one key at line.

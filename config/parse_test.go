@@ -236,6 +236,33 @@ host = "pop.example.net"
 username = "me"
 token_command = "oama access me"
 maildir = "$MAILROOT/helper"
+
+[[account]]
+name = "policies"
+protocol = "imap"
+host = "imap.example.com"
+username = "me"
+password_env = "P"
+maildir = "$MAILROOT/policies"
+folder_policy = [{ match = "Lists/*", max_age = "0" }]
+
+[[account]]
+name = "policies2"
+protocol = "imap"
+host = "imap.example.com"
+username = "me"
+password_env = "P"
+maildir = "$MAILROOT/policies2"
+max_age = "365d"
+
+[[account.folder_policy]]
+match = "Lists/*"
+max_age = "30d"
+
+[[account.folder_policy]]
+match = "*"
+archive_after = "730d"
+archive_to = "Archive/local"
 `
 	// Every documented key must appear in the text above.
 	for _, k := range KeyDocs() {
@@ -274,6 +301,20 @@ maildir = "$MAILROOT/helper"
 		Name: "helper", Protocol: "pop3", Auth: "xoauth2", Host: "pop.example.net", Port: 995, TLS: "implicit",
 		Username: "me", TokenCommand: "oama access me", Maildir: filepath.Join(home, "mailroot", "helper"),
 		Layout: "verbatim", PollInterval: 5 * time.Minute, MaxConnections: 1, LeaveOnServer: true, Folder: "INBOX", Line: 64,
+	}, {
+		Name: "policies", Protocol: "imap", Host: "imap.example.com", Port: 993, TLS: "implicit", Username: "me",
+		PasswordEnv: "P", Maildir: filepath.Join(home, "mailroot", "policies"), Layout: "verbatim", Folders: []string{"*"},
+		IdleFolders: []string{"INBOX"}, PollInterval: 2 * time.Minute, MaxConnections: 4, DeleteMode: "expunge", Line: 73,
+		FolderPolicies: []FolderPolicy{{Match: "Lists/*", HasMaxAge: true, Line: 80}},
+	}, {
+		Name: "policies2", Protocol: "imap", Host: "imap.example.com", Port: 993, TLS: "implicit", Username: "me",
+		PasswordEnv: "P", Maildir: filepath.Join(home, "mailroot", "policies2"), Layout: "verbatim", Folders: []string{"*"},
+		IdleFolders: []string{"INBOX"}, PollInterval: 2 * time.Minute, MaxConnections: 4, DeleteMode: "expunge",
+		MaxAge: 365 * 24 * time.Hour, Line: 82,
+		FolderPolicies: []FolderPolicy{
+			{Match: "Lists/*", MaxAge: 30 * 24 * time.Hour, HasMaxAge: true, Line: 91},
+			{Match: "*", ArchiveAfter: 730 * 24 * time.Hour, ArchiveTo: "Archive/local", Line: 95},
+		},
 	}}
 	for _, a := range want {
 		if a.Auth == "" {

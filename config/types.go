@@ -92,6 +92,9 @@ type Account struct {
 	DeleteMode     string        // IMAP: DeleteExpunge (default) or DeleteTrash
 	OnNewMail      string        // shell command run after new mail arrived; "" = none
 	MaxAge         time.Duration // IMAP: only messages newer than this are downloaded; 0 = all
+	// FolderPolicies are the [[account.folder_policy]] tables (IMAP), in
+	// file order: the first that matches a folder applies (see Policy).
+	FolderPolicies []FolderPolicy
 
 	// POP3 only.
 	LeaveOnServer            bool          // default true

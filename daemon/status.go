@@ -66,6 +66,29 @@ type AccountStatus struct {
 	// Messages is the number of messages the state knows: the sum of the
 	// folders for IMAP, the UIDLs downloaded for POP3.
 	Messages int `json:"messages"`
+	// Quota is the server's quota as the last pass read it (IMAP servers
+	// with QUOTA only).
+	Quota []QuotaStatus `json:"quota,omitempty"`
+}
+
+// QuotaStatus is one resource of a server quota root (RFC 9208).
+type QuotaStatus struct {
+	Root     string `json:"root"`
+	Resource string `json:"resource"` // "STORAGE" (in KiB), "MESSAGE", ...
+	Usage    int64  `json:"usage"`
+	Limit    int64  `json:"limit"`
+	// Percent is Usage as a percentage of Limit, rounded down.
+	Percent int       `json:"percent"`
+	Updated time.Time `json:"updated,omitzero"`
+}
+
+// QuotaWarnPercent is the usage above which status warns that the server
+// is nearly full.
+const QuotaWarnPercent = 90
+
+// Full reports whether the resource is used above QuotaWarnPercent.
+func (q QuotaStatus) Full() bool {
+	return q.Limit > 0 && q.Usage*100 > q.Limit*QuotaWarnPercent
 }
 
 // IdleStatus is one IDLE connection.
@@ -120,6 +143,14 @@ func fillFromDB(as *AccountStatus, a *config.Account, db *state.DB) error {
 		}
 		as.Messages = len(uidls)
 		return nil
+	}
+	quota, err := db.Quota(a.Name)
+	if err != nil {
+		return fmt.Errorf("account %q: %w", a.Name, err)
+	}
+	as.Quota = nil
+	for _, q := range quota {
+		as.Quota = append(as.Quota, QuotaStatus{Root: q.Root, Resource: q.Resource, Usage: q.Usage, Limit: q.Limit, Percent: q.Percent(), Updated: q.Updated})
 	}
 	folders, err := db.Folders(a.Name)
 	if err != nil {

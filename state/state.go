@@ -2,8 +2,8 @@
 // (modernc.org/sqlite, pure Go, WAL mode) in the state directory: IMAP
 // folders and their server counters, message pairs (UID ↔ Maildir key) with
 // the flags both sides last agreed on, pending operations (the write-ahead
-// intents of side effects that cannot be undone) and the UIDLs a POP3
-// account has stored.
+// intents of side effects that cannot be undone), the UIDLs a POP3
+// account has stored and the server quota an IMAP pass last read.
 //
 // One process at a time may open the state for writing: Open takes an
 // exclusive lock on a file beside the database and fails with ErrLocked
@@ -166,6 +166,16 @@ var migrations = []string{
 	);`,
 	// 2: local change stamp per folder (modification times of new/ and cur/).
 	`ALTER TABLE folders ADD COLUMN local_stamp TEXT NOT NULL DEFAULT '';`,
+	// 3: the server's quota usage as the last pass read it.
+	`CREATE TABLE quota (
+		account TEXT NOT NULL,
+		root TEXT NOT NULL,
+		resource TEXT NOT NULL,
+		usage INTEGER NOT NULL,
+		quota_limit INTEGER NOT NULL,
+		updated INTEGER NOT NULL,
+		PRIMARY KEY (account, root, resource)
+	);`,
 }
 
 // SchemaVersion is the schema version this build writes.

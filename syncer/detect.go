@@ -548,12 +548,18 @@ func each(c *Conn, cmd *imapclient.FetchCommand, fn func(*imapclient.FetchMessag
 // max bounds the answer: a server claiming far more UIDs than messages is
 // broken or hostile, and must not make us allocate without limit.
 func searchAll(c *Conn, max uint32) (map[uint32]bool, error) {
+	return searchUIDs(c, &imap.SearchCriteria{}, max)
+}
+
+// searchUIDs returns the UIDs of the selected folder's messages matching
+// criteria, bounded like searchAll.
+func searchUIDs(c *Conn, criteria *imap.SearchCriteria, max uint32) (map[uint32]bool, error) {
 	limit := uint64(max)*2 + 1000
 	var opts *imap.SearchOptions
 	if c.caps().Has(imap.CapESearch) {
 		opts = &imap.SearchOptions{ReturnAll: true}
 	}
-	data, err := c.UIDSearch(&imap.SearchCriteria{}, opts).Wait()
+	data, err := c.UIDSearch(criteria, opts).Wait()
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
@@ -584,8 +590,9 @@ func searchAll(c *Conn, max uint32) (map[uint32]bool, error) {
 	return out, nil
 }
 
-// tooOld reports whether max_age leaves a server message out.
+// tooOld reports whether max_age (the folder's policy's, else the
+// account's) leaves a server message out.
 func (j *job) tooOld(m *serverMsg) bool {
-	age := j.s.acct.MaxAge
+	age := j.s.acct.MaxAgeFor(j.local)
 	return age > 0 && !m.date.IsZero() && m.date.Before(time.Now().Add(-age))
 }

@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/mailmirror/mailmirror/state"
@@ -20,7 +21,8 @@ import (
 //     pairs it with the local file by identity and size instead of
 //     downloading it or sending it again; if it did not, the local file is
 //     still unpaired and the pass sends it. Either way nothing is repeated
-//     blindly, and the intent is removed here.
+//     blindly, and the intent is removed here;
+//   - an archiving: see resolveArchive.
 func (s *Syncer) resolveIntents(ctx context.Context, p *pool) error {
 	ops, err := s.db.Ops(s.acct.Name)
 	if err != nil {
@@ -30,9 +32,15 @@ func (s *Syncer) resolveIntents(ctx context.Context, p *pool) error {
 		if !strings.HasPrefix(op.Kind, "imap-") {
 			continue
 		}
-		if op.Kind == opDownload {
+		switch op.Kind {
+		case opDownload:
 			if err := s.resolveDownload(op); err != nil {
 				return err
+			}
+			continue
+		case opArchive:
+			if err := s.resolveArchive(ctx, p, op); err != nil {
+				return fmt.Errorf("resolve an interrupted archiving of %q: %w", op.Folder, err)
 			}
 			continue
 		}

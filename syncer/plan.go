@@ -60,6 +60,9 @@ func (s *Syncer) plan(ctx context.Context, p *pool, remotes map[string]*remoteFo
 			continue
 		}
 		if !s.acct.MatchFolder(ln) {
+			if s.acct.IsArchiveFolder(ln) {
+				s.warn("server folder %q has the name of an archive_to folder, which is local only: not synced; rename one of them", name)
+			}
 			continue
 		}
 		if _, err := s.store.FolderPath(ln); err != nil {

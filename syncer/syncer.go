@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -49,6 +50,12 @@ type Stats struct {
 	Up      Counts // Maildir → server
 	Paired  int    // local files bound to server messages without transfer
 	Bytes   int64  // message bytes downloaded
+	// Archived counts messages moved into an archive_to folder and
+	// deleted from the server (see Syncer.Archive).
+	Archived int
+	// Quota is the server's quota for INBOX as read at the start of the
+	// pass (servers with QUOTA only).
+	Quota []state.Quota
 	// Warnings are problems that did not stop the pass (a folder that
 	// could not be mapped, a folder deleted on one side that still holds
 	// messages on the other).
@@ -59,6 +66,9 @@ func (s Stats) String() string {
 	out := fmt.Sprintf("down: %s; up: %s", s.Down, s.Up)
 	if s.Paired > 0 {
 		out += fmt.Sprintf("; %d paired without transfer", s.Paired)
+	}
+	if s.Archived > 0 {
+		out += fmt.Sprintf("; %d archived", s.Archived)
 	}
 	return out
 }
@@ -78,6 +88,10 @@ type Syncer struct {
 	rescan map[string]located
 
 	pool *pool // kept between passes; see Close
+	// lastArchive is when the archive step last ran (see archiveStep).
+	lastArchive time.Time
+	// lastQuota is the quota last recorded in the state (see readQuota).
+	lastQuota []state.Quota
 
 	mu    sync.Mutex
 	stats Stats
@@ -140,6 +154,10 @@ func (s *Syncer) Sync(ctx context.Context) (Stats, error) {
 		p.discard(c)
 		return s.stats, err
 	}
+	if err := s.readQuota(c); err != nil {
+		p.discard(c)
+		return s.stats, err
+	}
 	p.put(c)
 	s.names = names
 
@@ -172,6 +190,8 @@ func (s *Syncer) Sync(ctx context.Context) (Stats, error) {
 	s.matchAcross(jobs)
 	// Phase B: apply.
 	err = s.parallel(ctx, p, jobs, (*job).apply)
+	// Then archive_after, with the state up to date.
+	err = errors.Join(err, s.archiveStep(ctx))
 	return s.stats, err
 }
 

@@ -121,6 +121,14 @@ func printStatus(w io.Writer, st *daemon.Status, note string, now time.Time) {
 			fmt.Fprintf(w, "  messages:    %d downloaded\n", a.Messages)
 			continue
 		}
+		for _, q := range a.Quota {
+			fmt.Fprintf(w, "  quota:       %s\n", quotaText(q))
+		}
+		for _, q := range a.Quota {
+			if q.Full() {
+				fmt.Fprintf(w, "  warning:     server quota %d%% full (%s): consider archive_after\n", q.Percent, quotaText(q))
+			}
+		}
 		fmt.Fprintf(w, "  messages:    %d in %d folders\n", a.Messages, len(a.Folders))
 		width := 0
 		for _, f := range a.Folders {
@@ -130,6 +138,15 @@ func printStatus(w io.Writer, st *daemon.Status, note string, now time.Time) {
 			fmt.Fprintf(w, "    %s%s %7d\n", f.Name, strings.Repeat(" ", width-len(f.Name)), f.Messages)
 		}
 	}
+}
+
+// quotaText renders a quota resource: "STORAGE 930.0 MB of 1.0 GB" (STORAGE
+// counts KiB), "MESSAGE 930 of 1000".
+func quotaText(q daemon.QuotaStatus) string {
+	if q.Resource == "STORAGE" {
+		return fmt.Sprintf("STORAGE %s of %s", humanBytes(q.Usage*1024), humanBytes(q.Limit*1024))
+	}
+	return fmt.Sprintf("%s %d of %d", q.Resource, q.Usage, q.Limit)
 }
 
 func syncing(a daemon.AccountStatus) string {
