@@ -49,6 +49,11 @@ type Stats struct {
 	Up      Counts // Maildir → server
 	Paired  int    // local files bound to server messages without transfer
 	Bytes   int64  // message bytes downloaded
+	// BytesIn and BytesOut are what the pass received from and sent to
+	// the server on all its connections (TCP payload, logins included;
+	// see Counters). Connections kept for the next pass are logged out
+	// by Close, after the pass: those few bytes are not in them.
+	BytesIn, BytesOut int64
 	// Warnings are problems that did not stop the pass (a folder that
 	// could not be mapped, a folder deleted on one side that still holds
 	// messages on the other).
@@ -88,6 +93,9 @@ type Syncer struct {
 // Connections are kept open between passes (a daemon runs many); Close
 // logs them out.
 func New(acct *config.Account, store *maildir.Store, db *state.DB, opts Options) *Syncer {
+	if opts.Counters == nil {
+		opts.Counters = &Counters{}
+	}
 	s := &Syncer{acct: acct, store: store, db: db, opts: opts}
 	s.pool = newPool(s, acct.MaxConnections)
 	return s
@@ -128,6 +136,15 @@ func (r *remoteFolder) hasAttr(a imap.MailboxAttr) bool {
 
 // Sync runs one complete two-way pass.
 func (s *Syncer) Sync(ctx context.Context) (Stats, error) {
+	in, out := s.opts.Counters.In.Load(), s.opts.Counters.Out.Load()
+	st, err := s.sync(ctx)
+	st.BytesIn = s.opts.Counters.In.Load() - in
+	st.BytesOut = s.opts.Counters.Out.Load() - out
+	return st, err
+}
+
+// sync is Sync without the byte counts.
+func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 	s.stats = Stats{}
 	p := s.pool
 
