@@ -37,6 +37,40 @@ func (d *DB) Pairs(folderID int64) ([]Pair, error) {
 	return out, rows.Err()
 }
 
+// PairsOf returns the pairs of a folder's given UIDs (those that have
+// one), by UID: a few pairs without reading the whole folder's.
+func (d *DB) PairsOf(folderID int64, uids []uint32) ([]Pair, error) {
+	var out []Pair
+	const chunk = 500 // SQLite allows 32766 parameters; keep statements small
+	for len(uids) > 0 {
+		n := min(len(uids), chunk)
+		args := make([]any, 0, n+1)
+		args = append(args, folderID)
+		for _, u := range uids[:n] {
+			args = append(args, u)
+		}
+		uids = uids[n:]
+		rows, err := d.sql.Query(`SELECT folder_id, uid, key, flags, size, msgid FROM pairs WHERE folder_id = ? AND uid IN (?`+strings.Repeat(",?", n-1)+`) ORDER BY uid`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("state: pairs: %w", err)
+		}
+		for rows.Next() {
+			var p Pair
+			if err := rows.Scan(&p.FolderID, &p.UID, &p.Key, &p.Flags, &p.Size, &p.MsgID); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("state: pairs: %w", err)
+			}
+			out = append(out, p)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("state: pairs: %w", err)
+		}
+	}
+	return out, nil
+}
+
 // PairCount returns the number of pairs of a folder.
 func (d *DB) PairCount(folderID int64) (int, error) {
 	var n int

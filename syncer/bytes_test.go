@@ -2,6 +2,9 @@ package syncer
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -181,4 +184,44 @@ func TestByteCountersMatchDovecot(t *testing.T) {
 	if extra := one.st.BytesIn - none.st.BytesIn - int64(len(raw)); extra > 2000 {
 		t.Errorf("one new message: received %d B beyond a no-change pass and the message, want at most 2000", extra)
 	}
+}
+
+// Flags changed on the server only, in folders nothing changed locally:
+// the pass reads just the changed messages' pairs (detectFlagsOnly) and
+// brings every change down, also beside a folder with local changes.
+func TestServerFlagChangesOnlyReadChangedPairs(t *testing.T) {
+	f := newFixture(t)
+	f.u.CreateFolder(t, "Archive")
+	var inbox, archive []uint32
+	for i := range 30 {
+		inbox = append(inbox, f.u.Append(t, "INBOX", f.msg(fmt.Sprintf("inbox %d", i))))
+		archive = append(archive, f.u.Append(t, "Archive", f.msg(fmt.Sprintf("archive %d", i)), imap.FlagSeen))
+	}
+	f.sync()
+	time.Sleep(1100 * time.Millisecond) // local stamps older than a second count
+	f.sync()
+	f.u.SetFlags(t, "INBOX", inbox[3], true, imap.FlagSeen, imap.FlagFlagged)
+	f.u.SetFlags(t, "INBOX", inbox[17], true, imap.FlagAnswered)
+	f.u.SetFlags(t, "Archive", archive[5], false, imap.FlagSeen)
+	st := f.sync()
+	if st.Down.Flags != 3 || st.Up.Flags != 0 {
+		t.Errorf("flags down %d up %d, want 3 and 0", st.Down.Flags, st.Up.Flags)
+	}
+	f.compare()
+	// The state agrees: a pass with nothing changed is quiet, and a change
+	// made locally now goes up.
+	time.Sleep(1100 * time.Millisecond)
+	if st := f.sync(); st.Down != (Counts{}) || st.Up != (Counts{}) {
+		t.Errorf("a pass after the flag changes did something: %v", st)
+	}
+	p := f.file("INBOX", f.u.Messages(t, "INBOX")[3].MessageID)
+	if err := os.Rename(p, strings.TrimSuffix(p, "FS")+"S"); err != nil {
+		t.Fatal(err)
+	}
+	f.u.SetFlags(t, "Archive", archive[9], true, imap.FlagFlagged)
+	st = f.sync()
+	if st.Down.Flags != 1 || st.Up.Flags != 1 {
+		t.Errorf("flags down %d up %d, want 1 and 1", st.Down.Flags, st.Up.Flags)
+	}
+	f.compare()
 }

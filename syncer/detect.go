@@ -140,6 +140,15 @@ func (j *job) detect(ctx context.Context, lc *lazyConn) error {
 		j.quiet = true
 		return nil
 	}
+	if j.serverFlagsOnly(stamp) {
+		c, err := lc.get()
+		if err != nil {
+			return err
+		}
+		if ok, err := j.detectFlagsOnly(c, stamp); ok || err != nil {
+			return err
+		}
+	}
 	pairs, err := j.s.db.Pairs(j.st.ID)
 	if err != nil {
 		return err

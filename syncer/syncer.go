@@ -202,18 +202,17 @@ func (s *Syncer) parallel(ctx context.Context, p *pool, jobs []*job, fn func(*jo
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
-	n := s.conns
-	if n <= 0 {
-		n = 1
-	}
-	if n > len(jobs) {
-		n = len(jobs)
-	}
+	conns := max(s.conns, 1)
+	// More workers than connections: a folder's local part (its pairs,
+	// its directory, renames and fsyncs) runs while another folder
+	// holds the connection; the workers share conns connections.
+	n := min(max(conns, localWorkers), len(jobs))
+	sem := make(chan struct{}, conns)
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lc := &lazyConn{p: p, ctx: ctx}
+			lc := &lazyConn{p: p, ctx: ctx, sem: sem}
 			defer lc.release(nil)
 			for j := range work {
 				if j.quiet {
@@ -243,10 +242,15 @@ func (s *Syncer) parallel(ctx context.Context, p *pool, jobs []*job, fn func(*jo
 	return errors.Join(errs...)
 }
 
-// lazyConn is a worker's connection, dialled on first use.
+// localWorkers is the least number of folders a pass works on at once,
+// whatever its number of connections.
+const localWorkers = 4
+
+// lazyConn is a worker's connection, taken on first use.
 type lazyConn struct {
 	p   *pool
 	ctx context.Context
+	sem chan struct{} // the pass's connections: one slot per connection in use
 	c   *Conn
 }
 
@@ -254,8 +258,14 @@ func (l *lazyConn) get() (*Conn, error) {
 	if l.c != nil {
 		return l.c, nil
 	}
+	select {
+	case l.sem <- struct{}{}:
+	case <-l.ctx.Done():
+		return nil, l.ctx.Err()
+	}
 	c, err := l.p.get(l.ctx)
 	if err != nil {
+		<-l.sem
 		return nil, err
 	}
 	l.c = c
@@ -274,6 +284,7 @@ func (l *lazyConn) release(err error) {
 		l.p.put(l.c)
 	}
 	l.c = nil
+	<-l.sem
 }
 
 // isConnError reports errors after which a connection is not reusable.
