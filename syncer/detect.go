@@ -141,11 +141,7 @@ func (j *job) detect(ctx context.Context, lc *lazyConn) error {
 		return nil
 	}
 	if j.serverFlagsOnly(stamp) {
-		c, err := lc.get()
-		if err != nil {
-			return err
-		}
-		if ok, err := j.detectFlagsOnly(c, stamp); ok || err != nil {
+		if ok, err := j.detectFlagsOnly(lc, stamp); ok || err != nil {
 			return err
 		}
 	}

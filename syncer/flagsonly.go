@@ -30,13 +30,24 @@ func (j *job) serverFlagsOnly(stamp string) bool {
 }
 
 // detectFlagsOnly is detect for a folder where serverFlagsOnly holds: it
-// selects the folder, fetches the flags changed since the last pass
-// (CHANGEDSINCE), and reads the pairs of just those messages and their
-// files. It returns false, having decided nothing, when the folder turns
+// lists the folder's files, selects it, fetches the flags changed since
+// the last pass (CHANGEDSINCE), and reads the pairs of just those
+// messages. It returns false, having decided nothing, when the folder turns
 // out to have changed otherwise (since LIST, or a file is not where the
 // last pass left it): the caller then goes the full way.
-func (j *job) detectFlagsOnly(c *Conn, stamp string) (bool, error) {
+func (j *job) detectFlagsOnly(lc *lazyConn, stamp string) (bool, error) {
 	st := j.st
+	// The files first, before taking the connection another folder may
+	// be using: the folder did not change since the last pass, so each
+	// file is where that pass left it.
+	ents, err := j.lf.Scan()
+	if err != nil {
+		return false, err
+	}
+	c, err := lc.get()
+	if err != nil {
+		return false, err
+	}
 	sel, err := c.Reselect(j.remote)
 	if err != nil {
 		return false, err
@@ -61,12 +72,6 @@ func (j *job) detectFlagsOnly(c *Conn, stamp string) (bool, error) {
 	}
 	slices.Sort(uids)
 	pairs, err := j.s.db.PairsOf(st.ID, uids)
-	if err != nil {
-		return false, err
-	}
-	// The files: the folder did not change since the last pass, so each
-	// is where that pass left it.
-	ents, err := j.lf.Scan()
 	if err != nil {
 		return false, err
 	}

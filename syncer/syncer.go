@@ -75,9 +75,10 @@ type Syncer struct {
 	store *maildir.Store
 	db    *state.DB
 	opts  Options
-	names nameMap // set by listRemote
-	trash string  // server name of the Trash folder, "" when none
-	conns int     // connections this pass uses (see connsFor)
+	names nameMap  // set by listRemote
+	ns    *nameMap // the personal namespace, once NAMESPACE answered
+	trash string   // server name of the Trash folder, "" when none
+	conns int      // connections this pass uses (see connsFor)
 	// rescan is a second look at every folder's keys, made when a pass is
 	// about to delete on the server (see findKey); nil until then.
 	rescan map[string]located
@@ -316,9 +317,18 @@ func (s *Syncer) listRemote(c *Conn) (nameMap, map[string]*remoteFolder, error) 
 		}
 	}
 	if caps.Has(imap.CapNamespace) {
-		ns, err := c.Namespace().Wait()
-		if err == nil && ns != nil && len(ns.Personal) > 0 {
-			nm.prefix, nm.delim = ns.Personal[0].Prefix, ns.Personal[0].Delim
+		// Asked once per Syncer: a daemon's passes need not ask again.
+		if s.ns == nil {
+			ns, err := c.Namespace().Wait()
+			if err == nil {
+				s.ns = &nameMap{}
+				if ns != nil && len(ns.Personal) > 0 {
+					s.ns.prefix, s.ns.delim = ns.Personal[0].Prefix, ns.Personal[0].Delim
+				}
+			}
+		}
+		if s.ns != nil {
+			nm = *s.ns
 		}
 	}
 	opts := &imap.ListOptions{}
