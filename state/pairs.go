@@ -32,20 +32,6 @@ func (d *DB) PairsFrom(folderID int64, uid uint32) ([]Pair, error) {
 	return d.queryPairs(`folder_id = ? AND uid >= ?`, folderID, uid)
 }
 
-// PairsByUID returns the pairs of a folder with the given UIDs (those that
-// exist), by UID.
-func (d *DB) PairsByUID(folderID int64, uids []uint32) ([]Pair, error) {
-	if len(uids) == 0 {
-		return nil, nil
-	}
-	args := make([]any, 0, len(uids)+1)
-	args = append(args, folderID)
-	for _, u := range uids {
-		args = append(args, u)
-	}
-	return d.queryPairs(`folder_id = ? AND uid IN (?`+strings.Repeat(`, ?`, len(uids)-1)+`)`, args...)
-}
-
 // queryPairs returns the pairs matching a condition, by UID.
 func (d *DB) queryPairs(where string, args ...any) ([]Pair, error) {
 	rows, err := d.sql.Query(`SELECT folder_id, uid, key, flags, size, msgid FROM pairs WHERE `+where+` ORDER BY uid`, args...)
@@ -62,6 +48,28 @@ func (d *DB) queryPairs(where string, args ...any) ([]Pair, error) {
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// PairsOf returns the pairs of a folder's given UIDs (those that have
+// one), by UID: a few pairs without reading the whole folder's.
+func (d *DB) PairsOf(folderID int64, uids []uint32) ([]Pair, error) {
+	var out []Pair
+	const chunk = 500 // SQLite allows 32766 parameters; keep statements small
+	for len(uids) > 0 {
+		n := min(len(uids), chunk)
+		args := make([]any, 0, n+1)
+		args = append(args, folderID)
+		for _, u := range uids[:n] {
+			args = append(args, u)
+		}
+		uids = uids[n:]
+		ps, err := d.queryPairs(`folder_id = ? AND uid IN (?`+strings.Repeat(",?", n-1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ps...)
+	}
+	return out, nil
 }
 
 // PairCount returns the number of pairs of a folder.

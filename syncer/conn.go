@@ -30,10 +30,12 @@ var ErrAuth = errors.New("authentication failed")
 // offer STARTTLS: no credentials are sent.
 var ErrNoStartTLS = errors.New("server does not offer STARTTLS")
 
-// Counters counts the bytes a connection received from and sent to the
-// server. Safe for concurrent use.
+// Counters counts the bytes connections received from and sent to the
+// server, as TCP payload: with TLS the records' overhead and the
+// handshake are included. Safe for concurrent use.
 type Counters struct {
 	In, Out atomic.Int64
+	Dials   atomic.Int64 // connections that reached the server
 }
 
 // DialOptions tune a connection.
@@ -98,6 +100,9 @@ func dial(ctx context.Context, acct *config.Account, opts DialOptions) (*Conn, e
 		return nil, fmt.Errorf("connect to %s: %w", acct.Address(), err)
 	}
 	dc := &deadlineConn{Conn: nc, counters: opts.Counters}
+	if opts.Counters != nil {
+		opts.Counters.Dials.Add(1)
+	}
 	dc.timeout.Store(int64(timeout))
 	var conn net.Conn = dc
 	iopts := &imapclient.Options{UnilateralDataHandler: opts.Handler}

@@ -140,6 +140,11 @@ func (j *job) detect(ctx context.Context, lc *lazyConn) error {
 		j.quiet = true
 		return nil
 	}
+	if j.serverFlagsOnly(stamp) {
+		if ok, err := j.detectFlagsOnly(lc, stamp); ok || err != nil {
+			return err
+		}
+	}
 	pairs, err := j.s.db.Pairs(j.st.ID)
 	if err != nil {
 		return err

@@ -48,6 +48,10 @@ const maxPulled = 500
 // The folders' local stamps are left as they were, so that the next full
 // pass looks at them again.
 func (s *Syncer) PullNew(ctx context.Context, pushed ...Pushed) (Stats, error) {
+	return s.counted(func() (Stats, error) { return s.pullNew(ctx, pushed) })
+}
+
+func (s *Syncer) pullNew(ctx context.Context, pushed []Pushed) (Stats, error) {
 	s.stats = Stats{}
 	if n, err := s.db.OpCount(s.acct.Name); err != nil || n > 0 {
 		return s.stats, errors.Join(ErrFullPass, err) // intents to resolve first
@@ -75,7 +79,9 @@ func (s *Syncer) PullNew(ctx context.Context, pushed ...Pushed) (Stats, error) {
 		s.release(c, err)
 		return s.stats, err
 	}
-	lc := &lazyConn{p: s.pool, ctx: ctx, c: c}
+	// One connection does it all: its slot is taken.
+	lc := &lazyConn{p: s.pool, ctx: ctx, sem: make(chan struct{}, 1), c: c}
+	lc.sem <- struct{}{}
 	var errs []error
 	for _, j := range jobs {
 		if j.quiet {
@@ -225,7 +231,7 @@ func (j *job) quickDetect(c *Conn, expunged []uint32) error {
 	if err != nil {
 		return err
 	}
-	some, err := j.s.db.PairsByUID(st.ID, append(changed, expunged...))
+	some, err := j.s.db.PairsOf(st.ID, append(changed, expunged...))
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,11 @@ type Stats struct {
 	// Quota is the server's quota for INBOX as read at the start of the
 	// pass (servers with QUOTA only).
 	Quota []state.Quota
+	// BytesIn and BytesOut are what the pass received from and sent to
+	// the server on all its connections (TCP payload, logins included;
+	// see Counters). Connections kept for the next pass are logged out
+	// by Close, after the pass: those few bytes are not in them.
+	BytesIn, BytesOut int64
 	// Warnings are problems that did not stop the pass (a folder that
 	// could not be mapped, a folder deleted on one side that still holds
 	// messages on the other).
@@ -80,9 +85,10 @@ type Syncer struct {
 	store *maildir.Store
 	db    *state.DB
 	opts  Options
-	names nameMap // set by listRemote
-	trash string  // server name of the Trash folder, "" when none
-	conns int     // connections this pass uses (see connsFor)
+	names nameMap  // set by listRemote
+	ns    *nameMap // the personal namespace, once NAMESPACE answered
+	trash string   // server name of the Trash folder, "" when none
+	conns int      // connections this pass uses (see connsFor)
 	// rescan is a second look at every folder's keys, made when a pass is
 	// about to delete on the server (see findKey); nil until then.
 	rescan map[string]located
@@ -102,6 +108,9 @@ type Syncer struct {
 // Connections are kept open between passes (a daemon runs many); Close
 // logs them out.
 func New(acct *config.Account, store *maildir.Store, db *state.DB, opts Options) *Syncer {
+	if opts.Counters == nil {
+		opts.Counters = &Counters{}
+	}
 	s := &Syncer{acct: acct, store: store, db: db, opts: opts}
 	s.pool = newPool(s, acct.MaxConnections)
 	return s
@@ -142,6 +151,20 @@ func (r *remoteFolder) hasAttr(a imap.MailboxAttr) bool {
 
 // Sync runs one complete two-way pass.
 func (s *Syncer) Sync(ctx context.Context) (Stats, error) {
+	return s.counted(func() (Stats, error) { return s.sync(ctx) })
+}
+
+// counted runs fn and adds the bytes on the wire meanwhile to its stats.
+func (s *Syncer) counted(fn func() (Stats, error)) (Stats, error) {
+	in, out := s.opts.Counters.In.Load(), s.opts.Counters.Out.Load()
+	st, err := fn()
+	st.BytesIn = s.opts.Counters.In.Load() - in
+	st.BytesOut = s.opts.Counters.Out.Load() - out
+	return st, err
+}
+
+// sync is Sync without the byte counts.
+func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 	s.stats = Stats{}
 	p := s.pool
 
@@ -205,18 +228,17 @@ func (s *Syncer) parallel(ctx context.Context, p *pool, jobs []*job, fn func(*jo
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var errs []error
-	n := s.conns
-	if n <= 0 {
-		n = 1
-	}
-	if n > len(jobs) {
-		n = len(jobs)
-	}
+	conns := max(s.conns, 1)
+	// More workers than connections: a folder's local part (its pairs,
+	// its directory, renames and fsyncs) runs while another folder
+	// holds the connection; the workers share conns connections.
+	n := min(max(conns, localWorkers), len(jobs))
+	sem := make(chan struct{}, conns)
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lc := &lazyConn{p: p, ctx: ctx}
+			lc := &lazyConn{p: p, ctx: ctx, sem: sem}
 			defer lc.release(nil)
 			for j := range work {
 				if j.quiet {
@@ -246,10 +268,15 @@ func (s *Syncer) parallel(ctx context.Context, p *pool, jobs []*job, fn func(*jo
 	return errors.Join(errs...)
 }
 
-// lazyConn is a worker's connection, dialled on first use.
+// localWorkers is the least number of folders a pass works on at once,
+// whatever its number of connections.
+const localWorkers = 4
+
+// lazyConn is a worker's connection, taken on first use.
 type lazyConn struct {
 	p   *pool
 	ctx context.Context
+	sem chan struct{} // the pass's connections: one slot per connection in use
 	c   *Conn
 }
 
@@ -257,8 +284,14 @@ func (l *lazyConn) get() (*Conn, error) {
 	if l.c != nil {
 		return l.c, nil
 	}
+	select {
+	case l.sem <- struct{}{}:
+	case <-l.ctx.Done():
+		return nil, l.ctx.Err()
+	}
 	c, err := l.p.get(l.ctx)
 	if err != nil {
+		<-l.sem
 		return nil, err
 	}
 	l.c = c
@@ -277,6 +310,7 @@ func (l *lazyConn) release(err error) {
 		l.p.put(l.c)
 	}
 	l.c = nil
+	<-l.sem
 }
 
 // isConnError reports errors after which a connection is not reusable.
@@ -308,9 +342,18 @@ func (s *Syncer) listRemote(c *Conn) (nameMap, map[string]*remoteFolder, error) 
 		}
 	}
 	if caps.Has(imap.CapNamespace) {
-		ns, err := c.Namespace().Wait()
-		if err == nil && ns != nil && len(ns.Personal) > 0 {
-			nm.prefix, nm.delim = ns.Personal[0].Prefix, ns.Personal[0].Delim
+		// Asked once per Syncer: a daemon's passes need not ask again.
+		if s.ns == nil {
+			ns, err := c.Namespace().Wait()
+			if err == nil {
+				s.ns = &nameMap{}
+				if ns != nil && len(ns.Personal) > 0 {
+					s.ns.prefix, s.ns.delim = ns.Personal[0].Prefix, ns.Personal[0].Delim
+				}
+			}
+		}
+		if s.ns != nil {
+			nm = *s.ns
 		}
 	}
 	opts := &imap.ListOptions{}

@@ -17,7 +17,14 @@
 //	    client (FETCH FLAGS every 2 ms), 20 samples;
 //	(c) idle cost: CPU seconds (from /proc/PID/stat) and RSS of the
 //	    daemon over 60 s with nothing happening (one poll_interval pass
-//	    included, see -poll).
+//	    included, see -poll);
+//	(d) bytes per idle hour: the daemon talks to Dovecot through a
+//	    counting proxy (wire.go), which measures the poll passes and the
+//	    IDLE connection over the idle window; an IDLE re-issue (the
+//	    watchdog's DONE, NOOP, IDLE every 4 minutes) is measured on a
+//	    connection of our own, and the hour is computed from these:
+//	    passes × bytes per pass + re-issues × bytes per re-issue +
+//	    Dovecot's keep-alive lines.
 //
 // Targets (issue 4): (a) median ≤ 50 ms, (b) median ≤ 100 ms, (c) ≤ 0.5%
 // of one core and RSS ≤ 64 MB with 10,000 messages watched. -cpuprofile
@@ -48,6 +55,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/mailmirror/mailmirror/bench/corpus"
+	"github.com/mailmirror/mailmirror/config"
 	"github.com/mailmirror/mailmirror/internal/cli"
 	"github.com/mailmirror/mailmirror/internal/testenv"
 	"github.com/mailmirror/mailmirror/maildir"
@@ -147,6 +155,12 @@ func run(messages, samples int, idle time.Duration, poll string, seed uint64, cp
 	tb.Cleanup(func() { os.RemoveAll(work) })
 	mailRoot := filepath.Join(work, "Mail")
 	cfgPath := filepath.Join(work, "config.toml")
+	// The daemon's connections go through a counting proxy: (d).
+	wire, err := startWireProxy(u.IMAPAddr())
+	if err != nil {
+		return err
+	}
+	tb.Cleanup(wire.close)
 	cfgText := fmt.Sprintf(`state_dir = %q
 log_level = %q
 [[account]]
@@ -159,7 +173,7 @@ username = %q
 password = %q
 maildir = %q
 poll_interval = %q
-`, filepath.Join(work, "state"), logLevel, d.IMAPPort, u.Name, u.Password, mailRoot, poll)
+`, filepath.Join(work, "state"), logLevel, wire.port(), u.Name, u.Password, mailRoot, poll)
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		return err
 	}
@@ -213,6 +227,7 @@ poll_interval = %q
 		return err
 	}
 	fmt.Printf("idle: measuring for %s ...\n", idle)
+	w0 := wire.snapshot()
 	t0 := time.Now()
 	time.Sleep(idle)
 	cpu1, err := cpuTime(dm.cmd.Process.Pid)
@@ -220,6 +235,14 @@ poll_interval = %q
 		return err
 	}
 	window := time.Since(t0)
+	ib := &idleBytes{window: window, d: wire.snapshot().sub(w0)}
+	if ib.poll, err = time.ParseDuration(poll); err != nil {
+		return err
+	}
+	ib.passes = ib.d.otherCmds["LIST"]
+	if ib.passes > 0 {
+		ib.passBytes = (ib.d.otherUp + ib.d.otherDown) / int64(ib.passes)
+	}
 	rss, hwm, err := memory(dm.cmd.Process.Pid)
 	if err != nil {
 		return err
@@ -230,6 +253,10 @@ poll_interval = %q
 	if showLog {
 		fmt.Printf("daemon log:\n%s\n", dm.output())
 	}
+	if ib.reissue, err = measureReissue(u); err != nil {
+		return fmt.Errorf("IDLE re-issue: %w", err)
+	}
+	ib.notify, ib.notifyS = idleNotifyInterval(d)
 	cpuShare := (cpu1 - cpu0).Seconds() / window.Seconds()
 
 	fmt.Println()
@@ -257,6 +284,7 @@ poll_interval = %q
 	fmt.Printf("(c) idle %s: CPU %.3fs = %.3f%% of a core (target ≤ %.1f%%), RSS %.1f MB (peak %.1f MB; target ≤ %d MB)%s\n",
 		window.Round(time.Second), (cpu1 - cpu0).Seconds(), 100*cpuShare, 100*targetCPU, float64(rss)/(1<<20), float64(hwm)/(1<<20), targetRSS>>20, mark)
 	fmt.Printf("    poll_interval %s; OfflineIMAP's IDLE took 650 ms for (a) on the reference machine\n", poll)
+	ib.print(defaultPoll())
 	if profPath != "" {
 		fmt.Printf("CPU profile of the daemon: %s (go tool pprof %s)\n", profPath, profPath)
 	}
@@ -705,4 +733,21 @@ func countFiles(root string) int {
 		return nil
 	})
 	return n
+}
+
+// defaultPoll is the poll_interval of an IMAP account that does not set
+// it.
+func defaultPoll() time.Duration {
+	cfg, err := config.Parse([]byte(`[[account]]
+name = "x"
+protocol = "imap"
+host = "127.0.0.1"
+username = "x"
+password_env = "X"
+maildir = "/x"
+`), "default.toml")
+	if err != nil || len(cfg.Accounts) == 0 {
+		return 2 * time.Minute
+	}
+	return cfg.Accounts[0].PollInterval
 }
