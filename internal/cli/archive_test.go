@@ -21,17 +21,7 @@ func TestArchiveCommand(t *testing.T) {
 	u := testenv.Shared(t).NewUser(t)
 	dir := t.TempDir()
 	root := filepath.Join(dir, "Mail")
-	cfg := writeConfig(t, fmt.Sprintf(`state_dir = %q
-[[account]]
-name = "work"
-protocol = "imap"
-host = "127.0.0.1"
-port = %d
-tls = "none"
-username = %q
-password = %q
-maildir = %q
-`, filepath.Join(dir, "state"), u.Server().IMAPPort, u.Name, u.Password, root))
+	cfg := writeIMAPConfig(t, u, u.Server().IMAPPort, dir)
 	c := u.Dial(t)
 	rng := rand.New(rand.NewPCG(3, 4))
 	for i, date := range []time.Time{time.Now().AddDate(-3, 0, 0), time.Now().AddDate(-2, 0, 0), time.Now()} {

@@ -2,10 +2,13 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mailmirror/mailmirror/internal/testenv"
 )
 
 // runMain runs cli.Main and returns the exit code, stdout and stderr.
@@ -24,6 +27,24 @@ func writeConfig(t *testing.T, text string) string {
 		t.Fatal(err)
 	}
 	return name
+}
+
+// writeIMAPConfig writes the configuration of one IMAP account "work" on
+// the test user's Dovecot (port), with its state and Maildir ("Mail") in
+// dir, and returns its path.
+func writeIMAPConfig(t *testing.T, u *testenv.User, port int, dir string) string {
+	t.Helper()
+	return writeConfig(t, fmt.Sprintf(`state_dir = %q
+[[account]]
+name = "work"
+protocol = "imap"
+host = "127.0.0.1"
+port = %d
+tls = "none"
+username = %q
+password = %q
+maildir = %q
+`, filepath.Join(dir, "state"), port, u.Name, u.Password, filepath.Join(dir, "Mail")))
 }
 
 func TestCheckValid(t *testing.T) {

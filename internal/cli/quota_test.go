@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -29,17 +28,7 @@ func TestStatusWarnsWhenServerQuotaNearlyFull(t *testing.T) {
 	}})
 	u := d.NewUser(t)
 	dir := t.TempDir()
-	cfg := writeConfig(t, fmt.Sprintf(`state_dir = %q
-[[account]]
-name = "work"
-protocol = "imap"
-host = "127.0.0.1"
-port = %d
-tls = "none"
-username = %q
-password = %q
-maildir = %q
-`, filepath.Join(dir, "state"), d.IMAPPort, u.Name, u.Password, filepath.Join(dir, "Mail")))
+	cfg := writeIMAPConfig(t, u, d.IMAPPort, dir)
 	rng := rand.New(rand.NewPCG(5, 6))
 	c := u.Dial(t)
 	usage := func() (int64, int64) {
