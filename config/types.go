@@ -92,6 +92,8 @@ type Account struct {
 	DeleteMode     string        // IMAP: DeleteExpunge (default) or DeleteTrash
 	OnNewMail      string        // shell command run after new mail arrived; "" = none
 	MaxAge         time.Duration // IMAP: only messages newer than this are downloaded; 0 = all
+	MaxSize        int64         // IMAP: larger messages become placeholders; 0 = no limit
+	FetchFlag      string        // IMAP: Maildir letter that fetches a placeholder in full; default "F", "" = off
 
 	// POP3 only.
 	LeaveOnServer            bool          // default true
