@@ -17,11 +17,15 @@ type Pair struct {
 	Flags    string
 	Size     int64
 	MsgID    string // hash of the Message-ID header (see syncer)
+	// Placeholder is set when the local file is a placeholder of a
+	// message above max_size (its header and a note), not the message:
+	// it is never uploaded, and Size is the server message's size.
+	Placeholder bool
 }
 
 // Pairs returns every pair of a folder, by UID.
 func (d *DB) Pairs(folderID int64) ([]Pair, error) {
-	rows, err := d.sql.Query(`SELECT folder_id, uid, key, flags, size, msgid FROM pairs WHERE folder_id = ? ORDER BY uid`, folderID)
+	rows, err := d.sql.Query(`SELECT folder_id, uid, key, flags, size, msgid, placeholder FROM pairs WHERE folder_id = ? ORDER BY uid`, folderID)
 	if err != nil {
 		return nil, fmt.Errorf("state: pairs: %w", err)
 	}
@@ -29,7 +33,7 @@ func (d *DB) Pairs(folderID int64) ([]Pair, error) {
 	var out []Pair
 	for rows.Next() {
 		var p Pair
-		if err := rows.Scan(&p.FolderID, &p.UID, &p.Key, &p.Flags, &p.Size, &p.MsgID); err != nil {
+		if err := rows.Scan(&p.FolderID, &p.UID, &p.Key, &p.Flags, &p.Size, &p.MsgID, &p.Placeholder); err != nil {
 			return nil, fmt.Errorf("state: pairs: %w", err)
 		}
 		out = append(out, p)
@@ -46,11 +50,11 @@ func (d *DB) PairCount(folderID int64) (int, error) {
 
 // PairByKey finds the pair of a Maildir key among an account's folders.
 func (d *DB) PairByKey(account, key string) (Pair, Folder, bool, error) {
-	row := d.sql.QueryRow(`SELECT p.folder_id, p.uid, p.key, p.flags, p.size, p.msgid, `+prefixed("f.", folderCols)+`
+	row := d.sql.QueryRow(`SELECT p.folder_id, p.uid, p.key, p.flags, p.size, p.msgid, p.placeholder, `+prefixed("f.", folderCols)+`
 		FROM pairs p JOIN folders f ON f.id = p.folder_id WHERE f.account = ? AND p.key = ?`, account, key)
 	var p Pair
 	var f Folder
-	err := row.Scan(&p.FolderID, &p.UID, &p.Key, &p.Flags, &p.Size, &p.MsgID,
+	err := row.Scan(&p.FolderID, &p.UID, &p.Key, &p.Flags, &p.Size, &p.MsgID, &p.Placeholder,
 		&f.ID, &f.Account, &f.Name, &f.Remote, &f.UIDValidity, &f.UIDNext, &f.Messages, &f.HighestModSeq, &f.LocalStamp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Pair{}, Folder{}, false, nil
@@ -67,8 +71,8 @@ func prefixed(prefix, cols string) string {
 
 // PutPair inserts or replaces a pair.
 func (t *Tx) PutPair(p Pair) error {
-	_, err := t.tx.Exec(`INSERT OR REPLACE INTO pairs (folder_id, uid, key, flags, size, msgid) VALUES (?, ?, ?, ?, ?, ?)`,
-		p.FolderID, p.UID, p.Key, p.Flags, p.Size, p.MsgID)
+	_, err := t.tx.Exec(`INSERT OR REPLACE INTO pairs (folder_id, uid, key, flags, size, msgid, placeholder) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		p.FolderID, p.UID, p.Key, p.Flags, p.Size, p.MsgID, p.Placeholder)
 	if err != nil {
 		return fmt.Errorf("state: put pair: %w", err)
 	}
