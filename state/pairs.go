@@ -88,6 +88,15 @@ func (t *Tx) SetPairFlags(folderID int64, uid uint32, flags string) error {
 	return nil
 }
 
+// SetPairPlaceholder records whether a pair's local file is a placeholder.
+func (t *Tx) SetPairPlaceholder(folderID int64, uid uint32, placeholder bool) error {
+	_, err := t.tx.Exec(`UPDATE pairs SET placeholder = ? WHERE folder_id = ? AND uid = ?`, placeholder, folderID, uid)
+	if err != nil {
+		return fmt.Errorf("state: set pair placeholder: %w", err)
+	}
+	return nil
+}
+
 // DeletePair forgets a pair.
 func (t *Tx) DeletePair(folderID int64, uid uint32) error {
 	_, err := t.tx.Exec(`DELETE FROM pairs WHERE folder_id = ? AND uid = ?`, folderID, uid)

@@ -1,6 +1,10 @@
 package state
 
-import "fmt"
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+)
 
 // Partial is a large message whose download was cut: the bytes received
 // so far are in File (in the folder's tmp/, LF line ends), and the next
@@ -53,4 +57,18 @@ func (d *DB) DeletePartial(folderID int64, uid uint32) error {
 		}
 		return nil
 	})
+}
+
+// Partial returns the partial download of one message, if any.
+func (d *DB) Partial(folderID int64, uid uint32) (Partial, bool, error) {
+	p := Partial{FolderID: folderID, UID: uid}
+	err := d.sql.QueryRow(`SELECT uidvalidity, file, offset, local_size, size FROM partials WHERE folder_id = ? AND uid = ?`, folderID, uid).
+		Scan(&p.UIDValidity, &p.File, &p.Offset, &p.LocalSize, &p.Size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Partial{}, false, nil
+	}
+	if err != nil {
+		return Partial{}, false, fmt.Errorf("state: partial: %w", err)
+	}
+	return p, true, nil
 }

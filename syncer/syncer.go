@@ -49,6 +49,9 @@ type Stats struct {
 	Up      Counts // Maildir → server
 	Paired  int    // local files bound to server messages without transfer
 	Bytes   int64  // message bytes downloaded
+	// Placeholders of messages above max_size stored (counted in
+	// Down.New too), and placeholders replaced by their message.
+	Placeholders, Fetched int
 	// Warnings are problems that did not stop the pass (a folder that
 	// could not be mapped, a folder deleted on one side that still holds
 	// messages on the other).
@@ -59,6 +62,12 @@ func (s Stats) String() string {
 	out := fmt.Sprintf("down: %s; up: %s", s.Down, s.Up)
 	if s.Paired > 0 {
 		out += fmt.Sprintf("; %d paired without transfer", s.Paired)
+	}
+	if s.Placeholders > 0 {
+		out += fmt.Sprintf("; %d placeholders (above max_size)", s.Placeholders)
+	}
+	if s.Fetched > 0 {
+		out += fmt.Sprintf("; %d placeholders fetched in full", s.Fetched)
 	}
 	return out
 }
