@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/mailmirror/mailmirror/config"
 	"github.com/mailmirror/mailmirror/maildir"
 	"github.com/mailmirror/mailmirror/state"
 )
@@ -332,12 +333,8 @@ func (s *Syncer) FetchPlaceholder(ctx context.Context, path string) error {
 // locate finds the folder and entry of an absolute path to a message
 // file inside the account's Maildir.
 func (s *Syncer) locate(abs string) (string, *maildir.Folder, maildir.Entry, error) {
-	root, err := filepath.Abs(s.acct.Maildir)
-	if err != nil {
-		return "", nil, maildir.Entry{}, err
-	}
-	if rel, err := filepath.Rel(root, abs); err != nil || rel == "." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || rel == ".." {
-		return "", nil, maildir.Entry{}, fmt.Errorf("%s is not in the Maildir of account %q (%s)", abs, s.acct.Name, root)
+	if !Owns(s.acct, abs) {
+		return "", nil, maildir.Entry{}, fmt.Errorf("%s is not in the Maildir of account %q (%s)", abs, s.acct.Name, s.acct.Maildir)
 	}
 	st, err := os.Lstat(abs)
 	if err != nil {
@@ -366,4 +363,39 @@ func (s *Syncer) locate(abs string) (string, *maildir.Folder, maildir.Entry, err
 		return n, lf, maildir.Entry{Key: key, Flags: flags, Sub: sub, Name: base}, nil
 	}
 	return "", nil, maildir.Entry{}, fmt.Errorf("%s is not in a folder of account %q", abs, s.acct.Name)
+}
+
+// FetchAccount replaces each placeholder in paths (files of acct's
+// Maildir) with its full message, as FetchPlaceholder does, on one
+// connection. It returns one error (or nil) per path; err is for what
+// stopped every path (the password, the Maildir).
+func FetchAccount(ctx context.Context, acct *config.Account, db *state.DB, opts Options, paths []string) (errs []error, err error) {
+	if opts.Password == "" {
+		pw, err := acct.ResolvePassword(ctx)
+		if err != nil {
+			return nil, err
+		}
+		opts.Password = pw
+	}
+	store, err := maildir.Open(acct.Maildir, acct.Layout)
+	if err != nil {
+		return nil, err
+	}
+	s := New(acct, store, db, opts)
+	defer s.Close()
+	errs = make([]error, len(paths))
+	for i, p := range paths {
+		errs[i] = s.FetchPlaceholder(ctx, p)
+	}
+	return errs, nil
+}
+
+// Owns reports whether path (absolute) is inside acct's Maildir.
+func Owns(acct *config.Account, path string) bool {
+	root, err := filepath.Abs(acct.Maildir)
+	if err != nil {
+		return false
+	}
+	rel, err := filepath.Rel(root, path)
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
