@@ -210,7 +210,8 @@ func (j *job) target(uid uint32, size int64) bodyTarget {
 // partials returns the messages among msgs whose download an earlier pass
 // left cut short and this pass continues. Partial downloads of anything
 // else (a message gone, downloaded meanwhile, now a placeholder, or of an
-// earlier UIDVALIDITY) are dropped.
+// earlier UIDVALIDITY) are dropped, except those of placeholders (a
+// `mailmirror fetch` cut short).
 func (j *job) partials(msgs []*serverMsg) (map[uint32]bool, error) {
 	list, err := j.s.db.Partials(j.st.ID)
 	if err != nil || len(list) == 0 {
@@ -222,6 +223,9 @@ func (j *job) partials(msgs []*serverMsg) (map[uint32]bool, error) {
 	}
 	out := map[uint32]bool{}
 	for _, p := range list {
+		if pp := j.pairs[p.UID]; pp != nil && pp.Placeholder && !j.serverGone[p.UID] && p.UIDValidity == j.newSt.UIDValidity {
+			continue // a placeholder's fetch cut short: fetch or the fetch flag goes on with it
+		}
 		m := byUID[p.UID]
 		if m == nil || p.UIDValidity != j.newSt.UIDValidity || p.Size != m.size || j.wantsPlaceholder(m) {
 			if err := j.s.dropPartial(j.lf, p); err != nil {

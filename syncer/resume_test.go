@@ -37,10 +37,15 @@ func TestResumeCutDownload(t *testing.T) {
 			p.Disarm()
 			fo, _, _ := f.db.Folder(f.acct.Name, "INBOX")
 			parts, err := f.db.Partials(fo.ID)
-			if err != nil || len(parts) != 1 || parts[0].UID != uid || parts[0].Offset < size/2 || parts[0].Offset > size*6/10 {
+			// A reset loses what was still in the socket buffers: less
+			// than 60% may have arrived. A truncated connection delivers
+			// all of it.
+			if err != nil || len(parts) != 1 || parts[0].UID != uid || parts[0].Offset <= 0 || parts[0].Offset > size*6/10 ||
+				(action == faultproxy.Truncate && parts[0].Offset < size/2) {
 				t.Fatalf("partials after the cut: %+v, %v (message of %d bytes)", parts, err, size)
 			}
-			t.Logf("kept %d of %d bytes", parts[0].Offset, size)
+			kept := parts[0].Offset
+			t.Logf("kept %d of %d bytes", kept, size)
 			f.noPartialFiles()
 
 			var cnt Counters
@@ -54,8 +59,8 @@ func TestResumeCutDownload(t *testing.T) {
 			}
 			in := cnt.In.Load()
 			t.Logf("resuming pass: %v; %d bytes received for a %d-byte message", st, in, size)
-			if in > size/2 {
-				t.Errorf("the resuming pass received %d bytes: not less than the rest of the %d-byte message", in, size)
+			if in > size-kept+64<<10 {
+				t.Errorf("the resuming pass received %d bytes: more than the rest of the %d-byte message, %d of which were kept", in, size, kept)
 			}
 			if got := f.readFile(f.file("INBOX", msgID(big))); !bytes.Equal(got, lf(f.u.Raw(t, "INBOX", uid))) {
 				t.Fatalf("the resumed message (%d bytes) differs from the server's", len(got))
@@ -101,4 +106,55 @@ func TestResumeDropsStalePartial(t *testing.T) {
 		t.Errorf("tmp/ holds %d files", len(ents))
 	}
 	f.expectExactly(f.serverIDs())
+}
+
+// `mailmirror fetch` of a placeholder cut short goes on where it stopped,
+// also after a pass in between.
+func TestResumeCutPlaceholderFetch(t *testing.T) {
+	if raceEnabled {
+		knownBug(t, raceMidLiteral)
+	}
+	f, p := proxied(t)
+	f.acct.MaxSize = 100_000
+	big := testenvGen(f, "big", 3_000_000)
+	uid := f.u.Append(t, "INBOX", big)
+	if _, err := f.pass(0); err != nil {
+		t.Fatal(err)
+	}
+	path := f.file("INBOX", msgID(big))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p.Arm(faultproxy.Fault{Action: faultproxy.Reset, Dir: faultproxy.Down, Match: []byte("BODY[] {"), After: 2_000_000})
+	if err := f.syncer().FetchPlaceholder(ctx, path); err == nil {
+		t.Fatal("cut fetch succeeded")
+	}
+	p.Disarm()
+	fo, _, _ := f.db.Folder(f.acct.Name, "INBOX")
+	parts, _ := f.db.Partials(fo.ID)
+	if len(parts) != 1 || parts[0].Offset < 100_000 {
+		t.Fatalf("partials after the cut: %+v", parts)
+	}
+	kept := parts[0].Offset
+	f.u.Append(t, "INBOX", testenvGen(f, "small", 1000))
+	if _, err := f.pass(0); err != nil {
+		t.Fatal(err)
+	}
+	if parts, _ := f.db.Partials(fo.ID); len(parts) != 1 {
+		t.Fatalf("partials after a pass: %+v", parts)
+	}
+	var cnt Counters
+	s := New(f.acct, f.store, f.db, Options{DialOptions: DialOptions{Password: config.Secret(f.u.Password), Counters: &cnt}})
+	defer s.Close()
+	if err := s.FetchPlaceholder(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.readFile(path); !bytes.Equal(got, lf(f.u.Raw(t, "INBOX", uid))) {
+		t.Fatalf("the fetched message (%d bytes) differs from the server's", len(got))
+	}
+	if in := cnt.In.Load(); in > int64(len(big))-kept+64<<10 {
+		t.Errorf("the resumed fetch received %d bytes of a %d-byte message, %d of which were kept", in, len(big), kept)
+	} else {
+		t.Logf("the resumed fetch received %d bytes of a %d-byte message, %d of which were kept", in, len(big), kept)
+	}
+	f.recoverAndExpect(f.serverIDs())
 }
