@@ -52,6 +52,8 @@ func (s *section) decodeAccount() *Account {
 	a.DeleteMode, _ = s.str("delete_mode")
 	a.OnNewMail, _ = s.str("on_new_mail")
 	a.MaxAge, _ = s.duration("max_age")
+	a.MaxSize, _ = s.size("max_size")
+	a.FetchFlag, _ = s.str("fetch_flag")
 	a.LeaveOnServer, _ = s.boolean("leave_on_server")
 	a.DeleteAfter, _ = s.duration("delete_after")
 	a.DeleteWhenDeletedLocally, _ = s.boolean("delete_when_deleted_locally")
@@ -101,6 +103,9 @@ func (s *section) defaults(a *Account) {
 		}
 		if !s.has("delete_mode") {
 			a.DeleteMode = DeleteExpunge
+		}
+		if !s.has("fetch_flag") {
+			a.FetchFlag = "F"
 		}
 	case ProtocolPOP3:
 		if !s.has("poll_interval") {
@@ -217,6 +222,9 @@ func (s *section) validate(a *Account) {
 	}
 	if s.ok("max_age") && a.MaxAge < 0 {
 		s.errorf("max_age", "must not be negative, got %s", s.got("max_age"))
+	}
+	if s.ok("fetch_flag") && a.FetchFlag != "" && (len(a.FetchFlag) != 1 || !strings.Contains("DFPRST", a.FetchFlag)) {
+		s.errorf("fetch_flag", "must be one Maildir flag letter (D, F, P, R, S or T) or \"\", got %s", s.got("fetch_flag"))
 	}
 	if s.ok("delete_after") && a.DeleteAfter < 0 {
 		s.errorf("delete_after", "must not be negative, got %s", s.got("delete_after"))

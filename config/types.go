@@ -95,6 +95,8 @@ type Account struct {
 	// FolderPolicies are the [[account.folder_policy]] tables (IMAP), in
 	// file order: the first that matches a folder applies (see Policy).
 	FolderPolicies []FolderPolicy
+	MaxSize        int64  // IMAP: larger messages become placeholders; 0 = no limit
+	FetchFlag      string // IMAP: Maildir letter that fetches a placeholder in full; default "F", "" = off
 
 	// POP3 only.
 	LeaveOnServer            bool          // default true

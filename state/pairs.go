@@ -17,6 +17,10 @@ type Pair struct {
 	Flags    string
 	Size     int64
 	MsgID    string // hash of the Message-ID header (see syncer)
+	// Placeholder is set when the local file is a placeholder of a
+	// message above max_size (its header and a note), not the message:
+	// it is never uploaded, and Size is the server message's size.
+	Placeholder bool
 }
 
 // Pairs returns every pair of a folder, by UID.
@@ -34,7 +38,7 @@ func (d *DB) PairsFrom(folderID int64, uid uint32) ([]Pair, error) {
 
 // queryPairs returns the pairs matching a condition, by UID.
 func (d *DB) queryPairs(where string, args ...any) ([]Pair, error) {
-	rows, err := d.sql.Query(`SELECT folder_id, uid, key, flags, size, msgid FROM pairs WHERE `+where+` ORDER BY uid`, args...)
+	rows, err := d.sql.Query(`SELECT folder_id, uid, key, flags, size, msgid, placeholder FROM pairs WHERE `+where+` ORDER BY uid`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("state: pairs: %w", err)
 	}
@@ -42,7 +46,7 @@ func (d *DB) queryPairs(where string, args ...any) ([]Pair, error) {
 	var out []Pair
 	for rows.Next() {
 		var p Pair
-		if err := rows.Scan(&p.FolderID, &p.UID, &p.Key, &p.Flags, &p.Size, &p.MsgID); err != nil {
+		if err := rows.Scan(&p.FolderID, &p.UID, &p.Key, &p.Flags, &p.Size, &p.MsgID, &p.Placeholder); err != nil {
 			return nil, fmt.Errorf("state: pairs: %w", err)
 		}
 		out = append(out, p)
@@ -81,11 +85,11 @@ func (d *DB) PairCount(folderID int64) (int, error) {
 
 // PairByKey finds the pair of a Maildir key among an account's folders.
 func (d *DB) PairByKey(account, key string) (Pair, Folder, bool, error) {
-	row := d.sql.QueryRow(`SELECT p.folder_id, p.uid, p.key, p.flags, p.size, p.msgid, `+prefixed("f.", folderCols)+`
+	row := d.sql.QueryRow(`SELECT p.folder_id, p.uid, p.key, p.flags, p.size, p.msgid, p.placeholder, `+prefixed("f.", folderCols)+`
 		FROM pairs p JOIN folders f ON f.id = p.folder_id WHERE f.account = ? AND p.key = ?`, account, key)
 	var p Pair
 	var f Folder
-	err := row.Scan(&p.FolderID, &p.UID, &p.Key, &p.Flags, &p.Size, &p.MsgID,
+	err := row.Scan(&p.FolderID, &p.UID, &p.Key, &p.Flags, &p.Size, &p.MsgID, &p.Placeholder,
 		&f.ID, &f.Account, &f.Name, &f.Remote, &f.UIDValidity, &f.UIDNext, &f.Messages, &f.HighestModSeq, &f.LocalStamp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Pair{}, Folder{}, false, nil
@@ -102,8 +106,8 @@ func prefixed(prefix, cols string) string {
 
 // PutPair inserts or replaces a pair.
 func (t *Tx) PutPair(p Pair) error {
-	_, err := t.tx.Exec(`INSERT OR REPLACE INTO pairs (folder_id, uid, key, flags, size, msgid) VALUES (?, ?, ?, ?, ?, ?)`,
-		p.FolderID, p.UID, p.Key, p.Flags, p.Size, p.MsgID)
+	_, err := t.tx.Exec(`INSERT OR REPLACE INTO pairs (folder_id, uid, key, flags, size, msgid, placeholder) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		p.FolderID, p.UID, p.Key, p.Flags, p.Size, p.MsgID, p.Placeholder)
 	if err != nil {
 		return fmt.Errorf("state: put pair: %w", err)
 	}
@@ -115,6 +119,15 @@ func (t *Tx) SetPairFlags(folderID int64, uid uint32, flags string) error {
 	_, err := t.tx.Exec(`UPDATE pairs SET flags = ? WHERE folder_id = ? AND uid = ?`, flags, folderID, uid)
 	if err != nil {
 		return fmt.Errorf("state: set pair flags: %w", err)
+	}
+	return nil
+}
+
+// SetPairPlaceholder records whether a pair's local file is a placeholder.
+func (t *Tx) SetPairPlaceholder(folderID int64, uid uint32, placeholder bool) error {
+	_, err := t.tx.Exec(`UPDATE pairs SET placeholder = ? WHERE folder_id = ? AND uid = ?`, placeholder, folderID, uid)
+	if err != nil {
+		return fmt.Errorf("state: set pair placeholder: %w", err)
 	}
 	return nil
 }

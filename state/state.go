@@ -176,6 +176,19 @@ var migrations = []string{
 		updated INTEGER NOT NULL,
 		PRIMARY KEY (account, root, resource)
 	);`,
+	// 4: placeholders of messages above max_size, and partial downloads
+	// of large messages to resume.
+	`ALTER TABLE pairs ADD COLUMN placeholder INTEGER NOT NULL DEFAULT 0;
+	CREATE TABLE partials (
+		folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+		uid INTEGER NOT NULL,
+		uidvalidity INTEGER NOT NULL,
+		file TEXT NOT NULL,
+		offset INTEGER NOT NULL,
+		local_size INTEGER NOT NULL,
+		size INTEGER NOT NULL,
+		PRIMARY KEY (folder_id, uid)
+	);`,
 }
 
 // SchemaVersion is the schema version this build writes.

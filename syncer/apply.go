@@ -34,6 +34,8 @@ type downloadItem struct {
 	Flags string `json:"flags"`
 	Size  int64  `json:"size"`
 	Ident string `json:"ident"`
+	// Placeholder: the file is a placeholder (max_size), not the message.
+	Placeholder bool `json:"placeholder,omitempty"`
 }
 
 // transferIntent is an APPEND or MOVE about to be sent.
@@ -89,6 +91,9 @@ func (j *job) apply(ctx context.Context, lc *lazyConn) error {
 		return err
 	}
 	if err := j.applyPairUp(server); err != nil {
+		return err
+	}
+	if err := j.applyFetchFlagged(server); err != nil {
 		return err
 	}
 	if err := j.applyAppends(ctx, server); err != nil {
@@ -380,7 +385,7 @@ func (j *job) applyMoveOut(server func() (*Conn, error)) error {
 				}
 			}
 			if newUID != 0 {
-				np := state.Pair{FolderID: mo.dst.st.ID, UID: newUID, Key: mo.e.Key, Flags: mo.p.Flags, Size: mo.p.Size, MsgID: mo.p.MsgID}
+				np := state.Pair{FolderID: mo.dst.st.ID, UID: newUID, Key: mo.e.Key, Flags: mo.p.Flags, Size: mo.p.Size, MsgID: mo.p.MsgID, Placeholder: mo.placeholder}
 				if err := tx.PutPair(np); err != nil {
 					return err
 				}
@@ -427,7 +432,7 @@ func (j *job) applyMoveIn(server func() (*Conn, error)) error {
 		if m != mi.msg.flags {
 			groups.add(mi.msg.uid, mi.msg.flags, m)
 		}
-		pairs = append(pairs, state.Pair{FolderID: j.st.ID, UID: mi.msg.uid, Key: ne.Key, Flags: m, Size: mi.msg.size, MsgID: mi.msg.ident})
+		pairs = append(pairs, state.Pair{FolderID: j.st.ID, UID: mi.msg.uid, Key: ne.Key, Flags: m, Size: mi.msg.size, MsgID: mi.msg.ident, Placeholder: mi.p.Placeholder})
 	}
 	if err := j.lf.Sync(); err != nil {
 		return err
@@ -492,7 +497,7 @@ func (j *job) applyPairUp(server func() (*Conn, error)) error {
 		if m != pu.m.flags {
 			groups.add(pu.m.uid, pu.m.flags, m)
 		}
-		pairs = append(pairs, state.Pair{FolderID: j.st.ID, UID: pu.m.uid, Key: e.Key, Flags: m, Size: pu.m.size, MsgID: pu.m.ident})
+		pairs = append(pairs, state.Pair{FolderID: j.st.ID, UID: pu.m.uid, Key: e.Key, Flags: m, Size: pu.m.size, MsgID: pu.m.ident, Placeholder: pu.l.placeholder})
 	}
 	if renamed {
 		if err := j.lf.Sync(); err != nil {
@@ -593,6 +598,10 @@ func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error)) 
 	for _, p := range j.restore {
 		msgs = append(msgs, &serverMsg{uid: p.UID, size: p.Size, flags: j.serverFlags[p.UID], ident: p.MsgID})
 	}
+	resume, err := j.partials(msgs)
+	if err != nil {
+		return err
+	}
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -608,17 +617,37 @@ func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error)) 
 		total += m.size
 	}
 	d := &downloader{j: j, c: c, byUID: byUID, total: len(msgs), totalBytes: total}
+	// Downloads cut short by an earlier pass go on where they stopped.
+	for _, m := range msgs {
+		if resume[m.uid] {
+			if err := d.resume(ctx, m); err != nil {
+				d.batch.Abort()
+				return err
+			}
+		}
+	}
 	const chunk = 250
 	for start := 0; start < len(msgs); start += chunk {
 		end := min(start+chunk, len(msgs))
 		// Small before large within a chunk, so that on a slow link the
-		// recent mail that is quick to get is readable first.
-		var small, large []*serverMsg
+		// recent mail that is quick to get is readable first. Messages
+		// above max_size become placeholders.
+		var small, large, ph []*serverMsg
 		for _, m := range msgs[start:end] {
-			if m.size < largeMessage {
+			switch {
+			case resume[m.uid]:
+			case j.wantsPlaceholder(m):
+				ph = append(ph, m)
+			case m.size < largeMessage:
 				small = append(small, m)
-			} else {
+			default:
 				large = append(large, m)
+			}
+		}
+		if len(ph) > 0 {
+			if err := d.placeholders(ctx, ph); err != nil {
+				d.batch.Abort()
+				return err
 			}
 		}
 		for _, part := range [][]*serverMsg{small, large} {
@@ -634,7 +663,7 @@ func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error)) 
 	if err := d.flush(); err != nil {
 		return err
 	}
-	j.s.count(func(st *Stats) { st.Down.New += d.done; st.Bytes += d.bytes })
+	j.s.count(func(st *Stats) { st.Down.New += d.done; st.Bytes += d.bytes; st.Placeholders += d.placeholder })
 	if len(d.byUID) > 0 {
 		// The server did not deliver some messages: do not record the
 		// folder as handled, so that the next pass looks again.
@@ -649,16 +678,17 @@ func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error)) 
 const largeMessage = 64 << 10
 
 type downloader struct {
-	j          *job
-	c          *Conn
-	byUID      map[uint32]*serverMsg
-	batch      maildir.Batch
-	pending    []downloadItem
-	batchBytes int64
-	done       int
-	total      int
-	bytes      int64
-	totalBytes int64
+	j           *job
+	c           *Conn
+	byUID       map[uint32]*serverMsg
+	batch       maildir.Batch
+	pending     []downloadItem
+	batchBytes  int64
+	done        int
+	placeholder int // of done, stored as placeholders
+	total       int
+	bytes       int64
+	totalBytes  int64
 }
 
 var bodySection = &imap.FetchItemBodySection{Peek: true}
@@ -704,16 +734,13 @@ func (d *downloader) fetch(ctx context.Context, part []*serverMsg) error {
 				if w, err = d.j.lf.NewMessage(); err != nil {
 					return err
 				}
-				lw := &lfWriter{w: w}
-				n, err := io.Copy(lw, it.Literal)
-				if err == nil && n != it.Literal.Size() {
-					err = fmt.Errorf("message cut short: %d of %d bytes", n, it.Literal.Size())
+				t := d.j.target(uid, 0)
+				if m := d.byUID[uid]; m != nil && uid != 0 {
+					t.size = m.size
 				}
-				if err == nil {
-					err = lw.Flush()
-				}
+				n, err := d.j.s.receive(t, it.Literal, it.Literal.Size(), w, &lfWriter{w: w}, 0)
 				if err != nil {
-					w.Abort()
+					// receive kept (a large message) or removed the file.
 					// Close the client before the command is drained:
 					// go-imap's reader would otherwise race with the
 					// drain on the broken literal.
@@ -775,7 +802,7 @@ func (d *downloader) flush() error {
 	d.batchBytes = 0
 	return j.s.db.Update(func(tx *state.Tx) error {
 		for _, it := range items {
-			if err := tx.PutPair(state.Pair{FolderID: j.st.ID, UID: it.UID, Key: it.Key, Flags: it.Flags, Size: it.Size, MsgID: it.Ident}); err != nil {
+			if err := tx.PutPair(state.Pair{FolderID: j.st.ID, UID: it.UID, Key: it.Key, Flags: it.Flags, Size: it.Size, MsgID: it.Ident, Placeholder: it.Placeholder}); err != nil {
 				return err
 			}
 		}

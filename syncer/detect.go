@@ -37,6 +37,10 @@ type localMsg struct {
 	// files it downloads (0 when there is none): such a file matches the
 	// server message by either size.
 	altSize int64
+	// placeholder: the file is a placeholder (X-Mailmirror-Placeholder);
+	// size is then the server message's size, from its marker. It is
+	// never uploaded, only matched as the message's stand-in.
+	placeholder bool
 }
 
 // job is one folder's part of a pass.
@@ -82,6 +86,9 @@ type moveOut struct {
 	p   *state.Pair
 	dst *job
 	e   maildir.Entry // the file, now in dst
+	// placeholder: the file is a placeholder (max_size); so is the pair
+	// in dst.
+	placeholder bool
 }
 
 type moveIn struct {
@@ -263,7 +270,9 @@ func (j *job) readLocal(e maildir.Entry) (*localMsg, error) {
 		return nil, err
 	}
 	lm := &localMsg{e: e, size: size, ident: identity(hdr), date: st.ModTime()}
-	if n := tuidLength(hdr); n > 0 {
+	if n, ok := placeholderSize(hdr); ok {
+		lm.placeholder, lm.size = true, n
+	} else if n := tuidLength(hdr); n > 0 {
 		lm.altSize = size - n
 	}
 	return lm, nil
@@ -415,7 +424,7 @@ func (j *job) detectReset(c *Conn, sel *imap.SelectData) error {
 		if !ok || p.Key == "" {
 			continue
 		}
-		j.newLocal = append(j.newLocal, &localMsg{e: e, size: p.Size, ident: p.MsgID, base: p.Flags, hasBase: true, date: fileTime(j.lf.FilePath(e))})
+		j.newLocal = append(j.newLocal, &localMsg{e: e, size: p.Size, ident: p.MsgID, base: p.Flags, hasBase: true, date: fileTime(j.lf.FilePath(e)), placeholder: p.Placeholder})
 	}
 	if sel.NumMessages == 0 {
 		return nil

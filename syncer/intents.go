@@ -73,7 +73,7 @@ func (s *Syncer) resolveDownload(op state.Op) error {
 			if !present[it.Key] {
 				continue
 			}
-			err := tx.PutPair(state.Pair{FolderID: in.FolderID, UID: it.UID, Key: it.Key, Flags: it.Flags, Size: it.Size, MsgID: it.Ident})
+			err := tx.PutPair(state.Pair{FolderID: in.FolderID, UID: it.UID, Key: it.Key, Flags: it.Flags, Size: it.Size, MsgID: it.Ident, Placeholder: it.Placeholder})
 			if err != nil {
 				return err
 			}

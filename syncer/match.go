@@ -113,13 +113,17 @@ func (s *Syncer) matchAcross(jobs []*job) {
 		return nil, nil
 	}
 	// A file that kept its key in another folder is that folder's
-	// unknown file: it is consumed by the move.
-	consumeKey := func(d *job, key string) {
+	// unknown file: it is consumed by the move. It reports whether that
+	// file is a placeholder.
+	consumeKey := func(d *job, key string) bool {
+		ph := false
 		for _, l := range d.newLocal {
 			if l.e.Key == key {
 				usedLocal[l] = true
+				ph = ph || l.placeholder
 			}
 		}
+		return ph
 	}
 
 	for _, j := range jobs {
@@ -150,14 +154,14 @@ func (s *Syncer) matchAcross(jobs []*job) {
 			// moved there, unless that folder has its own message under
 			// the key (a copy made with cp, uploaded earlier).
 			if loc, ok := byKey[p.Key]; ok && loc.j != j && !pairedIn[loc.j][p.Key] {
-				consumeKey(loc.j, p.Key)
-				j.moveOut = append(j.moveOut, moveOut{p: p, dst: loc.j, e: loc.e})
+				ph := consumeKey(loc.j, p.Key)
+				j.moveOut = append(j.moveOut, moveOut{p: p, dst: loc.j, e: loc.e, placeholder: p.Placeholder || ph})
 				j.moved[p.UID] = true
 				continue
 			}
 			if p.MsgID != "" {
 				if l, d := takeLocal(identKey{p.MsgID, p.Size}, j); l != nil {
-					j.moveOut = append(j.moveOut, moveOut{p: p, dst: d, e: l.e})
+					j.moveOut = append(j.moveOut, moveOut{p: p, dst: d, e: l.e, placeholder: p.Placeholder || l.placeholder})
 					j.moved[p.UID] = true
 					continue
 				}
@@ -176,7 +180,7 @@ func (s *Syncer) matchAcross(jobs []*job) {
 					continue // back in this folder: the next pass looks again
 				}
 				if taken, _ := s.db.KeyPairedIn(d.st.ID, p.Key); !taken {
-					j.moveOut = append(j.moveOut, moveOut{p: p, dst: d, e: e})
+					j.moveOut = append(j.moveOut, moveOut{p: p, dst: d, e: e, placeholder: p.Placeholder})
 					j.moved[p.UID] = true
 					continue
 				}
@@ -202,9 +206,10 @@ func (s *Syncer) matchAcross(jobs []*job) {
 					continue
 				}
 			}
-			if maildir.KnownOnly(e.Flags) != p.Flags {
+			if maildir.KnownOnly(e.Flags) != p.Flags && !p.Placeholder {
 				// Expunged on the server, changed here: keep it and
-				// upload it again.
+				// upload it again (not a placeholder: it has nothing
+				// of the message to upload).
 				j.drop = append(j.drop, p)
 				j.newLocal = append(j.newLocal, &localMsg{e: e, size: p.Size, ident: p.MsgID, date: fileTime(j.lf.FilePath(e))})
 				continue
@@ -232,6 +237,12 @@ func (s *Syncer) matchAcross(jobs []*job) {
 					j.pairUp = append(j.pairUp, pairUp{l: l, m: m})
 					continue
 				}
+			}
+			if l.placeholder {
+				// A placeholder of nothing this pass knows: never
+				// uploaded (it is not the message).
+				s.warn("folder %q: %s is a mailmirror placeholder of a message not found on the server; not uploaded", j.local, l.e.Name)
+				continue
 			}
 			restLocal = append(restLocal, l)
 		}

@@ -61,6 +61,9 @@ type Stats struct {
 	// see Counters). Connections kept for the next pass are logged out
 	// by Close, after the pass: those few bytes are not in them.
 	BytesIn, BytesOut int64
+	// Placeholders of messages above max_size stored (counted in
+	// Down.New too), and placeholders replaced by their message.
+	Placeholders, Fetched int
 	// Warnings are problems that did not stop the pass (a folder that
 	// could not be mapped, a folder deleted on one side that still holds
 	// messages on the other).
@@ -74,6 +77,12 @@ func (s Stats) String() string {
 	}
 	if s.Archived > 0 {
 		out += fmt.Sprintf("; %d archived", s.Archived)
+	}
+	if s.Placeholders > 0 {
+		out += fmt.Sprintf("; %d placeholders (above max_size)", s.Placeholders)
+	}
+	if s.Fetched > 0 {
+		out += fmt.Sprintf("; %d placeholders fetched in full", s.Fetched)
 	}
 	return out
 }
