@@ -157,3 +157,24 @@ func TestPullNewStepsAsideForAFullPass(t *testing.T) {
 		f.compare()
 	}
 }
+
+// The pull handles placeholders like a pass: a new big message becomes a
+// placeholder, and one flagged on the server (a star on the phone) is
+// replaced by its message.
+func TestPullNewPlaceholders(t *testing.T) {
+	pf := newPlaceholderFixture(t)
+	pf.sync()
+	big2 := testenvGen(pf.fixture, "big 2", 300_000)
+	pf.u.Append(t, "INBOX", big2)
+	st, err := pf.pullNew()
+	if err != nil || st.Placeholders != 1 {
+		t.Fatalf("PullNew of a big message: %+v, %v; want one placeholder", st, err)
+	}
+	pf.isPlaceholderOf(pf.file("INBOX", msgID(big2)), big2)
+	pf.u.SetFlags(t, "INBOX", pf.bigUID, true, imap.FlagFlagged)
+	if st, err := pf.pullNew(); err != nil || st.Fetched != 1 {
+		t.Fatalf("PullNew of a flagged placeholder: %+v, %v; want it fetched", st, err)
+	}
+	pf.expectWhole(pf.file("INBOX", msgID(pf.big)), pf.bigUID, imap.FlagFlagged)
+	pf.noChange("after the pulls")
+}
