@@ -559,6 +559,16 @@ func (a *account) passIMAP(ctx context.Context, pushes []syncer.Pushed) passResu
 
 // progress collects the number of messages downloaded per folder.
 func (a *account) progress(p syncer.Progress) {
+	a.setState(func(st *AccountStatus) {
+		t := TransferStatus{Folder: p.Folder, Direction: p.Direction, Done: p.Done, Total: p.Total, Bytes: p.Bytes, TotalBytes: p.TotalBytes}
+		for i := range st.Progress {
+			if st.Progress[i].Folder == p.Folder && st.Progress[i].Direction == p.Direction {
+				st.Progress[i] = t
+				return
+			}
+		}
+		st.Progress = append(st.Progress, t)
+	})
 	if p.Direction != "down" {
 		return
 	}
@@ -627,6 +637,7 @@ func (a *account) finishPass(res passResult, reqs []*syncRequest, authFail *bool
 	*authFail = res.err != nil && isAuthError(res.err)
 	a.setState(func(st *AccountStatus) {
 		st.Syncing = false
+		st.Progress = nil
 		st.Connected = connected
 		if res.err == nil {
 			st.State = StateConnected

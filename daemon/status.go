@@ -60,9 +60,13 @@ type AccountStatus struct {
 	NextRetry time.Time `json:"next_retry,omitzero"`
 	// PendingOps counts the account's pending operations in the state DB
 	// (write-ahead intents, local changes waiting for the server).
-	PendingOps int            `json:"pending_ops"`
-	Idle       []IdleStatus   `json:"idle,omitempty"`
-	Folders    []FolderStatus `json:"folders,omitempty"`
+	PendingOps int `json:"pending_ops"`
+	// Progress is what the running pass still has to transfer, by folder
+	// and direction (only while it runs, and only for transfers big
+	// enough to report progress).
+	Progress []TransferStatus `json:"progress,omitempty"`
+	Idle     []IdleStatus     `json:"idle,omitempty"`
+	Folders  []FolderStatus   `json:"folders,omitempty"`
 	// Messages is the number of messages the state knows: the sum of the
 	// folders for IMAP, the UIDLs downloaded for POP3.
 	Messages int `json:"messages"`
@@ -165,4 +169,14 @@ func fillFromDB(as *AccountStatus, a *config.Account, db *state.DB) error {
 		as.Messages += c
 	}
 	return nil
+}
+
+// TransferStatus is a running pass's progress in one folder and direction.
+type TransferStatus struct {
+	Folder     string `json:"folder"`
+	Direction  string `json:"direction"` // "down", "up" or "read"
+	Done       int    `json:"done"`
+	Total      int    `json:"total"`
+	Bytes      int64  `json:"bytes,omitempty"`
+	TotalBytes int64  `json:"total_bytes,omitempty"`
 }

@@ -765,9 +765,7 @@ func (d *downloader) fetch(ctx context.Context, part []*serverMsg) error {
 		d.batchBytes += written
 		d.bytes += written
 		d.done++
-		if p := d.j.s.opts.Progress; p != nil {
-			p(Progress{Folder: d.j.local, Direction: "down", Done: d.done, Total: d.total, Bytes: d.bytes, TotalBytes: d.totalBytes})
-		}
+		d.report()
 		if d.batch.Len() >= 1000 || d.batchBytes >= 32<<20 {
 			if err := d.flush(); err != nil {
 				return err
@@ -782,6 +780,13 @@ func (d *downloader) fetch(ctx context.Context, part []*serverMsg) error {
 
 // flush publishes the batch: intent first, then one sync and the renames,
 // then the pairs (and the intent's removal) in one transaction.
+// report tells the progress callback, if any, how far the downloads are.
+func (d *downloader) report() {
+	if p := d.j.s.opts.Progress; p != nil {
+		p(Progress{Folder: d.j.local, Direction: "down", Done: d.done, Total: d.total, Bytes: d.bytes, TotalBytes: d.totalBytes})
+	}
+}
+
 func (d *downloader) flush() error {
 	if d.batch.Len() == 0 {
 		return nil

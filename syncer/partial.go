@@ -253,8 +253,6 @@ func (d *downloader) resume(ctx context.Context, m *serverMsg) error {
 	d.pending = append(d.pending, downloadItem{UID: m.uid, Key: w.Key(), Flags: m.flags, Size: m.size, Ident: m.ident})
 	d.batchBytes += n
 	d.done++
-	if p := d.j.s.opts.Progress; p != nil {
-		p(Progress{Folder: d.j.local, Direction: "down", Done: d.done, Total: d.total, Bytes: d.bytes, TotalBytes: d.totalBytes})
-	}
+	d.report()
 	return ctx.Err()
 }

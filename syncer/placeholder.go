@@ -185,9 +185,7 @@ func (d *downloader) placeholders(ctx context.Context, part []*serverMsg) error 
 		d.pending = append(d.pending, downloadItem{UID: m.uid, Key: w.Key(), Flags: m.flags, Size: m.size, Ident: m.ident, Placeholder: true})
 		d.done++
 		d.placeholder++
-		if p := d.j.s.opts.Progress; p != nil {
-			p(Progress{Folder: d.j.local, Direction: "down", Done: d.done, Total: d.total, Bytes: d.bytes, TotalBytes: d.totalBytes})
-		}
+		d.report()
 		if d.batch.Len() >= 1000 {
 			werr = d.flush()
 		}

@@ -113,6 +113,9 @@ func printStatus(w io.Writer, st *daemon.Status, note string, now time.Time) {
 				fmt.Fprintf(w, "  last pass:   %s (%s ago): %s\n", a.LastPass.Format("2006-01-02 15:04:05"), ago(now, a.LastPass), a.LastSummary)
 			}
 		}
+		for _, p := range a.Progress {
+			fmt.Fprintf(w, "  to come:     %s\n", progressText(p))
+		}
 		fmt.Fprintf(w, "  pending:     %d operations\n", a.PendingOps)
 		if a.LastError != "" {
 			fmt.Fprintf(w, "  last error:  %s (%s)\n", a.LastError, a.LastErrorAt.Format("2006-01-02 15:04:05"))
@@ -147,6 +150,17 @@ func quotaText(q daemon.QuotaStatus) string {
 		return fmt.Sprintf("STORAGE %s of %s", humanBytes(q.Usage*1024), humanBytes(q.Limit*1024))
 	}
 	return fmt.Sprintf("%s %d of %d", q.Resource, q.Usage, q.Limit)
+}
+
+// progressText renders what a running pass still has to transfer in one
+// folder: "INBOX: 2766 of 4000 messages to download (84.1 MB)".
+func progressText(p daemon.TransferStatus) string {
+	verb := map[string]string{"down": "download", "up": "upload", "read": "read"}[p.Direction]
+	out := fmt.Sprintf("%s: %d of %d messages to %s", p.Folder, p.Total-p.Done, p.Total, verb)
+	if p.TotalBytes > 0 {
+		out += fmt.Sprintf(" (%s)", humanBytes(p.TotalBytes-p.Bytes))
+	}
+	return out
 }
 
 func syncing(a daemon.AccountStatus) string {

@@ -18,7 +18,8 @@ func TestPrintStatus(t *testing.T) {
 				Passes: 12, Idle: []daemon.IdleStatus{{Folder: "INBOX", Connected: true}},
 				Folders: []daemon.FolderStatus{{Name: "Archive", Messages: 5678}, {Name: "INBOX", Messages: 1234}}, Messages: 6912},
 			{Name: "home", Protocol: "imap", State: daemon.StateAuthFailed, Reason: "login as \"me\": authentication failed",
-				LastError: "login as \"me\": authentication failed", LastErrorAt: now.Add(-time.Minute), NextRetry: now.Add(4 * time.Minute), PendingOps: 2},
+				LastError: "login as \"me\": authentication failed", LastErrorAt: now.Add(-time.Minute), NextRetry: now.Add(4 * time.Minute), PendingOps: 2,
+				Progress: []daemon.TransferStatus{{Folder: "INBOX", Direction: "down", Done: 1234, Total: 4000, Bytes: 10_000_000, TotalBytes: 94_100_000}}},
 			{Name: "old", Protocol: "pop3", State: daemon.StateConnected, Connected: true, LastPass: now.Add(-time.Minute), LastSummary: "pop3: 0 new", Messages: 31},
 		},
 	}
@@ -33,7 +34,7 @@ func TestPrintStatus(t *testing.T) {
 		"  last pass:   2025-03-01 11:59:55 (5s ago): down: 1 new",
 		"  messages:    6912 in 2 folders\n    Archive    5678\n    INBOX      1234\n",
 		"home (imap)\n  connection:  auth-failed: login as \"me\": authentication failed\n  next retry:  in 4m0s\n",
-		"  pending:     2 operations\n",
+		"  to come:     INBOX: 2766 of 4000 messages to download (84.1 MB)\n  pending:     2 operations\n",
 		"old (pop3)",
 		"  messages:    31 downloaded\n",
 	} {
