@@ -66,7 +66,7 @@ type passResult struct {
 	newBy    map[string]int
 	warnings []string
 	changed  bool // the pass moved something in either direction
-	pulled   bool // new messages pulled without a full pass
+	targeted bool // a targeted pass did it all (no full pass)
 	took     time.Duration
 	err      error
 }
@@ -209,6 +209,9 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 		// quiet (no burst being debounced, no change waiting to be
 		// looked at).
 		pullNew   = map[string][]uint32{}
+		// Message files changed locally, when nothing else did: pushed
+		// for just those messages (syncer.PushLocal) instead of a pass.
+		pushLocal []syncer.LocalChange
 		passCtx   context.Context
 		cancelRun context.CancelFunc
 	)
@@ -243,20 +246,21 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 		}
 	}()
 
-	// startPass starts a full pass, or with pushes a pull of what they
-	// announced (which turns into a full pass when more changed).
-	startPass := func(pushes []syncer.Pushed) {
-		if pushes == nil {
+	// startPass starts a full pass, or with t a targeted one (which
+	// turns into a full pass when more changed).
+	startPass := func(t *targeted) {
+		if t == nil {
 			pending, force = false, false
 			inflight, waiting = waiting, nil
 		}
 		clear(pullNew)
+		pushLocal = nil
 		running = true
 		pushing, changed = changed, map[string]bool{}
 		a.setState(func(st *AccountStatus) { st.Syncing = true })
 		go func() {
 			start := time.Now()
-			res := a.pass(passCtx, pushes)
+			res := a.pass(passCtx, t)
 			res.took = time.Since(start)
 			passes <- res
 		}()
@@ -269,13 +273,13 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 				retry, retryC = nil, nil
 			}
 			startPass(nil)
-		} else if len(pullNew) > 0 && !running && !pending && retryC == nil && ctx.Err() == nil &&
+		} else if (len(pullNew) > 0 || len(pushLocal) > 0) && !running && !pending && retryC == nil && ctx.Err() == nil &&
 			debounceC == nil && !dirtyTree && !dirtyData && !checkAll && len(checkMsgs) == 0 {
-			var pushes []syncer.Pushed
+			t := &targeted{local: pushLocal}
 			for _, f := range slices.Sorted(maps.Keys(pullNew)) {
-				pushes = append(pushes, syncer.Pushed{Folder: f, Expunged: pullNew[f]})
+				t.pulls = append(t.pulls, syncer.Pushed{Folder: f, Expunged: pullNew[f]})
 			}
-			startPass(pushes)
+			startPass(t)
 		}
 		select {
 		case <-ctx.Done():
@@ -389,7 +393,13 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 			}
 			dirtyTree, dirtyData, dirtyMsgs = false, false, nil
 			if !running && a.needsPass(tree, checkAll, checkMsgs) {
-				pending = true
+				if checkAll || !isIMAP {
+					pending = true
+				} else {
+					for path, folder := range checkMsgs {
+						pushLocal = append(pushLocal, syncer.LocalChange{Folder: folder, Path: path})
+					}
+				}
 			}
 			if !running {
 				checkAll, checkMsgs = false, map[string]string{}
@@ -490,17 +500,23 @@ func (a *account) settled(tree *localTree, path, folder string) bool {
 	return false
 }
 
-// pass runs one pass of the account's protocol.
-// With pushes (IMAP only), it pulls just what IDLE announced, or runs a
-// full pass when more changed.
-func (a *account) pass(ctx context.Context, pushes []syncer.Pushed) passResult {
+// targeted is the work of a targeted pass: local changes of single
+// messages to push, and what IDLE connections announced to pull.
+type targeted struct {
+	local []syncer.LocalChange
+	pulls []syncer.Pushed
+}
+
+// pass runs one pass of the account's protocol. With t (IMAP only) it does
+// just that work, or a full pass when more changed.
+func (a *account) pass(ctx context.Context, t *targeted) passResult {
 	if a.cfg.Protocol == config.ProtocolPOP3 {
 		return a.passPOP3(ctx)
 	}
-	return a.passIMAP(ctx, pushes)
+	return a.passIMAP(ctx, t)
 }
 
-func (a *account) passIMAP(ctx context.Context, pushes []syncer.Pushed) passResult {
+func (a *account) passIMAP(ctx context.Context, t *targeted) passResult {
 	a.syncMu.Lock()
 	s := a.syncer
 	a.syncMu.Unlock()
@@ -529,17 +545,13 @@ func (a *account) passIMAP(ctx context.Context, pushes []syncer.Pushed) passResu
 	a.newMu.Lock()
 	a.newBy = map[string]int{}
 	a.newMu.Unlock()
-	var st syncer.Stats
-	err := syncer.ErrFullPass
-	if len(pushes) > 0 {
-		st, err = s.PullNew(ctx, pushes...)
-		if errors.Is(err, syncer.ErrFullPass) {
-			a.log.Debug("IDLE pushed changes, and more changed: full pass")
-		}
-	}
-	pulled := err == nil
+	st, err := a.targetedPass(ctx, s, t)
+	quick := err == nil
 	if errors.Is(err, syncer.ErrFullPass) {
-		st, err = s.Sync(ctx)
+		a.log.Debug("more changed than the targeted pass can do: full pass")
+		var full syncer.Stats
+		full, err = s.Sync(ctx)
+		st.Add(full)
 	}
 	a.newMu.Lock()
 	newBy := a.newBy
@@ -554,10 +566,34 @@ func (a *account) passIMAP(ctx context.Context, pushes []syncer.Pushed) passResu
 		}
 	}
 	changed := st.Down != (syncer.Counts{}) || st.Up != (syncer.Counts{}) || st.Paired > 0
-	return passResult{summary: st.String(), newBy: newBy, warnings: st.Warnings, changed: changed, pulled: pulled, err: err}
+	return passResult{summary: st.String(), newBy: newBy, warnings: st.Warnings, changed: changed, targeted: quick, err: err}
 }
 
 // progress collects the number of messages downloaded per folder.
+// targetedPass pushes t's local changes and pulls what IDLE announced,
+// each for just the messages concerned; syncer.ErrFullPass (also for a
+// nil t) asks for a full pass.
+func (a *account) targetedPass(ctx context.Context, s *syncer.Syncer, t *targeted) (syncer.Stats, error) {
+	if t == nil {
+		return syncer.Stats{}, syncer.ErrFullPass
+	}
+	var st syncer.Stats
+	if len(t.local) > 0 {
+		var err error
+		if st, err = s.PushLocal(ctx, t.local); err != nil {
+			return st, err
+		}
+	}
+	if len(t.pulls) > 0 {
+		pulled, err := s.PullNew(ctx, t.pulls...)
+		st.Add(pulled)
+		if err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
 func (a *account) progress(p syncer.Progress) {
 	a.setState(func(st *AccountStatus) {
 		t := TransferStatus{Folder: p.Folder, Direction: p.Direction, Done: p.Done, Total: p.Total, Bytes: p.Bytes, TotalBytes: p.TotalBytes}
@@ -645,8 +681,8 @@ func (a *account) finishPass(res passResult, reqs []*syncRequest, authFail *bool
 			st.LastPass = now
 			st.LastSummary = res.summary
 			st.Passes++
-			if res.pulled {
-				st.Pulls++
+			if res.targeted {
+				st.Targeted++
 			}
 			st.NextRetry = time.Time{}
 			return

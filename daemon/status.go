@@ -50,9 +50,10 @@ type AccountStatus struct {
 	LastPass    time.Time `json:"last_pass,omitzero"`
 	LastSummary string    `json:"last_summary,omitempty"`
 	Passes      int       `json:"passes"`
-	// Pulls counts the passes that were pulls of new messages pushed by
-	// IDLE (no full pass needed); they are counted in Passes too.
-	Pulls int `json:"pulls"`
+	// Targeted counts the passes that did just what IDLE pushed or the
+	// watcher saw, for those messages only (no full pass); they are
+	// counted in Passes too.
+	Targeted int `json:"targeted_passes"`
 	// LastError is the last pass's error, kept after later successes.
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`

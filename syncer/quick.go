@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/emersion/go-imap/v2"
@@ -331,4 +333,192 @@ func FolderUIDs(c *Conn, messages uint32) ([]uint32, error) {
 		return nil, err
 	}
 	return slices.Sorted(maps.Keys(all)), nil
+}
+
+// LocalChange is a message file the caller's watcher saw appear, vanish or
+// be renamed (both names) in a local folder.
+type LocalChange struct {
+	Folder string // local folder name
+	Path   string
+}
+
+// PushLocal sends local changes of single messages to the server, and
+// nothing else: the daemon's answer to its watcher when the changes are
+// flag changes (a file renamed in its folder) or deletes of paired
+// messages. It reads just the pairs of the files concerned and their
+// server flags (one UID FETCH per folder), and merges flags three-way like
+// a pass; a delete never wins over a flag change on the server since the
+// last pass. A new file, a file that turned up in another folder (a move),
+// a conflict or an intent to settle return ErrFullPass before any change.
+// The folders' local stamps are left as they were, so that the next full
+// pass looks at them again.
+func (s *Syncer) PushLocal(ctx context.Context, changes []LocalChange) (Stats, error) {
+	return s.counted(func() (Stats, error) { return s.pushLocal(ctx, changes) })
+}
+
+func (s *Syncer) pushLocal(ctx context.Context, changes []LocalChange) (Stats, error) {
+	s.stats = Stats{}
+	if n, err := s.db.OpCount(s.acct.Name); err != nil || n > 0 {
+		return s.stats, errors.Join(ErrFullPass, err)
+	}
+	jobs, err := s.localJobs(changes)
+	if err != nil || len(jobs) == 0 {
+		return s.stats, err
+	}
+	c, err := s.pool.get(ctx)
+	if err != nil {
+		return s.stats, err
+	}
+	for _, j := range jobs {
+		if err := j.localDetect(c); err != nil {
+			s.release(c, err)
+			return s.stats, err
+		}
+	}
+	lc := &lazyConn{p: s.pool, ctx: ctx, sem: make(chan struct{}, 1), c: c}
+	lc.sem <- struct{}{}
+	var errs []error
+	for _, j := range jobs {
+		if err := j.apply(ctx, lc); err != nil {
+			errs = append(errs, fmt.Errorf("folder %q: %w", j.local, err))
+			if isConnError(err) {
+				break
+			}
+		}
+	}
+	lc.release(errors.Join(errs...))
+	return s.stats, errors.Join(errs...)
+}
+
+// localJobs makes a job of each folder with changed files: the pairs
+// concerned, the files present (entries) and the pairs whose file is gone
+// (localGone). Messages whose file is as the state records are left out.
+func (s *Syncer) localJobs(changes []LocalChange) ([]*job, error) {
+	type seen struct {
+		folder  string
+		present []maildir.Entry
+	}
+	byKey := map[string]*seen{}
+	var keys []string
+	for _, ch := range changes {
+		name := filepath.Base(ch.Path)
+		if name == "" || name[0] == '.' {
+			continue
+		}
+		key, flags := maildir.ParseName(name)
+		k := byKey[key]
+		if k == nil {
+			k = &seen{folder: ch.Folder}
+			byKey[key] = k
+			keys = append(keys, key)
+		}
+		if k.folder != ch.Folder {
+			return nil, ErrFullPass // the key in two folders: a move
+		}
+		if _, err := os.Lstat(ch.Path); err == nil {
+			sub := filepath.Base(filepath.Dir(ch.Path))
+			if !slices.ContainsFunc(k.present, func(e maildir.Entry) bool { return e.Name == name }) {
+				k.present = append(k.present, maildir.Entry{Key: key, Flags: flags, Sub: sub, Name: name})
+			}
+		}
+	}
+	jobs := map[string]*job{}
+	var order []*job
+	for _, key := range keys {
+		k := byKey[key]
+		p, f, paired, err := s.db.PairByKey(s.acct.Name, key)
+		if err != nil {
+			return nil, err
+		}
+		if !paired || p.Key == "" {
+			if len(k.present) > 0 {
+				return nil, ErrFullPass // a new file
+			}
+			continue
+		}
+		if f.Name != k.folder || len(k.present) > 1 || f.UIDValidity == 0 {
+			return nil, ErrFullPass
+		}
+		j := jobs[f.Name]
+		if j == nil {
+			lf, err := s.store.Folder(f.Name)
+			if err != nil {
+				return nil, err
+			}
+			j = &job{s: s, local: f.Name, remote: f.Remote, st: f, newSt: f, lf: lf,
+				pairs: map[uint32]*state.Pair{}, entries: map[string]maildir.Entry{},
+				serverFlags: map[uint32]string{}, serverGone: map[uint32]bool{}}
+			jobs[f.Name] = j
+			order = append(order, j)
+		}
+		e, ok := maildir.Entry{}, false
+		if len(k.present) == 1 {
+			e, ok = k.present[0], true
+		} else if e, ok, err = j.lf.Find(key); err != nil {
+			return nil, err // renamed again meanwhile, or removed
+		}
+		if ok && maildir.KnownOnly(e.Flags) == p.Flags {
+			continue // as the state records it
+		}
+		pp := p
+		j.pairs[p.UID] = &pp
+		if ok {
+			j.entries[key] = e
+		} else {
+			j.localGone = append(j.localGone, &pp)
+		}
+	}
+	var out []*job
+	for _, j := range order {
+		if len(j.pairs) > 0 {
+			out = append(out, j)
+		}
+	}
+	return out, nil
+}
+
+// localDetect selects the folder and reads the server flags of the pairs
+// concerned: a local delete becomes a server delete unless the server
+// changed the message since the last pass.
+func (j *job) localDetect(c *Conn) error {
+	sel, err := c.Reselect(j.remote)
+	if err != nil {
+		return err
+	}
+	if sel.UIDValidity != j.st.UIDValidity {
+		return ErrFullPass
+	}
+	var set imap.UIDSet
+	for uid := range j.pairs {
+		set.AddNum(imap.UID(uid))
+	}
+	onServer := map[uint32]bool{}
+	err = each(c, c.Fetch(set, &imap.FetchOptions{UID: true, Flags: true}), func(m *imapclient.FetchMessageBuffer) {
+		if p := j.pairs[uint32(m.UID)]; p != nil {
+			onServer[p.UID] = true
+			j.serverFlags[p.UID] = maildir.FlagsFromIMAP(m.Flags)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("fetch flags: %w", err)
+	}
+	for uid, p := range j.pairs {
+		if _, present := j.entries[p.Key]; present && !onServer[uid] {
+			return ErrFullPass // changed here, expunged there
+		}
+	}
+	for _, p := range j.localGone {
+		switch {
+		case !onServer[p.UID]:
+			j.drop = append(j.drop, p) // gone on both sides
+		case j.serverFlags[p.UID] != p.Flags:
+			return ErrFullPass // changed there, deleted here: a pass keeps it
+		case j.s.acct.DeleteMode == "trash" && j.s.trash == "":
+			return ErrFullPass // the Trash folder is not known yet
+		default:
+			j.serverDeletes = append(j.serverDeletes, p)
+		}
+	}
+	j.localGone = nil
+	return nil
 }

@@ -3,6 +3,8 @@ package syncer
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/mailmirror/mailmirror/config"
+	"github.com/mailmirror/mailmirror/maildir"
 )
 
 // pullNew runs PullNew with a syncer of its own, for INBOX when nothing
@@ -177,4 +180,92 @@ func TestPullNewPlaceholders(t *testing.T) {
 	}
 	pf.expectWhole(pf.file("INBOX", msgID(pf.big)), pf.bigUID, imap.FlagFlagged)
 	pf.noChange("after the pulls")
+}
+
+// pushLocal runs PushLocal with a syncer of its own.
+func (f *fixture) pushLocal(changes ...LocalChange) (Stats, error) {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := New(f.acct, f.store, f.db, Options{DialOptions: DialOptions{Password: config.Secret(f.u.Password)}})
+	defer s.Close()
+	return s.PushLocal(ctx, changes)
+}
+
+// rename renames a local file in its directory and returns the changes a
+// watcher reports for it.
+func (f *fixture) rename(folder, path, name string) []LocalChange {
+	f.t.Helper()
+	to := filepath.Join(filepath.Dir(filepath.Dir(path)), "cur", name)
+	if err := os.Rename(path, to); err != nil {
+		f.t.Fatal(err)
+	}
+	return []LocalChange{{folder, path}, {folder, to}}
+}
+
+// The daemon's targeted push: a flag change or a delete of one local file
+// goes to the server for just that message; anything else steps aside.
+func TestPushLocalFlagsAndDeletes(t *testing.T) {
+	f := newFixture(t)
+	f.u.CreateFolder(t, "Archive")
+	raws := make([][]byte, 5)
+	uids := make([]uint32, len(raws))
+	for i := range raws {
+		raws[i] = f.msg("inbox")
+		uids[i] = f.u.Append(t, "INBOX", raws[i], imap.FlagSeen)
+	}
+	f.sync()
+	key := func(path string) string { k, _ := maildir.ParseName(filepath.Base(path)); return k }
+
+	// A flag.
+	p0 := f.file("INBOX", msgID(raws[0]))
+	st, err := f.pushLocal(f.rename("INBOX", p0, key(p0)+":2,FS")...)
+	if err != nil || st.Up != (Counts{Flags: 1}) {
+		t.Fatalf("flag: %s, %v", st, err)
+	}
+	// A delete.
+	p1 := f.file("INBOX", msgID(raws[1]))
+	os.Remove(p1)
+	if st, err := f.pushLocal(LocalChange{"INBOX", p1}); err != nil || st.Up != (Counts{Deleted: 1}) {
+		t.Fatalf("delete: %s, %v", st, err)
+	}
+	f.compare()
+	if st := f.sync(); st.Down != (Counts{}) || st.Up != (Counts{}) {
+		t.Fatalf("the pass after PushLocal found work: %s", st)
+	}
+
+	// A delete of a message changed on the server since: a pass keeps it.
+	p2 := f.file("INBOX", msgID(raws[2]))
+	f.u.SetFlags(t, "INBOX", uids[2], true, imap.FlagAnswered)
+	os.Remove(p2)
+	if _, err := f.pushLocal(LocalChange{"INBOX", p2}); !errors.Is(err, ErrFullPass) {
+		t.Fatalf("delete against a server change: %v, want ErrFullPass", err)
+	}
+	f.sync()
+	f.compare()
+	if _, ok := f.localAll()["INBOX"]; !ok || len(f.u.Messages(t, "INBOX")) != 4 {
+		t.Fatal("the message changed on the server was deleted")
+	}
+
+	// A move to another folder and a new file step aside.
+	p3 := f.file("INBOX", msgID(raws[3]))
+	dst := filepath.Join(f.acct.Maildir, "Archive", "cur", filepath.Base(p3))
+	if err := os.Rename(p3, dst); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.pushLocal(LocalChange{"INBOX", p3}, LocalChange{"Archive", dst}); !errors.Is(err, ErrFullPass) {
+		t.Fatalf("move: %v, want ErrFullPass", err)
+	}
+	f.writeLocal("INBOX", 500, "S")
+	var fresh []LocalChange
+	for _, m := range f.local("INBOX") {
+		fresh = append(fresh, LocalChange{"INBOX", m.Path})
+	}
+	if _, err := f.pushLocal(fresh...); !errors.Is(err, ErrFullPass) {
+		t.Fatalf("new file: %v, want ErrFullPass", err)
+	}
+	if st := f.sync(); st.Up.Moved != 1 || st.Up.New != 1 {
+		t.Fatalf("the full pass: %s, want the move and the new message", st)
+	}
+	f.compare()
 }

@@ -70,6 +70,32 @@ type Stats struct {
 	Warnings []string
 }
 
+// Add adds the work of another pass to s (targeted passes before a full
+// one).
+func (s *Stats) Add(o Stats) {
+	s.Folders = max(s.Folders, o.Folders)
+	s.Down.add(o.Down)
+	s.Up.add(o.Up)
+	s.Paired += o.Paired
+	s.Bytes += o.Bytes
+	s.Archived += o.Archived
+	if o.Quota != nil {
+		s.Quota = o.Quota
+	}
+	s.BytesIn += o.BytesIn
+	s.BytesOut += o.BytesOut
+	s.Placeholders += o.Placeholders
+	s.Fetched += o.Fetched
+	s.Warnings = append(s.Warnings, o.Warnings...)
+}
+
+func (c *Counts) add(o Counts) {
+	c.New += o.New
+	c.Flags += o.Flags
+	c.Deleted += o.Deleted
+	c.Moved += o.Moved
+}
+
 func (s Stats) String() string {
 	out := fmt.Sprintf("down: %s; up: %s", s.Down, s.Up)
 	if s.Paired > 0 {
