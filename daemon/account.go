@@ -208,7 +208,7 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 		// expunged): pulled without a full pass when the Maildir is
 		// quiet (no burst being debounced, no change waiting to be
 		// looked at).
-		pullNew   = map[string][]uint32{}
+		pullNew = map[string][]uint32{}
 		// Message files changed locally, when nothing else did: pushed
 		// for just those messages (syncer.PushLocal) instead of a pass.
 		pushLocal []syncer.LocalChange
