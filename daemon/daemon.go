@@ -36,6 +36,7 @@ type Options struct {
 	IdleRefresh      time.Duration // IDLE is re-issued at least this often; 25 min
 	WatchdogInterval time.Duration // IDLE is interrupted for a NOOP this often; 4 min
 	WatchdogTimeout  time.Duration // the server must answer DONE and NOOP within this; 30 s
+	SeqFillDelay     time.Duration // after new messages, IDLE is left this late to learn their UIDs (for EXPUNGE); 2 s
 	BackoffMin       time.Duration // first retry delay; 1 s
 	BackoffMax       time.Duration // longest retry delay (and the delay after an authentication failure); 5 min
 	HookInterval     time.Duration // on_new_mail runs at least this far apart; 1 s
@@ -57,6 +58,7 @@ func (o *Options) defaults() {
 	def(&o.IdleRefresh, 25*time.Minute)
 	def(&o.WatchdogInterval, 4*time.Minute)
 	def(&o.WatchdogTimeout, 30*time.Second)
+	def(&o.SeqFillDelay, 2*time.Second)
 	def(&o.BackoffMin, time.Second)
 	def(&o.BackoffMax, 5*time.Minute)
 	def(&o.HookInterval, time.Second)

@@ -231,18 +231,23 @@ func (i *idler) session(ctx context.Context, reconnect bool) (established bool, 
 		}
 		t := time.NewTimer(cycle)
 		var reason error
+		var fill <-chan time.Time
 	wait:
 		for {
 			select {
 			case <-pushed:
 				i.a.log.Debug("IDLE push", "folder", i.folder)
 				notify()
-				if _, n := seqs.unknown(); n > 0 {
-					// Leave IDLE to learn the new messages' UIDs,
-					// so that their expunges map too.
-					break wait
+				if _, n := seqs.unknown(); n > 0 && fill == nil {
+					// Leave IDLE a little later to learn the new
+					// messages' UIDs, so that their expunges map
+					// too (not at once: the pull of the new
+					// messages would wait for this session's
+					// hold on the folder).
+					fill = time.After(o.SeqFillDelay)
 				}
 				continue
+			case <-fill:
 			case <-t.C:
 			case <-ctx.Done():
 				reason = ctx.Err()

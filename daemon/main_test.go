@@ -129,7 +129,7 @@ func newFixture(t *testing.T, u *testenv.User, port int, extra string) *fixture 
 
 // testOptions are short intervals for tests.
 func testOptions() daemon.Options {
-	return daemon.Options{BackoffMin: 50 * time.Millisecond, BackoffMax: time.Second, NetCheck: -1}
+	return daemon.Options{BackoffMin: 50 * time.Millisecond, BackoffMax: time.Second, NetCheck: -1, SeqFillDelay: 50 * time.Millisecond}
 }
 
 // start runs the daemon and waits for its readiness.

@@ -60,6 +60,14 @@ func TestServerChangesArriveByIDLE(t *testing.T) {
 		return !ok
 	})
 	pulled(3)
+	// The pushed message arrived after the IDLE connection listed the
+	// UIDs: it learnt its UID since, and its expunge is pulled too.
+	u.Expunge(t, "INBOX", uid)
+	eventually(t, func() string { return "the second expunged message is still local" }, func() bool {
+		_, ok := f.local("INBOX")[msgID(raw)]
+		return !ok
+	})
+	pulled(4)
 	if st := f.status(); st.Passes-passes != st.Targeted {
 		t.Errorf("%d passes for the pushes, of which %d pulls: a push took a full pass", st.Passes-passes, st.Targeted)
 	}
