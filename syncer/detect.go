@@ -152,6 +152,9 @@ func (j *job) detect(ctx context.Context, lc *lazyConn) error {
 			return err
 		}
 	}
+	if ok, err := j.detectServerOnly(lc, stamp); ok || err != nil {
+		return err
+	}
 	pairs, err := j.s.db.Pairs(j.st.ID)
 	if err != nil {
 		return err

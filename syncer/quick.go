@@ -522,3 +522,26 @@ func (j *job) localDetect(c *Conn) error {
 	j.localGone = nil
 	return nil
 }
+
+// detectServerOnly is detect for a folder whose local stamp did not move
+// since the last pass (no file added, removed or renamed here) while the
+// server changed: quickDetect finds new messages and flag changes without
+// reading every pair and file. It returns false, with the job as it was,
+// when the folder changed otherwise (an expunge, a UIDVALIDITY change, no
+// CONDSTORE): the caller then goes the full way.
+func (j *job) detectServerOnly(lc *lazyConn, stamp string) (bool, error) {
+	if stamp == "" || stamp != j.st.LocalStamp || j.st.UIDValidity == 0 || j.st.HighestModSeq == 0 {
+		return false, nil
+	}
+	c, err := lc.get()
+	if err != nil {
+		return false, err
+	}
+	err = j.quickDetect(c, nil)
+	if errors.Is(err, ErrFullPass) {
+		j.newServer, j.old, j.localDeletes, j.quiet = nil, 0, nil, false
+		j.pairs, j.entries, j.serverFlags, j.serverGone = nil, nil, nil, nil
+		return false, nil
+	}
+	return err == nil, err
+}
