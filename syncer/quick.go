@@ -81,6 +81,12 @@ func (s *Syncer) pullNew(ctx context.Context, pushed []Pushed) (Stats, error) {
 		s.release(c, err)
 		return s.stats, err
 	}
+	return s.stats, s.applyOn(ctx, c, jobs)
+}
+
+// applyOn applies the jobs one after the other on connection c, which it
+// gives back to the pool.
+func (s *Syncer) applyOn(ctx context.Context, c *Conn, jobs []*job) error {
 	// One connection does it all: its slot is taken.
 	lc := &lazyConn{p: s.pool, ctx: ctx, sem: make(chan struct{}, 1), c: c}
 	lc.sem <- struct{}{}
@@ -96,8 +102,9 @@ func (s *Syncer) pullNew(ctx context.Context, pushed []Pushed) (Stats, error) {
 			}
 		}
 	}
-	lc.release(errors.Join(errs...))
-	return s.stats, errors.Join(errs...)
+	err := errors.Join(errs...)
+	lc.release(err)
+	return err
 }
 
 // release gives a connection back to the pool unless err shows it broken.
@@ -375,19 +382,7 @@ func (s *Syncer) pushLocal(ctx context.Context, changes []LocalChange) (Stats, e
 			return s.stats, err
 		}
 	}
-	lc := &lazyConn{p: s.pool, ctx: ctx, sem: make(chan struct{}, 1), c: c}
-	lc.sem <- struct{}{}
-	var errs []error
-	for _, j := range jobs {
-		if err := j.apply(ctx, lc); err != nil {
-			errs = append(errs, fmt.Errorf("folder %q: %w", j.local, err))
-			if isConnError(err) {
-				break
-			}
-		}
-	}
-	lc.release(errors.Join(errs...))
-	return s.stats, errors.Join(errs...)
+	return s.stats, s.applyOn(ctx, c, jobs)
 }
 
 // localJobs makes a job of each folder with changed files: the pairs
