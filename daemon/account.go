@@ -58,6 +58,7 @@ type account struct {
 // syncRequest asks for a pass that starts after the request arrived.
 type syncRequest struct {
 	reply chan SyncResult
+	fetch []string // placeholder files to replace with their messages first
 }
 
 // passResult is what a pass goroutine reports.
@@ -65,8 +66,9 @@ type passResult struct {
 	summary  string
 	newBy    map[string]int
 	warnings []string
-	changed  bool // the pass moved something in either direction
-	targeted bool // a targeted pass did it all (no full pass)
+	files    map[string]string // fetch requests' paths → error ("" = done)
+	changed  bool              // the pass moved something in either direction
+	targeted bool              // a targeted pass did it all (no full pass)
 	took     time.Duration
 	err      error
 }
@@ -249,9 +251,13 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 	// startPass starts a full pass, or with t a targeted one (which
 	// turns into a full pass when more changed).
 	startPass := func(t *targeted) {
+		var fetch []string
 		if t == nil {
 			pending, force = false, false
 			inflight, waiting = waiting, nil
+			for _, r := range inflight {
+				fetch = append(fetch, r.fetch...)
+			}
 		}
 		clear(pullNew)
 		pushLocal = nil
@@ -260,7 +266,7 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 		a.setState(func(st *AccountStatus) { st.Syncing = true })
 		go func() {
 			start := time.Now()
-			res := a.pass(passCtx, t)
+			res := a.pass(passCtx, t, fetch)
 			res.took = time.Since(start)
 			passes <- res
 		}()
@@ -509,14 +515,16 @@ type targeted struct {
 
 // pass runs one pass of the account's protocol. With t (IMAP only) it does
 // just that work, or a full pass when more changed.
-func (a *account) pass(ctx context.Context, t *targeted) passResult {
+// Placeholder files to fetch (IMAP only) are replaced with their messages
+// before a full pass.
+func (a *account) pass(ctx context.Context, t *targeted, fetch []string) passResult {
 	if a.cfg.Protocol == config.ProtocolPOP3 {
 		return a.passPOP3(ctx)
 	}
-	return a.passIMAP(ctx, t)
+	return a.passIMAP(ctx, t, fetch)
 }
 
-func (a *account) passIMAP(ctx context.Context, t *targeted) passResult {
+func (a *account) passIMAP(ctx context.Context, t *targeted, fetch []string) passResult {
 	a.syncMu.Lock()
 	s := a.syncer
 	a.syncMu.Unlock()
@@ -545,6 +553,16 @@ func (a *account) passIMAP(ctx context.Context, t *targeted) passResult {
 	a.newMu.Lock()
 	a.newBy = map[string]int{}
 	a.newMu.Unlock()
+	var files map[string]string
+	if len(fetch) > 0 {
+		files = map[string]string{}
+		for _, p := range fetch {
+			files[p] = ""
+			if err := s.FetchPlaceholder(ctx, p); err != nil {
+				files[p] = err.Error()
+			}
+		}
+	}
 	st, err := a.targetedPass(ctx, s, t)
 	quick := err == nil
 	if errors.Is(err, syncer.ErrFullPass) {
@@ -566,7 +584,7 @@ func (a *account) passIMAP(ctx context.Context, t *targeted) passResult {
 		}
 	}
 	changed := st.Down != (syncer.Counts{}) || st.Up != (syncer.Counts{}) || st.Paired > 0
-	return passResult{summary: st.String(), newBy: newBy, warnings: st.Warnings, changed: changed, targeted: quick, err: err}
+	return passResult{summary: st.String(), newBy: newBy, warnings: st.Warnings, changed: changed, targeted: quick, files: files, err: err}
 }
 
 // progress collects the number of messages downloaded per folder.
@@ -702,6 +720,17 @@ func (a *account) finishPass(res passResult, reqs []*syncRequest, authFail *bool
 		r = SyncResult{Account: a.cfg.Name, Error: res.err.Error()}
 	}
 	for _, q := range reqs {
+		r := r
+		for _, p := range q.fetch {
+			msg, done := res.files[p]
+			if !done {
+				msg = r.Error
+				if msg == "" {
+					msg = "not fetched"
+				}
+			}
+			r.Files = append(r.Files, FileResult{Path: p, Error: msg})
+		}
 		q.reply <- r
 	}
 	if res.err != nil {

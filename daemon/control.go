@@ -21,12 +21,14 @@ var ErrNotRunning = errors.New("the daemon is not running")
 const (
 	CmdStatus = "status"
 	CmdSync   = "sync"
+	CmdFetch  = "fetch"
 )
 
 // Request is one line a client sends on the control socket (JSON).
 type Request struct {
 	Cmd      string   `json:"cmd"`                // CmdStatus or CmdSync
-	Accounts []string `json:"accounts,omitempty"` // CmdSync: accounts to sync, none = all
+	Accounts []string `json:"accounts,omitempty"` // CmdSync: accounts to sync, none = all; CmdFetch: the one account
+	Paths    []string `json:"paths,omitempty"`    // CmdFetch: placeholder files to replace with their messages
 	Token    string   `json:"token,omitempty"`    // Windows: the token of control.json
 }
 
@@ -43,6 +45,14 @@ type SyncResult struct {
 	Account string `json:"account"`
 	Summary string `json:"summary,omitempty"`
 	Error   string `json:"error,omitempty"`
+	// Files are the outcomes of a fetch request, one per path.
+	Files []FileResult `json:"files,omitempty"`
+}
+
+// FileResult is the outcome of fetching one placeholder.
+type FileResult struct {
+	Path  string `json:"path"`
+	Error string `json:"error,omitempty"`
 }
 
 // SocketName is the control socket's file name in the state directory
@@ -127,6 +137,15 @@ func (s *controlServer) handle(req Request) Response {
 			return Response{Error: err.Error(), Results: res}
 		}
 		return Response{OK: true, Results: res}
+	case CmdFetch:
+		if len(req.Accounts) != 1 || len(req.Paths) == 0 {
+			return Response{Error: "fetch: name one account and the files"}
+		}
+		res, err := s.d.Fetch(s.d.ctx(), req.Accounts[0], req.Paths)
+		if err != nil {
+			return Response{Error: err.Error()}
+		}
+		return Response{OK: true, Results: []SyncResult{res}}
 	}
 	return Response{Error: fmt.Sprintf("unknown command %q", req.Cmd)}
 }
@@ -201,6 +220,21 @@ func RequestSync(ctx context.Context, stateDir string, accounts []string) ([]Syn
 }
 
 // notRunning wraps a dial error as ErrNotRunning when nothing listens.
+// RequestFetch asks the daemon running on stateDir to replace placeholder
+// files of an account with their messages (in its next pass, which it
+// starts now) and returns once they are done: one FileResult per path. It
+// returns an error wrapping ErrNotRunning when no daemon answers.
+func RequestFetch(ctx context.Context, stateDir, account string, paths []string) (SyncResult, error) {
+	resp, err := request(ctx, stateDir, Request{Cmd: CmdFetch, Accounts: []string{account}, Paths: paths})
+	if err != nil {
+		return SyncResult{}, err
+	}
+	if !resp.OK || len(resp.Results) != 1 {
+		return SyncResult{}, fmt.Errorf("daemon: %s", resp.Error)
+	}
+	return resp.Results[0], nil
+}
+
 func notRunning(path string, err error) error {
 	if errors.Is(err, os.ErrNotExist) || isConnRefused(err) {
 		return fmt.Errorf("%w (nothing listens on %s)", ErrNotRunning, path)

@@ -378,6 +378,25 @@ func (d *Daemon) Status() *Status {
 	return st
 }
 
+// Fetch replaces placeholder files of the named IMAP account with their
+// messages, in a pass that starts after the call, and waits for it.
+func (d *Daemon) Fetch(ctx context.Context, name string, paths []string) (SyncResult, error) {
+	for _, a := range d.accountList() {
+		if a.cfg.Name != name {
+			continue
+		}
+		if a.cfg.Protocol == config.ProtocolPOP3 {
+			return SyncResult{}, fmt.Errorf("account %q is a POP3 account: it has no placeholders", name)
+		}
+		res, err := d.request(ctx, []*account{a}, func() *syncRequest { return &syncRequest{reply: make(chan SyncResult, 1), fetch: paths} })
+		if err != nil {
+			return SyncResult{}, err
+		}
+		return res[0], nil
+	}
+	return SyncResult{}, fmt.Errorf("no account named %q in the running daemon (reload it after changing the config)", name)
+}
+
 // Sync runs a pass of the named accounts (every account when names is
 // empty) that starts after the call, and waits for all of them. An
 // account that fails has its error in its result; the error is for
@@ -401,9 +420,15 @@ func (d *Daemon) Sync(ctx context.Context, names []string) ([]SyncResult, error)
 			sel = append(sel, found)
 		}
 	}
+	return d.request(ctx, sel, func() *syncRequest { return &syncRequest{reply: make(chan SyncResult, 1)} })
+}
+
+// request hands a request made by newReq to each account's loop and waits
+// for their results.
+func (d *Daemon) request(ctx context.Context, sel []*account, newReq func() *syncRequest) ([]SyncResult, error) {
 	reqs := make([]*syncRequest, len(sel))
 	for i, a := range sel {
-		reqs[i] = &syncRequest{reply: make(chan SyncResult, 1)}
+		reqs[i] = newReq()
 		select {
 		case a.reqs <- reqs[i]:
 		case <-a.done:

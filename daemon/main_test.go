@@ -219,13 +219,7 @@ func messageIDOfFile(p string) string {
 	return strings.TrimSpace(m.Header.Get("Message-Id"))
 }
 
-func msgID(raw []byte) string {
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(m.Header.Get("Message-Id"))
-}
+func msgID(raw []byte) string { return testenv.MessageIDOf(raw) }
 
 // serverIDs counts the Message-IDs of a server folder.
 func (f *fixture) serverIDs(folder string) map[string]int {

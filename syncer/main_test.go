@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -146,14 +145,7 @@ func (f *fixture) file(folder, msgid string) string {
 	return ""
 }
 
-func msgID(raw []byte) string {
-	for _, line := range strings.Split(string(raw), "\n") {
-		if strings.HasPrefix(strings.ToLower(line), "message-id:") {
-			return strings.TrimSpace(line[len("message-id:"):])
-		}
-	}
-	return ""
-}
+func msgID(raw []byte) string { return testenv.MessageIDOf(raw) }
 
 func testenvGen(f *fixture, subject string, size int) []byte {
 	return testenv.GenMessage(f.rnd, &testenv.GenOptions{Subject: subject, BodySize: size})

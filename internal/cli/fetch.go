@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/mailmirror/mailmirror/config"
+	"github.com/mailmirror/mailmirror/daemon"
 	"github.com/mailmirror/mailmirror/state"
 	"github.com/mailmirror/mailmirror/syncer"
 )
@@ -64,19 +65,26 @@ func runFetch(e *Env) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Without the state to ourselves (the daemon runs), the daemon does it.
+	var fetch func(a *config.Account, paths []string) ([]error, error)
 	db, err := state.Open(cfg.StateDir)
-	if err != nil {
-		if errors.Is(err, state.ErrLocked) {
-			fmt.Fprintf(e.Stderr, "mailmirror fetch: the daemon is running and holds the state (%s): stop it first and run fetch again, or give the placeholder the account's fetch_flag (default F, flagged) in your mail client: the daemon then downloads it at its next pass\n", cfg.StateDir)
-		} else {
-			fmt.Fprintf(e.Stderr, "mailmirror fetch: %v\n", err)
+	switch {
+	case errors.Is(err, state.ErrLocked):
+		fetch = func(a *config.Account, paths []string) ([]error, error) {
+			return fetchByDaemon(ctx, cfg.StateDir, a, paths)
 		}
+	case err != nil:
+		fmt.Fprintf(e.Stderr, "mailmirror fetch: %v\n", err)
 		return ExitFailure
+	default:
+		defer db.Close()
+		fetch = func(a *config.Account, paths []string) ([]error, error) {
+			return syncer.FetchAccount(ctx, a, db, syncer.Options{}, paths)
+		}
 	}
-	defer db.Close()
 	for _, a := range order {
 		paths := byAcct[a]
-		errs, err := syncer.FetchAccount(ctx, a, db, syncer.Options{}, paths)
+		errs, err := fetch(a, paths)
 		if err != nil {
 			fmt.Fprintf(e.Stderr, "%s\n", explain(a, err))
 			failed = true
@@ -95,6 +103,34 @@ func runFetch(e *Env) int {
 		return ExitFailure
 	}
 	return ExitOK
+}
+
+// fetchByDaemon asks the running daemon to fetch an account's placeholder
+// files, and returns an error per path (nil when fetched).
+func fetchByDaemon(ctx context.Context, stateDir string, a *config.Account, paths []string) ([]error, error) {
+	res, err := daemon.RequestFetch(ctx, stateDir, a.Name, paths)
+	if err != nil {
+		if errors.Is(err, daemon.ErrNotRunning) {
+			return nil, fmt.Errorf("mailmirror fetch: the state in %s is locked, but no daemon answers on its control socket: %w", stateDir, err)
+		}
+		return nil, err
+	}
+	if res.Error != "" && len(res.Files) == 0 {
+		return nil, errors.New(res.Error)
+	}
+	errs := make([]error, len(paths))
+	for i, p := range paths {
+		errs[i] = errors.New("the daemon did not answer for it")
+		for _, f := range res.Files {
+			if f.Path == p {
+				errs[i] = nil
+				if f.Error != "" {
+					errs[i] = errors.New(f.Error)
+				}
+			}
+		}
+	}
+	return errs, nil
 }
 
 // owner returns the IMAP account whose Maildir holds path, or nil.

@@ -17,9 +17,9 @@ import (
 )
 
 // `mailmirror fetch FILE` through the built binary: a max_size placeholder
-// becomes the server message, in place; clear errors and exit code 1 for
-// a file that is no placeholder or not in a Maildir; a clear error while
-// the daemon holds the state.
+// becomes the server message, in place, by the running daemon or without
+// one; clear errors and exit code 1 for a file that is no placeholder or
+// not in a Maildir.
 func TestFetchPlaceholderCommand(t *testing.T) {
 	testenv.RequireDovecot(t)
 	d := testenv.NewDovecot(t, nil)
@@ -27,6 +27,8 @@ func TestFetchPlaceholderCommand(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(7, 7))
 	big := testenv.GenMessage(rnd, &testenv.GenOptions{Subject: "big", BodySize: 200_000})
 	uid := u.Append(t, "INBOX", big, imap.FlagSeen)
+	big2 := testenv.GenMessage(rnd, &testenv.GenOptions{Subject: "big 2", BodySize: 200_000})
+	uid2 := u.Append(t, "INBOX", big2, imap.FlagSeen)
 	u.Append(t, "INBOX", testenv.GenMessage(rnd, &testenv.GenOptions{Subject: "small", BodySize: 1000}))
 
 	w := &world{t: t, d: d, u: u}
@@ -55,37 +57,49 @@ func TestFetchPlaceholderCommand(t *testing.T) {
 	if out, errOut, code := run("sync"); code != 0 {
 		t.Fatalf("sync: exit %d\n%s%s", code, out, errOut)
 	}
-	var path string
+	placeholder := map[string]string{} // Message-ID → path
 	for _, m := range testenv.ReadMaildir(t, dev.root, maildir.LayoutVerbatim)["INBOX"] {
 		data, _ := os.ReadFile(m.Path)
 		if bytes.Contains(data, []byte("X-Mailmirror-Placeholder:")) {
-			path = m.Path
+			placeholder[m.MessageID] = m.Path
 		}
 	}
-	if path == "" {
-		t.Fatal("sync made no placeholder")
+	if len(placeholder) != 2 {
+		t.Fatalf("sync made %d placeholders, want 2", len(placeholder))
+	}
+	fetched := func(path string, uid uint32) {
+		t.Helper()
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := bytes.ReplaceAll(u.Raw(t, "INBOX", uid), []byte("\r\n"), []byte("\n")); !bytes.Equal(got, want) {
+			t.Fatalf("fetched file (%d bytes) differs from the server message (%d bytes)", len(got), len(want))
+		}
 	}
 
-	// While the daemon runs it holds the state: fetch says what to do.
+	// While the daemon runs it holds the state: it fetches.
+	path := placeholder[testenv.MessageIDOf(big)]
 	proc := startRun(t, dev)
 	proc.waitReady(t, 2*time.Minute)
-	_, errOut, code := run("fetch", path)
+	out, errOut, code := run("fetch", path)
+	if code != 0 {
+		proc.stop(t)
+		t.Fatalf("fetch by the daemon: exit %d\n%s%s", code, out, errOut)
+	}
+	fetched(path, uid)
+	_, errOut, code = run("fetch", placeholder[testenv.MessageIDOf(big2)]+".nosuchfile")
 	proc.stop(t)
-	if code != 1 || !strings.Contains(errOut, "daemon is running") || !strings.Contains(errOut, "fetch_flag") {
-		t.Errorf("fetch while the daemon runs: exit %d, %q", code, errOut)
+	if code != 1 || !strings.Contains(errOut, "no such file") {
+		t.Errorf("fetch of a missing file by the daemon: exit %d, %q", code, errOut)
 	}
 
-	out, errOut, code := run("fetch", path)
+	// Without a daemon.
+	out, errOut, code = run("fetch", placeholder[testenv.MessageIDOf(big2)])
 	if code != 0 {
 		t.Fatalf("fetch: exit %d\n%s%s", code, out, errOut)
 	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := bytes.ReplaceAll(u.Raw(t, "INBOX", uid), []byte("\r\n"), []byte("\n")); !bytes.Equal(got, want) {
-		t.Fatalf("fetched file (%d bytes) differs from the server message (%d bytes)", len(got), len(want))
-	}
+	fetched(placeholder[testenv.MessageIDOf(big2)], uid2)
 	// The pairing was kept: a pass finds nothing to do.
 	if out, errOut, code := run("sync"); code != 0 || !strings.Contains(out, "down: 0 new, 0 flags, 0 deleted, 0 moved; up: 0 new, 0 flags, 0 deleted, 0 moved") {
 		t.Errorf("sync after fetch: exit %d\n%s%s", code, out, errOut)

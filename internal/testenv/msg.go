@@ -57,6 +57,10 @@ func maildirFlag(f string) (string, bool) {
 	return "", false
 }
 
+// MessageIDOf returns the Message-ID of a raw message, trimmed, with its
+// angle brackets ("" when it has none).
+func MessageIDOf(raw []byte) string { return messageID(raw) }
+
 // messageID reads the Message-ID out of a message's header section.
 func messageID(header []byte) string {
 	h, _ := readHeader(bytes.NewReader(header))
