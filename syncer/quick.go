@@ -385,13 +385,14 @@ func (s *Syncer) pushLocal(ctx context.Context, changes []LocalChange) (Stats, e
 	return s.stats, s.applyOn(ctx, c, jobs)
 }
 
-// localJobs makes a job of each folder with changed files: the pairs
-// concerned, the files present (entries) and the pairs whose file is gone
-// (localGone). Messages whose file is as the state records are left out.
+// localJobs makes a job of each folder with changed files: flag changes
+// (the pair and its file, entries), deletes (localGone), moves of a file to
+// another folder under its name or as a new file with the same identity
+// and size (moveOut) and new messages (newLocal). Messages whose file is as
+// the state records are left out.
 func (s *Syncer) localJobs(changes []LocalChange) ([]*job, error) {
 	type seen struct {
-		folder  string
-		present []maildir.Entry
+		present map[string][]maildir.Entry // by folder
 	}
 	byKey := map[string]*seen{}
 	var keys []string
@@ -403,59 +404,102 @@ func (s *Syncer) localJobs(changes []LocalChange) ([]*job, error) {
 		key, flags := maildir.ParseName(name)
 		k := byKey[key]
 		if k == nil {
-			k = &seen{folder: ch.Folder}
+			k = &seen{present: map[string][]maildir.Entry{}}
 			byKey[key] = k
 			keys = append(keys, key)
 		}
-		if k.folder != ch.Folder {
-			return nil, ErrFullPass // the key in two folders: a move
-		}
 		if _, err := os.Lstat(ch.Path); err == nil {
 			sub := filepath.Base(filepath.Dir(ch.Path))
-			if !slices.ContainsFunc(k.present, func(e maildir.Entry) bool { return e.Name == name }) {
-				k.present = append(k.present, maildir.Entry{Key: key, Flags: flags, Sub: sub, Name: name})
+			if !slices.ContainsFunc(k.present[ch.Folder], func(e maildir.Entry) bool { return e.Name == name }) {
+				k.present[ch.Folder] = append(k.present[ch.Folder], maildir.Entry{Key: key, Flags: flags, Sub: sub, Name: name})
 			}
 		}
 	}
 	jobs := map[string]*job{}
 	var order []*job
+	jobOf := func(folder string) (*job, error) {
+		if j := jobs[folder]; j != nil {
+			return j, nil
+		}
+		f, ok, err := s.db.Folder(s.acct.Name, folder)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || f.UIDValidity == 0 || f.Remote == "" {
+			return nil, ErrFullPass // a folder the server does not have yet
+		}
+		lf, err := s.store.Folder(folder)
+		if err != nil {
+			return nil, err
+		}
+		j := &job{s: s, local: folder, remote: f.Remote, st: f, newSt: f, lf: lf,
+			pairs: map[uint32]*state.Pair{}, entries: map[string]maildir.Entry{},
+			serverFlags: map[uint32]string{}, serverGone: map[uint32]bool{}}
+		jobs[folder] = j
+		order = append(order, j)
+		return j, nil
+	}
 	for _, key := range keys {
 		k := byKey[key]
+		n := 0
+		var where string
+		var e maildir.Entry
+		for folder, es := range k.present {
+			n += len(es)
+			where, e = folder, es[0]
+		}
+		if n > 1 {
+			return nil, ErrFullPass // one key in two places: a copy
+		}
 		p, f, paired, err := s.db.PairByKey(s.acct.Name, key)
 		if err != nil {
 			return nil, err
 		}
 		if !paired || p.Key == "" {
-			if len(k.present) > 0 {
-				return nil, ErrFullPass // a new file
+			if n == 0 {
+				continue // came and went
 			}
-			continue
-		}
-		if f.Name != k.folder || len(k.present) > 1 || f.UIDValidity == 0 {
-			return nil, ErrFullPass
-		}
-		j := jobs[f.Name]
-		if j == nil {
-			lf, err := s.store.Folder(f.Name)
+			j, err := jobOf(where)
 			if err != nil {
 				return nil, err
 			}
-			j = &job{s: s, local: f.Name, remote: f.Remote, st: f, newSt: f, lf: lf,
-				pairs: map[uint32]*state.Pair{}, entries: map[string]maildir.Entry{},
-				serverFlags: map[uint32]string{}, serverGone: map[uint32]bool{}}
-			jobs[f.Name] = j
-			order = append(order, j)
+			lm, err := j.readLocal(e)
+			if err != nil || lm.placeholder {
+				return nil, ErrFullPass
+			}
+			j.newLocal = append(j.newLocal, lm)
+			continue
 		}
-		e, ok := maildir.Entry{}, false
-		if len(k.present) == 1 {
-			e, ok = k.present[0], true
-		} else if e, ok, err = j.lf.Find(key); err != nil {
-			return nil, err // renamed again meanwhile, or removed
+		j, err := jobOf(f.Name)
+		if err != nil {
+			return nil, err
+		}
+		pp := p
+		if n == 1 && where != f.Name {
+			// Moved under its name: still here too is a copy.
+			if _, here, err := j.lf.Find(key); err != nil || here {
+				return nil, errors.Join(ErrFullPass, err)
+			}
+			d, err := jobOf(where)
+			if err != nil {
+				return nil, err
+			}
+			if taken, err := s.db.KeyPairedIn(d.st.ID, key); err != nil || taken {
+				return nil, errors.Join(ErrFullPass, err)
+			}
+			j.pairs[p.UID] = &pp
+			j.moveOut = append(j.moveOut, moveOut{p: &pp, dst: d, e: e, placeholder: p.Placeholder})
+			continue
+		}
+		ok := n == 1
+		if !ok {
+			if e, ok, err = j.lf.Find(key); err != nil {
+				return nil, err
+			}
 		}
 		if ok && maildir.KnownOnly(e.Flags) == p.Flags {
 			continue // as the state records it
 		}
-		pp := p
 		j.pairs[p.UID] = &pp
 		if ok {
 			j.entries[key] = e
@@ -463,10 +507,50 @@ func (s *Syncer) localJobs(changes []LocalChange) ([]*job, error) {
 			j.localGone = append(j.localGone, &pp)
 		}
 	}
+	// A new file with the identity and size of a message deleted in
+	// another folder is that message moved (mutt: copy, then delete).
+	for _, j := range order {
+		j.localGone = slices.DeleteFunc(j.localGone, func(p *state.Pair) bool {
+			for _, d := range order {
+				if d == j || p.MsgID == "" {
+					continue
+				}
+				i := slices.IndexFunc(d.newLocal, func(l *localMsg) bool {
+					return l.ident == p.MsgID && (l.size == p.Size || l.altSize == p.Size)
+				})
+				if i >= 0 {
+					j.moveOut = append(j.moveOut, moveOut{p: p, dst: d, e: d.newLocal[i].e, placeholder: p.Placeholder})
+					d.newLocal = slices.Delete(d.newLocal, i, i+1)
+					return true
+				}
+			}
+			return false
+		})
+	}
+	for _, j := range order {
+		for _, l := range j.newLocal {
+			for _, p := range j.localGone {
+				if l.ident != "" && l.ident == p.MsgID {
+					return nil, ErrFullPass // rewritten in place: a pass decides
+				}
+			}
+		}
+	}
 	var out []*job
 	for _, j := range order {
-		if len(j.pairs) > 0 {
+		if len(j.pairs) > 0 || len(j.newLocal) > 0 || len(j.localGone) > 0 || len(j.moveOut) > 0 {
 			out = append(out, j)
+		}
+	}
+	// Destinations of moves take part too (their state is written).
+	for _, j := range order {
+		if !slices.Contains(out, j) {
+			for _, o := range out {
+				if slices.ContainsFunc(o.moveOut, func(m moveOut) bool { return m.dst == j }) {
+					out = append(out, j)
+					break
+				}
+			}
 		}
 	}
 	return out, nil
@@ -476,6 +560,9 @@ func (s *Syncer) localJobs(changes []LocalChange) ([]*job, error) {
 // concerned: a local delete becomes a server delete unless the server
 // changed the message since the last pass.
 func (j *job) localDetect(c *Conn) error {
+	if len(j.pairs) == 0 && len(j.newLocal) == 0 {
+		return nil // only the destination of a move
+	}
 	sel, err := c.Reselect(j.remote)
 	if err != nil {
 		return err
@@ -483,23 +570,35 @@ func (j *job) localDetect(c *Conn) error {
 	if sel.UIDValidity != j.st.UIDValidity {
 		return ErrFullPass
 	}
-	var set imap.UIDSet
-	for uid := range j.pairs {
-		set.AddNum(imap.UID(uid))
+	if len(j.newLocal) > 0 {
+		if err := j.newOnServer(c, uint32(sel.UIDNext)); err != nil {
+			return err
+		}
 	}
 	onServer := map[uint32]bool{}
-	err = each(c, c.Fetch(set, &imap.FetchOptions{UID: true, Flags: true}), func(m *imapclient.FetchMessageBuffer) {
-		if p := j.pairs[uint32(m.UID)]; p != nil {
-			onServer[p.UID] = true
-			j.serverFlags[p.UID] = maildir.FlagsFromIMAP(m.Flags)
+	if len(j.pairs) > 0 {
+		var set imap.UIDSet
+		for uid := range j.pairs {
+			set.AddNum(imap.UID(uid))
 		}
-	})
-	if err != nil {
-		return fmt.Errorf("fetch flags: %w", err)
+		err = each(c, c.Fetch(set, &imap.FetchOptions{UID: true, Flags: true}), func(m *imapclient.FetchMessageBuffer) {
+			if p := j.pairs[uint32(m.UID)]; p != nil {
+				onServer[p.UID] = true
+				j.serverFlags[p.UID] = maildir.FlagsFromIMAP(m.Flags)
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("fetch flags: %w", err)
+		}
 	}
 	for uid, p := range j.pairs {
 		if _, present := j.entries[p.Key]; present && !onServer[uid] {
 			return ErrFullPass // changed here, expunged there
+		}
+	}
+	for _, mo := range j.moveOut {
+		if !onServer[mo.p.UID] {
+			return ErrFullPass // moved here, expunged there
 		}
 	}
 	for _, p := range j.localGone {
@@ -539,4 +638,45 @@ func (j *job) detectServerOnly(lc *lazyConn, stamp string) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// newOnServer checks, before new local messages are uploaded, that the
+// server got no message with the same identity since the last pass (a
+// server that files sent mail itself, like Gmail, while the mail client
+// saves its copy too): a pass pairs those instead. It also reads the
+// pairs at or above the recorded UIDNEXT, so that an APPENDUID is never
+// taken for a UID already paired.
+func (j *job) newOnServer(c *Conn, uidNext uint32) error {
+	from := max(j.st.UIDNext, 1)
+	above, err := j.s.db.PairsFrom(j.st.ID, from)
+	if err != nil {
+		return err
+	}
+	for i := range above {
+		if j.pairs[above[i].UID] == nil {
+			j.pairs[above[i].UID] = &above[i]
+		}
+	}
+	if uidNext != 0 && uidNext <= from {
+		return nil
+	}
+	local := map[identKey]bool{}
+	for _, l := range j.newLocal {
+		local[identKey{l.ident, l.size}] = true
+	}
+	var set imap.UIDSet
+	set.AddRange(imap.UID(from), 0)
+	same := false
+	err = each(c, c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true, BodySection: []*imap.FetchItemBodySection{identitySection}}), func(m *imapclient.FetchMessageBuffer) {
+		if ident := identity(m.FindBodySection(identitySection)); ident != "" && local[identKey{ident, m.RFC822Size}] {
+			same = true
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("fetch new messages: %w", err)
+	}
+	if same {
+		return ErrFullPass
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -203,9 +204,10 @@ func (f *fixture) rename(folder, path, name string) []LocalChange {
 	return []LocalChange{{folder, path}, {folder, to}}
 }
 
-// The daemon's targeted push: a flag change or a delete of one local file
-// goes to the server for just that message; anything else steps aside.
-func TestPushLocalFlagsAndDeletes(t *testing.T) {
+// The daemon's targeted push: flag changes, deletes, moves and new files
+// go to the server for just those messages; a copy, or a new file the
+// server already has, steps aside for a pass.
+func TestPushLocal(t *testing.T) {
 	f := newFixture(t)
 	f.u.CreateFolder(t, "Archive")
 	raws := make([][]byte, 5)
@@ -247,25 +249,63 @@ func TestPushLocalFlagsAndDeletes(t *testing.T) {
 		t.Fatal("the message changed on the server was deleted")
 	}
 
-	// A move to another folder and a new file step aside.
+	// A move under the same name, a move as copy + delete (mutt: a new
+	// name) and a new file go for just those messages too.
 	p3 := f.file("INBOX", msgID(raws[3]))
 	dst := filepath.Join(f.acct.Maildir, "Archive", "cur", filepath.Base(p3))
 	if err := os.Rename(p3, dst); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.pushLocal(LocalChange{"INBOX", p3}, LocalChange{"Archive", dst}); !errors.Is(err, ErrFullPass) {
-		t.Fatalf("move: %v, want ErrFullPass", err)
+	if st, err := f.pushLocal(LocalChange{"INBOX", p3}, LocalChange{"Archive", dst}); err != nil || st.Up != (Counts{Moved: 1}) {
+		t.Fatalf("move: %s, %v", st, err)
 	}
-	f.writeLocal("INBOX", 500, "S")
-	var fresh []LocalChange
-	for _, m := range f.local("INBOX") {
-		fresh = append(fresh, LocalChange{"INBOX", m.Path})
+	f.compare()
+	p4 := f.file("INBOX", msgID(raws[4]))
+	data, err := os.ReadFile(p4)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := f.pushLocal(fresh...); !errors.Is(err, ErrFullPass) {
-		t.Fatalf("new file: %v, want ErrFullPass", err)
+	copied := filepath.Join(f.acct.Maildir, "Archive", "cur", "1700000000.mutt-copy:2,S")
+	if err := os.WriteFile(copied, data, 0o600); err != nil {
+		t.Fatal(err)
 	}
-	if st := f.sync(); st.Up.Moved != 1 || st.Up.New != 1 {
-		t.Fatalf("the full pass: %s, want the move and the new message", st)
+	os.Remove(p4)
+	if st, err := f.pushLocal(LocalChange{"Archive", copied}, LocalChange{"INBOX", p4}); err != nil || st.Up != (Counts{Moved: 1}) {
+		t.Fatalf("move by copy and delete: %s, %v", st, err)
+	}
+	f.compare()
+	id := f.writeLocal("INBOX", 500, "S")
+	if st, err := f.pushLocal(LocalChange{"INBOX", f.file("INBOX", id)}); err != nil || st.Up != (Counts{New: 1}) {
+		t.Fatalf("new file: %s, %v", st, err)
+	}
+	f.compare()
+	if st := f.sync(); st.Down != (Counts{}) || st.Up != (Counts{}) {
+		t.Fatalf("the pass after PushLocal found work: %s", st)
+	}
+
+	// A copy keeping the file name, and a new file the server got by
+	// itself too (Gmail files sent mail), step aside for a pass.
+	p5 := f.file("INBOX", id)
+	cp := filepath.Join(f.acct.Maildir, "Archive", "cur", filepath.Base(p5))
+	data, _ = os.ReadFile(p5)
+	os.WriteFile(cp, data, 0o600)
+	if _, err := f.pushLocal(LocalChange{"Archive", cp}); !errors.Is(err, ErrFullPass) {
+		t.Fatalf("copy: %v, want ErrFullPass", err)
+	}
+	f.sync()
+	sent := f.msg("sent")
+	f.u.Append(t, "Archive", sent, imap.FlagSeen)
+	lf, _ := f.store.Folder("Archive")
+	w, _ := lf.NewMessage()
+	w.Write(bytes.ReplaceAll(sent, []byte("\r\n"), []byte("\n")))
+	if _, err := w.Commit("S", time_(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.pushLocal(LocalChange{"Archive", f.file("Archive", msgID(sent))}); !errors.Is(err, ErrFullPass) {
+		t.Fatalf("a new file the server has too: %v, want ErrFullPass", err)
+	}
+	if st := f.sync(); st.Paired != 1 {
+		t.Fatalf("the full pass: %s, want the file paired, not uploaded", st)
 	}
 	f.compare()
 }
