@@ -67,6 +67,14 @@ type lineScanner struct {
 
 func scanKeyLines(data string) *keyLines {
 	kl := &keyLines{top: map[string]int{}}
+	// The TOML decoder reads over a byte order mark (UTF-8, or UTF-16's
+	// two bytes, which some editors write): so must the line finder.
+	for _, bom := range []string{"\xef\xbb\xbf", "\xff\xfe", "\xfe\xff"} {
+		if strings.HasPrefix(data, bom) {
+			data = data[len(bom):]
+			break
+		}
+	}
 	sc := &lineScanner{s: data, line: 1}
 	const (
 		inTop = iota
