@@ -102,7 +102,7 @@ go test -race -count=1 -timeout 20m -p "$p" "${run[@]}" ./...
 # literal skip under the race detector while go-imap's race there is open
 # (see syncer/hardening_helpers_test.go, raceMidLiteral): run them without.
 step "go test (hardening cases that skip under -race)"
-go test -count=1 -timeout 10m -run '^(TestFault|TestHostile)' ./syncer
+go test -count=1 -timeout 10m -run '^(TestFault|TestHostile|TestResume)' ./syncer
 
 # --- Fuzzing ----------------------------------------------------------------
 # Every fuzz target runs for a bounded number of executions, one at a time
