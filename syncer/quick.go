@@ -16,9 +16,9 @@ import (
 	"github.com/mailmirror/mailmirror/state"
 )
 
-// ErrFullPass is returned by PullNew when what changed needs a full pass
-// (Sync): anything but new messages in the folders asked for. PullNew
-// returns it before it changes anything.
+// ErrFullPass is returned by the targeted passes (PullNew, PushLocal) when
+// what changed needs a full pass (Sync). They return it before they change
+// anything.
 var ErrFullPass = errors.New("syncer: a full pass is needed")
 
 // Pushed is what an IDLE connection reported for one folder: that it
