@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -279,34 +280,25 @@ func TestPlaceholderDeleteAndMove(t *testing.T) {
 		pf.compare()
 		pf.noChange("pass after the delete")
 	})
-	t.Run("move here", func(t *testing.T) {
-		pf := newPlaceholderFixture(t)
-		pf.sync()
-		path := pf.file("INBOX", msgID(pf.big))
-		dst := filepath.Join(pf.acct.Maildir, "Archive", "new", filepath.Base(path))
-		if err := os.Rename(path, dst); err != nil {
-			t.Fatal(err)
-		}
-		st := pf.sync()
-		if st.Up.Moved != 1 || st.Up.New != 0 {
-			t.Errorf("pass: %+v, want one move up and no upload", st)
-		}
-		pf.movedTo("Archive")
-	})
-	t.Run("move here with a new name", func(t *testing.T) {
-		pf := newPlaceholderFixture(t)
-		pf.sync()
-		path := pf.file("INBOX", msgID(pf.big))
-		dst := filepath.Join(pf.acct.Maildir, "Archive", "new", "renamed-by-a-client")
-		if err := os.Rename(path, dst); err != nil {
-			t.Fatal(err)
-		}
-		st := pf.sync()
-		if st.Up.Moved != 1 || st.Up.New != 0 {
-			t.Errorf("pass: %+v, want one move up and no upload", st)
-		}
-		pf.movedTo("Archive")
-	})
+	for _, c := range []struct{ name, newName string }{
+		{"move here", ""},
+		{"move here with a new name", "renamed-by-a-client"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			pf := newPlaceholderFixture(t)
+			pf.sync()
+			path := pf.file("INBOX", msgID(pf.big))
+			dst := filepath.Join(pf.acct.Maildir, "Archive", "new", cmp.Or(c.newName, filepath.Base(path)))
+			if err := os.Rename(path, dst); err != nil {
+				t.Fatal(err)
+			}
+			st := pf.sync()
+			if st.Up.Moved != 1 || st.Up.New != 0 {
+				t.Errorf("pass: %+v, want one move up and no upload", st)
+			}
+			pf.movedTo("Archive")
+		})
+	}
 	t.Run("move on the server", func(t *testing.T) {
 		pf := newPlaceholderFixture(t)
 		pf.sync()

@@ -65,14 +65,21 @@ func TestResumeCutDownload(t *testing.T) {
 			if got := f.readFile(f.file("INBOX", msgID(big))); !bytes.Equal(got, lf(f.u.Raw(t, "INBOX", uid))) {
 				t.Fatalf("the resumed message (%d bytes) differs from the server's", len(got))
 			}
-			if parts, _ := f.db.Partials(fo.ID); len(parts) != 0 {
-				t.Errorf("partials left: %+v", parts)
-			}
-			if ents, _ := os.ReadDir(filepath.Join(f.acct.Maildir, "INBOX", "tmp")); len(ents) != 0 {
-				t.Errorf("tmp/ holds %d files", len(ents))
-			}
+			f.noPartials(fo.ID)
 			f.recoverAndExpect(f.serverIDs())
 		})
+	}
+}
+
+// noPartials checks that no partial download is left of INBOX (folder
+// id): no record, no file in tmp/.
+func (f *fixture) noPartials(id int64) {
+	f.t.Helper()
+	if parts, _ := f.db.Partials(id); len(parts) != 0 {
+		f.t.Errorf("partials left: %+v", parts)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(f.acct.Maildir, "INBOX", "tmp")); len(ents) != 0 {
+		f.t.Errorf("tmp/ holds %d files", len(ents))
 	}
 }
 
@@ -99,12 +106,7 @@ func TestResumeDropsStalePartial(t *testing.T) {
 	if _, err := f.pass(0); err != nil {
 		t.Fatal(err)
 	}
-	if parts, _ := f.db.Partials(fo.ID); len(parts) != 0 {
-		t.Errorf("partials left: %+v", parts)
-	}
-	if ents, _ := os.ReadDir(filepath.Join(f.acct.Maildir, "INBOX", "tmp")); len(ents) != 0 {
-		t.Errorf("tmp/ holds %d files", len(ents))
-	}
+	f.noPartials(fo.ID)
 	f.expectExactly(f.serverIDs())
 }
 
