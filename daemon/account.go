@@ -179,6 +179,7 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 	offlineOps := a.loadLocalChangeOps()
 
 	ticker := time.NewTicker(a.cfg.PollInterval)
+	lastPoll := time.Now()
 	defer ticker.Stop()
 
 	var (
@@ -321,6 +322,12 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 			}
 
 		case <-ticker.C:
+			// Every folder IDLEs: a poll would only look for new
+			// server folders, which is done less often.
+			if isIMAP && a.everyFolderIdles() && time.Since(lastPoll) < max(a.cfg.PollInterval, newFolderCheck) {
+				continue
+			}
+			lastPoll = time.Now()
 			pending = true
 
 		case <-retryC:
@@ -818,6 +825,32 @@ func (a *account) clearLocalChangeOps(ops map[string]int64) {
 // updateIdlers starts and stops IDLE connections so that one runs for each
 // folder of idle_folders the state knows (within max_connections, leaving
 // one connection for passes).
+// newFolderCheck is how often an account whose every folder IDLEs is
+// polled anyway, for folders created on the server (IDLE does not tell).
+const newFolderCheck = 30 * time.Minute
+
+// everyFolderIdles reports whether every folder of the account has a
+// connected IDLE connection, so that polling it would only repeat what
+// IDLE pushes.
+func (a *account) everyFolderIdles() bool {
+	folders, err := a.d.db.Folders(a.cfg.Name)
+	if err != nil || len(folders) == 0 {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, f := range folders {
+		if f.Remote == "" {
+			continue
+		}
+		i := a.idlers[f.Remote]
+		if i == nil || !i.status().Connected {
+			return false
+		}
+	}
+	return true
+}
+
 func (a *account) updateIdlers(ctx context.Context) {
 	slots := a.cfg.MaxConnections - 1
 	var want []state.Folder

@@ -196,3 +196,28 @@ func TestOwnWritesAreNotEchoed(t *testing.T) {
 		t.Errorf("%d passes for one new message and one flag change, want 2 (no echo)", n)
 	}
 }
+
+// TestEveryFolderIdlingIsNotPolled: with every folder in idle_folders, the
+// poll_interval passes are skipped (IDLE pushes every change: an idle
+// account costs only IDLE and its keep-alives), and changes still arrive.
+func TestEveryFolderIdlingIsNotPolled(t *testing.T) {
+	u := testenv.Shared(t).NewUser(t)
+	u.CreateFolder(t, "Archive")
+	f := newFixture(t, u, u.Server().IMAPPort, `idle_folders = ["*"]`)
+	f.acct.PollInterval = 100 * time.Millisecond
+	f.start(testOptions())
+	eventually(t, func() string { return fmt.Sprintf("IDLE not on both folders: %+v", f.status().Idle) }, func() bool {
+		st := f.status()
+		return len(st.Idle) == 2 && st.Idle[0].Connected && st.Idle[1].Connected
+	})
+	passes := f.settle()
+	time.Sleep(time.Second)
+	if st := f.status(); st.Passes != passes {
+		t.Errorf("%d passes in a second with nothing to do and every folder idling: polled", st.Passes-passes)
+	}
+	raw := f.msg("archived elsewhere")
+	u.Append(t, "Archive", raw)
+	eventually(t, func() string { return "the message never arrived in Archive" }, func() bool {
+		return len(f.local("Archive")[msgID(raw)]) == 1
+	})
+}

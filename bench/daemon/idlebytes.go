@@ -75,6 +75,13 @@ func (b *idleBytes) print(pollDefault time.Duration) {
 		fmt.Printf("    bytes per idle hour (computed from these figures), %s poll_interval %s: %.1f KB = %.0f passes × %d B + %.0f re-issues × %d B + %.0f keep-alives × %d B\n",
 			label, poll, total/1e3, passes, b.passBytes, cycles, b.reissue, keepAlives, len(keepAliveLine))
 	}
+	// With every folder IDLEd the daemon skips the polls but for a look
+	// for new server folders every 30 minutes (daemon.newFolderCheck):
+	// each folder's IDLE connection costs its re-issues and keep-alives.
+	_, _, cycles, keepAlives := b.perHour(time.Hour)
+	perConn := cycles*float64(b.reissue) + keepAlives*float64(len(keepAliveLine))
+	fmt.Printf("    bytes per idle hour (computed), every one of the %d folders in idle_folders: %.1f KB = %d × (%.0f re-issues × %d B + %.0f keep-alives × %d B) + 2 new-folder polls × %d B\n",
+		len(folders), (float64(len(folders))*perConn+2*float64(b.passBytes))/1e3, len(folders), cycles, b.reissue, keepAlives, len(keepAliveLine), b.passBytes)
 }
 
 func plural(n int) string {
