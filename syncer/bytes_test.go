@@ -187,7 +187,7 @@ func TestByteCountersMatchDovecot(t *testing.T) {
 }
 
 // Flags changed on the server only, in folders nothing changed locally:
-// the pass reads just the changed messages' pairs (detectFlagsOnly) and
+// the pass reads just the changed messages' pairs (detectServerOnly) and
 // brings every change down, also beside a folder with local changes.
 func TestServerFlagChangesOnlyReadChangedPairs(t *testing.T) {
 	f := newFixture(t)

@@ -147,11 +147,6 @@ func (j *job) detect(ctx context.Context, lc *lazyConn) error {
 		j.quiet = true
 		return nil
 	}
-	if j.serverFlagsOnly(stamp) {
-		if ok, err := j.detectFlagsOnly(lc, stamp); ok || err != nil {
-			return err
-		}
-	}
 	if ok, err := j.detectServerOnly(lc, stamp); ok || err != nil {
 		return err
 	}

@@ -283,6 +283,9 @@ func (j *job) quickDetect(c *Conn, expunged []uint32) error {
 		j.entries = map[string]maildir.Entry{}
 		for _, e := range ents {
 			if want[e.Key] {
+				if _, dup := j.entries[e.Key]; dup {
+					return ErrFullPass // two files with one key: a pass sorts that out
+				}
 				j.entries[e.Key] = e
 			}
 		}
