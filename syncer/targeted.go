@@ -394,10 +394,8 @@ func (s *Syncer) pushLocal(ctx context.Context, changes []LocalChange) (Stats, e
 // and size (moveOut) and new messages (newLocal). Messages whose file is as
 // the state records are left out.
 func (s *Syncer) localJobs(changes []LocalChange) ([]*job, error) {
-	type seen struct {
-		present map[string][]maildir.Entry // by folder
-	}
-	byKey := map[string]*seen{}
+	// The files present now, by key and folder.
+	byKey := map[string]map[string][]maildir.Entry{}
 	var keys []string
 	for _, ch := range changes {
 		name := filepath.Base(ch.Path)
@@ -405,16 +403,16 @@ func (s *Syncer) localJobs(changes []LocalChange) ([]*job, error) {
 			continue
 		}
 		key, flags := maildir.ParseName(name)
-		k := byKey[key]
-		if k == nil {
-			k = &seen{present: map[string][]maildir.Entry{}}
-			byKey[key] = k
+		present := byKey[key]
+		if present == nil {
+			present = map[string][]maildir.Entry{}
+			byKey[key] = present
 			keys = append(keys, key)
 		}
 		if _, err := os.Lstat(ch.Path); err == nil {
 			sub := filepath.Base(filepath.Dir(ch.Path))
-			if !slices.ContainsFunc(k.present[ch.Folder], func(e maildir.Entry) bool { return e.Name == name }) {
-				k.present[ch.Folder] = append(k.present[ch.Folder], maildir.Entry{Key: key, Flags: flags, Sub: sub, Name: name})
+			if !slices.ContainsFunc(present[ch.Folder], func(e maildir.Entry) bool { return e.Name == name }) {
+				present[ch.Folder] = append(present[ch.Folder], maildir.Entry{Key: key, Flags: flags, Sub: sub, Name: name})
 			}
 		}
 	}
@@ -443,11 +441,10 @@ func (s *Syncer) localJobs(changes []LocalChange) ([]*job, error) {
 		return j, nil
 	}
 	for _, key := range keys {
-		k := byKey[key]
 		n := 0
 		var where string
 		var e maildir.Entry
-		for folder, es := range k.present {
+		for folder, es := range byKey[key] {
 			n += len(es)
 			where, e = folder, es[0]
 		}
@@ -545,17 +542,6 @@ func (s *Syncer) localJobs(changes []LocalChange) ([]*job, error) {
 			out = append(out, j)
 		}
 	}
-	// Destinations of moves take part too (their state is written).
-	for _, j := range order {
-		if !slices.Contains(out, j) {
-			for _, o := range out {
-				if slices.ContainsFunc(o.moveOut, func(m moveOut) bool { return m.dst == j }) {
-					out = append(out, j)
-					break
-				}
-			}
-		}
-	}
 	return out, nil
 }
 
@@ -563,9 +549,6 @@ func (s *Syncer) localJobs(changes []LocalChange) ([]*job, error) {
 // concerned: a local delete becomes a server delete unless the server
 // changed the message since the last pass.
 func (j *job) localDetect(c *Conn) error {
-	if len(j.pairs) == 0 && len(j.newLocal) == 0 {
-		return nil // only the destination of a move
-	}
 	sel, err := c.Reselect(j.remote)
 	if err != nil {
 		return err
