@@ -406,7 +406,7 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 			}
 			dirtyTree, dirtyData, dirtyMsgs = false, false, nil
 			if !running && a.needsPass(tree, checkAll, checkMsgs) {
-				if checkAll || !isIMAP {
+				if checkAll {
 					pending = true
 				} else {
 					for path, folder := range checkMsgs {
@@ -521,9 +521,9 @@ type targeted struct {
 }
 
 // pass runs one pass of the account's protocol. With t (IMAP only) it does
-// just that work, or a full pass when more changed.
-// Placeholder files to fetch (IMAP only) are replaced with their messages
-// before a full pass.
+// just that work, or a full pass when more changed; placeholder files to
+// fetch (IMAP only, from fetch requests) are replaced with their messages
+// first.
 func (a *account) pass(ctx context.Context, t *targeted, fetch []string) passResult {
 	if a.cfg.Protocol == config.ProtocolPOP3 {
 		return a.passPOP3(ctx)
@@ -571,7 +571,7 @@ func (a *account) passIMAP(ctx context.Context, t *targeted, fetch []string) pas
 		}
 	}
 	st, err := a.targetedPass(ctx, s, t)
-	quick := err == nil
+	onlyTargeted := err == nil
 	if errors.Is(err, syncer.ErrFullPass) {
 		a.log.Debug("more changed than the targeted pass can do: full pass")
 		var full syncer.Stats
@@ -591,7 +591,7 @@ func (a *account) passIMAP(ctx context.Context, t *targeted, fetch []string) pas
 		}
 	}
 	changed := st.Down != (syncer.Counts{}) || st.Up != (syncer.Counts{}) || st.Paired > 0
-	return passResult{summary: st.String(), newBy: newBy, warnings: st.Warnings, changed: changed, targeted: quick, files: files, err: err}
+	return passResult{summary: st.String(), newBy: newBy, warnings: st.Warnings, changed: changed, targeted: onlyTargeted, files: files, err: err}
 }
 
 // progress collects the number of messages downloaded per folder.

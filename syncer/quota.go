@@ -9,14 +9,19 @@ import (
 	"github.com/mailmirror/mailmirror/state"
 )
 
+// quotaInterval is how often a long-lived Syncer (the daemon's) asks for
+// the quota: it changes slowly, and a daemon passes every poll_interval.
+const quotaInterval = 15 * time.Minute
+
 // readQuota reads the quota of INBOX's quota roots (one GETQUOTAROOT per
-// pass, on servers with QUOTA) and records it in the state for `mailmirror
-// status`. A server that refuses the command is not an error: quota is
-// informational; a broken connection is.
+// pass, at most every quotaInterval, on servers with QUOTA) and records it
+// in the state for `mailmirror status`. A server that refuses the command
+// is not an error: quota is informational; a broken connection is.
 func (s *Syncer) readQuota(c *Conn) error {
-	if !c.caps().Has(imap.CapQuota) {
+	if !c.caps().Has(imap.CapQuota) || (!s.quotaRead.IsZero() && time.Since(s.quotaRead) < quotaInterval) {
 		return nil
 	}
+	s.quotaRead = time.Now()
 	data, err := c.GetQuotaRoot("INBOX").Wait()
 	if err != nil {
 		if isConnError(err) {

@@ -133,6 +133,8 @@ type Syncer struct {
 	lastArchive time.Time
 	// lastQuota is the quota last recorded in the state (see readQuota).
 	lastQuota []state.Quota
+	// quotaRead is when readQuota last asked the server.
+	quotaRead time.Time
 
 	mu    sync.Mutex
 	stats Stats
