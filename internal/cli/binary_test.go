@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,4 +41,18 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(filepath.Dir(filepath.Dir(binPath)))
 	}
 	os.Exit(code)
+}
+
+// exitCode is the exit status of a finished command (err from Run); an
+// error other than a non-zero exit fails the test.
+func exitCode(t *testing.T, err error) int {
+	t.Helper()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
 }

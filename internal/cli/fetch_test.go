@@ -45,13 +45,7 @@ func TestFetchPlaceholderCommand(t *testing.T) {
 		cmd := exec.Command(testBinary(t), append([]string{"--config", dev.cfg}, args...)...)
 		var out, errOut bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
+		code := exitCode(t, cmd.Run())
 		return out.String(), errOut.String(), code
 	}
 	if out, errOut, code := run("sync"); code != 0 {

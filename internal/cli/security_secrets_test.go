@@ -94,13 +94,7 @@ maildir = %q
 		cmd.Env = append(os.Environ(), "MM_TEST_POP_PW="+envPW, "HOME="+dir)
 		var o bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &o, &o
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
+		code := exitCode(t, cmd.Run())
 		t.Logf("mailmirror %s: exit %d\n%s", strings.Join(args, " "), code, o.String())
 		if code != wantCode {
 			t.Errorf("mailmirror %s: exit %d, want %d", strings.Join(args, " "), code, wantCode)
