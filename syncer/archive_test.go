@@ -16,7 +16,6 @@ import (
 
 	"github.com/mailmirror/mailmirror/config"
 	"github.com/mailmirror/mailmirror/internal/testenv"
-	"github.com/mailmirror/mailmirror/state"
 )
 
 const archiveFolder = "Archive/local"
@@ -299,14 +298,7 @@ archive_to = "` + archiveFolder + `"
 // reports whether it was killed (by itself, at an archive step).
 func (f *fixture) childPass(env ...string) (killed bool) {
 	f.t.Helper()
-	f.db.Close()
-	defer func() {
-		db, err := state.Open(f.acct.Maildir + "/../state")
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		f.db = db
-	}()
+	defer f.lendDB()()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "SYNCER_CHILD_CONFIG="+f.cfgPath, "SYNCER_TEST_PASSWORD="+f.u.Password)
 	cmd.Env = append(cmd.Env, env...)

@@ -15,19 +15,26 @@ import (
 	"github.com/mailmirror/mailmirror/state"
 )
 
-// killedPasses runs passes in a subprocess and SIGKILLs each after a
-// random, seeded delay, until one completes or the budget is spent. The
-// fixture's own DB is closed meanwhile (the child takes the lock).
-func (f *fixture) killedPasses(seed uint64, kills int, maxDelay time.Duration) (killed int) {
+// lendDB closes the fixture's state DB so that a child process can take
+// its lock; the function it returns opens it again.
+func (f *fixture) lendDB() func() {
 	f.t.Helper()
 	f.db.Close()
-	defer func() {
+	return func() {
 		db, err := state.Open(f.acct.Maildir + "/../state")
 		if err != nil {
 			f.t.Fatal(err)
 		}
 		f.db = db
-	}()
+	}
+}
+
+// killedPasses runs passes in a subprocess and SIGKILLs each after a
+// random, seeded delay, until one completes or the budget is spent. The
+// fixture's own DB is closed meanwhile (the child takes the lock).
+func (f *fixture) killedPasses(seed uint64, kills int, maxDelay time.Duration) (killed int) {
+	f.t.Helper()
+	defer f.lendDB()()
 	r := rand.New(rand.NewPCG(seed, 7))
 	for i := 0; i < kills; i++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
