@@ -189,6 +189,26 @@ var migrations = []string{
 		size INTEGER NOT NULL,
 		PRIMARY KEY (folder_id, uid)
 	);`,
+	// 5: POP3: a hash of each stored message's header (to tell apart
+	// messages that share a UIDL), the messages whose download keeps
+	// failing, and the problems the last poll reported.
+	`ALTER TABLE pop3_uidls ADD COLUMN header_hash TEXT NOT NULL DEFAULT '';
+	CREATE TABLE pop3_failures (
+		account TEXT NOT NULL,
+		uidl TEXT NOT NULL,
+		failures INTEGER NOT NULL,
+		last_error TEXT NOT NULL,
+		last_failed INTEGER NOT NULL,
+		next_try INTEGER NOT NULL,
+		PRIMARY KEY (account, uidl)
+	);
+	CREATE TABLE pop3_problems (
+		account TEXT NOT NULL,
+		seq INTEGER NOT NULL,
+		text TEXT NOT NULL,
+		updated INTEGER NOT NULL,
+		PRIMARY KEY (account, seq)
+	);`,
 }
 
 // SchemaVersion is the schema version this build writes.
