@@ -131,6 +131,23 @@ type Result struct {
 	Errors []MessageError
 }
 
+// Summary is a one-line account of a poll: "pop3: 3 new, 0 deleted on the
+// server, 9 on the server, 1 not fetched, 1 problem".
+func Summary(res Result) string {
+	out := fmt.Sprintf("pop3: %d new, %d deleted on the server, %d on the server", res.Downloaded, res.Deleted, res.Messages)
+	if res.NotFetched > 0 {
+		out += fmt.Sprintf(", %d not fetched", res.NotFetched)
+	}
+	switch n := len(res.Errors); n {
+	case 0:
+	case 1:
+		out += ", 1 problem"
+	default:
+		out += fmt.Sprintf(", %d problems", n)
+	}
+	return out
+}
+
 // MessageError is a problem with one message (Num 0: with the listing or
 // the account as a whole).
 type MessageError struct {

@@ -53,6 +53,21 @@ func runSync(e *Env) int {
 		start := time.Now()
 		summary, err := SyncOne(ctx, a, db, prog.report(a.Name))
 		prog.clear()
+		var pe *ProblemsError
+		if errors.As(err, &pe) {
+			// One line per problem, then the pass's own error if any.
+			failed = true
+			if !*quiet && summary != "" {
+				fmt.Fprintf(e.Stdout, "%s: %s (%.1fs)\n", a.Name, summary, time.Since(start).Seconds())
+			}
+			for _, p := range pe.Problems {
+				fmt.Fprintf(e.Stderr, "%s: %s\n", a.Name, p)
+			}
+			if pe.Err != nil {
+				fmt.Fprintf(e.Stderr, "%s\n", explain(a, pe.Err))
+			}
+			continue
+		}
 		if err != nil {
 			failed = true
 			fmt.Fprintf(e.Stderr, "%s\n", explain(a, err))
@@ -74,10 +89,20 @@ func SyncOne(ctx context.Context, a *config.Account, db *state.DB, progress func
 	switch a.Protocol {
 	case config.ProtocolPOP3:
 		res, err := pop3pull.SyncAccount(ctx, nil, a, db)
+		if len(res.Errors) > 0 {
+			pe := &ProblemsError{Err: err}
+			for _, e := range res.Errors {
+				pe.Problems = append(pe.Problems, e.Error())
+			}
+			if err != nil {
+				return "", pe
+			}
+			return pop3pull.Summary(res), pe
+		}
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("pop3: %d new, %d deleted on the server, %d on the server", res.Downloaded, res.Deleted, res.Messages), nil
+		return pop3pull.Summary(res), nil
 	default:
 		st, err := syncer.SyncAccount(ctx, a, db, syncer.Options{Progress: progress})
 		out := st.String()
@@ -87,6 +112,25 @@ func SyncOne(ctx context.Context, a *config.Account, db *state.DB, progress func
 		return out, err
 	}
 }
+
+// ProblemsError is a pass that left things undone: Problems says what, one
+// line each (a POP3 message not fetched, a deletion held back); Err is the
+// pass's own error, nil when it ended normally.
+type ProblemsError struct {
+	Problems []string
+	Err      error
+}
+
+// Error implements error.
+func (e *ProblemsError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("%d problems: %s", len(e.Problems), strings.Join(e.Problems, "; "))
+}
+
+// Unwrap returns the pass's own error.
+func (e *ProblemsError) Unwrap() error { return e.Err }
 
 func selectAccounts(cfg *config.Config, names []string) ([]*config.Account, error) {
 	if len(names) == 0 {
