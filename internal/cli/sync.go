@@ -41,6 +41,9 @@ func runSync(e *Env) int {
 			if code, ok := askDaemonToSync(ctx, e, cfg, accts, *quiet); ok {
 				return code
 			}
+			fmt.Fprintf(e.Stderr, "mailmirror sync: another mailmirror process holds the state in %s and no daemon answers "+
+				"there: most likely another `mailmirror sync` is running; wait for it to finish and try again\n", cfg.StateDir)
+			return ExitFailure
 		}
 		fmt.Fprintf(e.Stderr, "mailmirror sync: %v\n", err)
 		return ExitFailure
@@ -238,12 +241,34 @@ func explain(a *config.Account, err error) string {
 		msg = fmt.Sprintf("login failed for account %s: %v; check username and %s", a.Name, err, src)
 	case errors.Is(err, syncer.ErrNoStartTLS):
 		msg += "; the server cannot encrypt the connection: use tls = \"implicit\" (port 993) if it offers it"
-	case strings.Contains(err.Error(), "connection refused"), strings.Contains(err.Error(), "no such host"), strings.Contains(err.Error(), "i/o timeout"):
+	case strings.Contains(err.Error(), "connection refused"), strings.Contains(err.Error(), "no such host"),
+		strings.Contains(err.Error(), "i/o timeout") && beforeLogin(err):
 		msg += fmt.Sprintf("; check host and port (%s) and your network", a.Address())
+	case strings.Contains(err.Error(), "i/o timeout"):
+		msg += "; the server stopped answering in the middle of the session (a bad link, or a server in trouble): sync again later"
+	case errors.Is(err, state.ErrCorrupt), strings.Contains(err.Error(), "database disk image is malformed"):
+		msg += "; the state database is damaged: move state.db in the state directory aside and sync again (IMAP accounts pair their messages again without downloading them)"
 	case strings.Contains(err.Error(), "certificate"):
 		msg += "; if the server uses a private CA, set tls_ca_file"
 	}
 	return msg
+}
+
+// beforeLogin reports whether err happened before the server accepted
+// the login: only then are host, port and network the likely cause of a
+// timeout. POP3 errors say it (pop3pull.BeforeLogin); IMAP errors are
+// recognised by the steps of syncer.Dial that come before the login.
+func beforeLogin(err error) bool {
+	if pop3pull.BeforeLogin(err) {
+		return true
+	}
+	msg := err.Error()
+	for _, step := range []string{"connect to ", "TLS handshake with ", "greeting from ", "STARTTLS with "} {
+		if strings.Contains(msg, step) {
+			return true
+		}
+	}
+	return false
 }
 
 // loadAccounts loads the config and selects the accounts named in e.Args
