@@ -651,7 +651,7 @@ func (a *account) passPOP3(ctx context.Context) passResult {
 		folder = maildir.Inbox
 	}
 	return passResult{
-		summary:  fmt.Sprintf("pop3: %d new, %d deleted on the server, %d on the server", res.Downloaded, res.Deleted, res.Messages),
+		summary:  pop3pull.Summary(res),
 		newBy:    map[string]int{folder: res.Downloaded},
 		warnings: warnings,
 		changed:  res.Downloaded > 0 || res.Deleted > 0,

@@ -74,6 +74,11 @@ type AccountStatus struct {
 	// Quota is the server's quota as the last pass read it (IMAP servers
 	// with QUOTA only).
 	Quota []QuotaStatus `json:"quota,omitempty"`
+	// Problems are what the last POP3 poll could not do, one line each
+	// (messages not fetched, "stuck" ones among them, listing lines that
+	// were garbage, deletions held back), as of ProblemsAt.
+	Problems   []string  `json:"problems,omitempty"`
+	ProblemsAt time.Time `json:"problems_at,omitzero"`
 }
 
 // QuotaStatus is one resource of a server quota root (RFC 9208).
@@ -147,6 +152,10 @@ func fillFromDB(as *AccountStatus, a *config.Account, db *state.DB) error {
 			return fmt.Errorf("account %q: %w", a.Name, err)
 		}
 		as.Messages = len(uidls)
+		as.Problems, as.ProblemsAt, err = db.POP3Problems(a.Name)
+		if err != nil {
+			return fmt.Errorf("account %q: %w", a.Name, err)
+		}
 		return nil
 	}
 	quota, err := db.Quota(a.Name)
