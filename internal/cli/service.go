@@ -15,6 +15,7 @@ import (
 
 func init() {
 	register("service", "install and control the OS service (systemd, launchd, Windows)", serviceCmd)
+	registerSubs("service", "install", "uninstall", "start", "stop", "restart", "status")
 }
 
 const serviceSynopsis = `service ACTION [flags]
