@@ -20,12 +20,13 @@ type CommandDoc struct {
 	HasFlags bool         // the command parses flags itself (false: only its subcommands do)
 }
 
-// describeCommand runs one command with --help, its output discarded, and
-// returns the flag sets it made.
-func describeCommand(name string, args ...string) []flagSet {
-	e := &Env{Args: append(args, "--help"), Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard}
+// describeCommand runs one command with --help and returns the flag sets
+// it made and what it printed on standard output.
+func describeCommand(name string, args ...string) ([]flagSet, string) {
+	var out strings.Builder
+	e := &Env{Args: append(args, "--help"), Stdin: strings.NewReader(""), Stdout: &out, Stderr: io.Discard}
 	commands[name].run(e)
-	return e.flagSets
+	return e.flagSets, out.String()
 }
 
 // Commands returns the documentation of every command users see, sorted
@@ -42,14 +43,22 @@ func Commands() []CommandDoc {
 	for _, n := range names {
 		c := commands[n]
 		doc := CommandDoc{Name: n, Summary: c.summary, Usage: n, Subs: c.subs}
-		for _, fs := range describeCommand(n) {
+		sets, help := describeCommand(n)
+		for _, fs := range sets {
 			if fs.name == n {
 				doc.fill(fs)
 			}
 		}
+		if !doc.HasFlags {
+			// A command of subcommands (auth): its help after the usage lines.
+			if _, text, ok := strings.Cut(help, "\n\n"); ok {
+				doc.Text = strings.TrimSpace(text)
+			}
+		}
 		out = append(out, doc)
 		for _, sub := range c.subs {
-			for _, fs := range describeCommand(n, sub) {
+			sets, _ := describeCommand(n, sub)
+			for _, fs := range sets {
 				if fs.name == n+" "+sub {
 					sd := CommandDoc{Name: fs.name}
 					sd.fill(fs)
