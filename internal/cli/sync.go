@@ -22,8 +22,21 @@ func init() {
 	register("sync", "run one two-way pass and exit", runSync)
 }
 
+const syncSynopsis = `sync [--config F] [--quiet] [ACCOUNT...]
+
+Runs one complete pass of each account (all when none is named) and exits.
+When the daemon (mailmirror run, or the service) is running, it holds the
+state: sync then hands the pass to the daemon over its control socket and
+prints the daemon's results.
+
+Exit status: 0 when every account synced; 1 when one failed (the reason
+is on standard error) or the config is invalid; 2 for bad usage or an
+account the config does not have.
+
+Flags:`
+
 func runSync(e *Env) int {
-	fs := e.Flags("sync", "sync [--config F] [--quiet] [ACCOUNT...]")
+	fs := e.Flags("sync", syncSynopsis)
 	quiet := fs.Bool("quiet", false, "print nothing but errors")
 	if ok, code := e.Parse(fs); !ok {
 		return code
