@@ -30,10 +30,10 @@ const (
 )
 
 var (
-	exeOnce sync.Once
-	exePath string
-	exeErr  error
-	exeDir  string
+	exeOnce  sync.Once
+	exePath  string
+	exeErr   error
+	exeDir   string
 	usedWine bool
 )
 
