@@ -30,19 +30,27 @@ const (
 )
 
 var (
-	exeOnce  sync.Once
-	exePath  string
-	exeErr   error
-	exeDir   string
-	usedWine bool
+	exeOnce sync.Once
+	exePath string
+	exeErr  error
+	exeDir  string
 )
 
 func TestMain(m *testing.M) {
+	prefix := os.Getenv(envPrefix)
+	if prefix != "" {
+		// One wineserver for the whole run, so that each Windows process
+		// does not start one (and Wine's own services) anew: seconds each.
+		cmd := exec.Command(wineserver, "-p")
+		cmd.Env = wineEnv(prefix)
+		_ = cmd.Run() // it forks itself off; without Wine the tests skip
+	}
 	code := testenv.Main(m)
-	if usedWine {
-		// Every Windows process the tests started (a service, wineserver).
+	if prefix != "" {
+		// Ends every Windows process the tests started (a service) and
+		// the wineserver.
 		cmd := exec.Command(wineserver, "-k")
-		cmd.Env = wineEnv(os.Getenv(envPrefix))
+		cmd.Env = wineEnv(prefix)
 		_ = cmd.Run()
 	}
 	if exeDir != "" {
@@ -75,7 +83,6 @@ func requireWine(t *testing.T) string {
 		}
 		t.Skipf("Windows tests under Wine skipped: %s (set %s=1 to fail instead)", why, envRequire)
 	}
-	usedWine = true
 	return prefix
 }
 
