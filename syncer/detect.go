@@ -52,7 +52,7 @@ type job struct {
 	st     state.Folder
 	lf     *maildir.Folder
 
-	quiet   bool // nothing changed on either side
+	quiet bool // nothing changed on either side
 	// noServer: a dry run's folder that a real pass would first create on
 	// the server (nothing to look at there).
 	noServer bool
