@@ -83,6 +83,23 @@ func (s *Syncer) guardDeletes(jobs []*job) {
 	}
 }
 
+// guardTrips reports whether guardDeletes would stop one of the jobs (the
+// targeted passes then leave the decision to a full pass).
+func (s *Syncer) guardTrips(jobs []*job) bool {
+	count, _ := s.guardLimits()
+	for _, j := range jobs {
+		n := max(len(j.serverDeletes), len(j.localDeletes))
+		if j.quiet || n <= count || s.allowed(j.local) {
+			continue
+		}
+		size, err := s.db.PairCount(j.st.ID)
+		if err != nil || s.tooMany(n, size) {
+			return true
+		}
+	}
+	return false
+}
+
 // noteKey names a folder note.
 type noteKey struct{ folder, kind string }
 
