@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -482,13 +484,32 @@ func SyncAccount(ctx context.Context, acct *config.Account, db *state.DB, opts O
 		}
 		opts.Password = pw
 	}
-	store, err := maildir.Open(acct.Maildir, acct.Layout)
+	store, err := openStore(acct, opts.DryRun)
 	if err != nil {
 		return Stats{}, err
 	}
 	s := New(acct, store, db, opts)
 	defer s.Close()
 	return s.Sync(ctx)
+}
+
+// openStore opens the account's Maildir; a dry run does not create its
+// root when it is missing.
+func openStore(acct *config.Account, dryRun bool) (*maildir.Store, error) {
+	if dryRun {
+		if _, err := os.Stat(acct.Maildir); err != nil {
+			abs, aerr := filepath.Abs(acct.Maildir)
+			if aerr != nil {
+				return nil, aerr
+			}
+			layout := acct.Layout
+			if layout == "" {
+				layout = maildir.LayoutVerbatim
+			}
+			return &maildir.Store{Root: abs, Layout: layout}, nil
+		}
+	}
+	return maildir.Open(acct.Maildir, acct.Layout)
 }
 
 // bulkMessages is the number of new server messages from which a pass uses
