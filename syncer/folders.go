@@ -311,12 +311,15 @@ func (s *Syncer) doRenames(ctx context.Context, p *pool, renames []renameIntent,
 			kf.Name, kf.Remote = r.To, r.ToRemote
 			delete(fs.known, r.From)
 			fs.known[r.To] = kf
-			if r.OnServer {
-				rf := *fs.remote[r.From]
-				rf.name = r.ToRemote
+			// The server folder under its new name: renamed by this
+			// RENAME, or by a parent's (a subfolder following it).
+			if rf, ok := fs.remote[r.From]; ok {
+				moved := *rf
+				moved.name = r.ToRemote
 				delete(fs.remote, r.From)
-				fs.remote[r.To] = &rf
-			} else {
+				fs.remote[r.To] = &moved
+			}
+			if !r.OnServer {
 				delete(fs.local, r.From)
 				fs.local[r.To] = true
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/mailmirror/mailmirror/maildir"
 	"github.com/mailmirror/mailmirror/state"
 )
 
@@ -199,4 +200,45 @@ func TestFolderDeletedLocallyKeptWhenMailArrivesMeanwhile(t *testing.T) {
 	if !hasWarning(st, "Scratch", "deleted locally") {
 		t.Errorf("no warning: %q", st.Warnings)
 	}
+}
+
+// maildirPP switches the fixture to the Maildir++ layout (before its
+// first pass), where subfolders are directories of their own.
+func (f *fixture) maildirPP() {
+	f.t.Helper()
+	f.acct.Layout = maildir.LayoutMaildirPP
+	st, err := maildir.Open(f.acct.Maildir, f.acct.Layout)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.store = st
+}
+
+// Maildir++: a server rename of a folder with a subfolder renames both
+// local directories; a local rename of the parent alone (mv .Sent
+// .SentOld leaves .Sent.2024) is a RENAME on the server, which takes the
+// subfolder along, and the local subfolder follows.
+func TestFolderRenamesWithMaildirPlusPlus(t *testing.T) {
+	f := newFixture(t)
+	f.maildirPP()
+	for _, n := range []string{"Archive", "Archive/2024", "Sent", "Sent/2024"} {
+		f.u.CreateFolder(t, n)
+		f.fill(n, 3)
+	}
+	f.sync()
+	f.u.RenameFolder(t, "Archive", "Old")
+	root := f.acct.Maildir
+	if err := os.Rename(filepath.Join(root, ".Sent"), filepath.Join(root, ".SentOld")); err != nil {
+		t.Fatal(err)
+	}
+	st := f.sync()
+	if st.Down.New != 0 || st.Up.New != 0 || st.Paired != 0 || len(st.Warnings) > 0 {
+		t.Errorf("renames: %v, %d paired, warnings %q; want nothing transferred", st, st.Paired, st.Warnings)
+	}
+	for _, n := range []string{"Old", "Old/2024", "SentOld", "SentOld/2024"} {
+		if len(f.local(n)) != 3 || len(f.u.Messages(t, n)) != 3 {
+			t.Errorf("%s: %d local, %d on the server; want 3 and 3", n, len(f.local(n)), len(f.u.Messages(t, n)))
+		}
+	}
+	f.compare()
 }
