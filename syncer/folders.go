@@ -140,7 +140,7 @@ func (s *Syncer) serverRenames(ctx context.Context, p *pool, gone []state.Folder
 				}
 				if r.status == nil || r.status.UIDValidity == 0 {
 					// No LIST-STATUS: ask this folder only.
-					st, err := c.Status(r.name, statusOptions(c.caps())).Wait()
+					st, err := c.Status(r.name, statusOptions(c.Caps())).Wait()
 					if err != nil {
 						return fmt.Errorf("status %q: %w", r.name, err)
 					}
@@ -196,7 +196,7 @@ func (s *Syncer) sameMessages(c *Conn, kf state.Folder, remote string) (bool, er
 		set.AddNum(imap.UID(pp.UID))
 	}
 	// EXAMINE: a look that changes nothing (not even \Recent).
-	c.selected, c.sel = "", nil
+	c.ClearSelected()
 	if _, err := c.Client.Select(remote, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
 		return false, fmt.Errorf("examine %q: %w", remote, err)
 	}
@@ -380,8 +380,8 @@ func (s *Syncer) renameOne(ctx context.Context, p *pool, r renameIntent, done []
 				s.db.DeleteOp(opID)
 				return false, err
 			}
-			if c.selected != "" && (c.caps().Has(imap.CapUnselect) || c.caps().Has(imap.CapIMAP4rev2)) {
-				c.selected, c.sel = "", nil
+			if c.Selected() != "" && (c.Caps().Has(imap.CapUnselect) || c.Caps().Has(imap.CapIMAP4rev2)) {
+				c.ClearSelected()
 				if err := c.Unselect().Wait(); err != nil {
 					s.release(c, err)
 					s.db.DeleteOp(opID)

@@ -275,13 +275,13 @@ func (s *Syncer) emptyAndCount(c *Conn, kf state.Folder, remote string, allowed 
 	if beforeFolderDelete != nil {
 		beforeFolderDelete(remote)
 	}
-	if c.selected != "" && (c.caps().Has(imap.CapUnselect) || c.caps().Has(imap.CapIMAP4rev2)) {
-		c.selected, c.sel = "", nil
+	if c.Selected() != "" && (c.Caps().Has(imap.CapUnselect) || c.Caps().Has(imap.CapIMAP4rev2)) {
+		c.ClearSelected()
 		if err := c.Unselect().Wait(); err != nil {
 			return 0, err
 		}
 	}
-	if allowed && (c.caps().Has(imap.CapUIDPlus) || c.caps().Has(imap.CapIMAP4rev2)) {
+	if allowed && (c.Caps().Has(imap.CapUIDPlus) || c.Caps().Has(imap.CapIMAP4rev2)) {
 		pairs, err := s.db.Pairs(kf.ID)
 		if err != nil {
 			return 0, err
@@ -303,7 +303,7 @@ func (s *Syncer) emptyAndCount(c *Conn, kf state.Folder, remote string, allowed 
 			if err := c.Unselect().Wait(); err != nil {
 				return 0, err
 			}
-			c.selected, c.sel = "", nil
+			c.ClearSelected()
 		}
 	}
 	st, err := c.Status(remote, &imap.StatusOptions{NumMessages: true}).Wait()
