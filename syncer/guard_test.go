@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -110,6 +111,36 @@ func TestFewDeletesAreNotGuarded(t *testing.T) {
 	}
 	if st := f.sync(); st.Up.Deleted != 40 || len(st.Warnings) > 0 {
 		t.Errorf("%v %q, want 40 deleted, no warning", st, st.Warnings)
+	}
+	f.compare()
+}
+
+// A folder deleted on one side that still holds messages on the other is
+// kept, unless --allow-deletes names it: then the messages mailmirror
+// knows from both sides are deleted, and the folder with them.
+func TestWholeFolderDeleteNeedsAllowDeletes(t *testing.T) {
+	f := newFixture(t)
+	f.u.CreateFolder(t, "Old")
+	f.u.CreateFolder(t, "Gone")
+	f.fill("Old", 3)
+	f.fill("Gone", 2)
+	f.sync()
+	lf, _, _ := f.store.ExistingFolder("Old")
+	os.RemoveAll(lf.Path)
+	f.u.DeleteFolder(t, "Gone")
+	f.sync()
+	if len(f.u.Messages(t, "Old")) != 3 || len(f.local("Gone")) != 2 {
+		t.Fatalf("without --allow-deletes: server Old %d, local Gone %d; want 3 and 2 kept", len(f.u.Messages(t, "Old")), len(f.local("Gone")))
+	}
+	f.syncWith(Options{AllowDeletes: []string{"Old", "Gone"}})
+	if slices.Contains(f.u.Folders(t), "Old") {
+		t.Error("server Old still there with --allow-deletes")
+	}
+	if _, ok, _ := f.store.ExistingFolder("Gone"); ok {
+		t.Error("local Gone still there with --allow-deletes")
+	}
+	if notes, _ := f.db.Notes("test"); len(notes) != 0 {
+		t.Errorf("notes: %+v", notes)
 	}
 	f.compare()
 }
