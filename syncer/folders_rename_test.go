@@ -127,32 +127,39 @@ func TestFolderRenameOntoExistingNameKeepsBoth(t *testing.T) {
 	}
 }
 
-// A pass killed after its RENAME reached the server and before the state
-// recorded it: the next pass settles the intent, and neither uploads nor
-// re-pairs the folder.
+// A pass killed after its rename (a RENAME sent to the server, or the
+// local directory renamed) and before the state recorded it: the next
+// pass settles the intent, and neither transfers nor re-pairs the folder.
 func TestFolderRenameIntentSettledAfterCrash(t *testing.T) {
-	f := newFixture(t)
-	f.u.CreateFolder(t, "Sent")
-	f.fill("Sent", 10)
-	f.sync()
-	kf, _, _ := f.db.Folder("test", "Sent")
-	data, _ := json.Marshal(renameIntent{FolderID: kf.ID, From: "Sent", To: "SentOld", FromRemote: "Sent", ToRemote: "SentOld", OnServer: true})
-	if _, err := f.db.AddOp(state.Op{Account: "test", Kind: opFolderRename, Folder: "Sent", Data: data}); err != nil {
-		t.Fatal(err)
+	for _, onServer := range []bool{true, false} {
+		t.Run(fmt.Sprintf("onServer=%v", onServer), func(t *testing.T) {
+			f := newFixture(t)
+			f.u.CreateFolder(t, "Sent")
+			f.fill("Sent", 10)
+			f.sync()
+			kf, _, _ := f.db.Folder("test", "Sent")
+			data, _ := json.Marshal(renameIntent{FolderID: kf.ID, From: "Sent", To: "SentOld", FromRemote: "Sent", ToRemote: "SentOld", OnServer: onServer})
+			if _, err := f.db.AddOp(state.Op{Account: "test", Kind: opFolderRename, Folder: "Sent", Data: data}); err != nil {
+				t.Fatal(err)
+			}
+			lf, _, _ := f.store.ExistingFolder("Sent")
+			if err := os.Rename(lf.Path, filepath.Join(filepath.Dir(lf.Path), "SentOld")); err != nil {
+				t.Fatal(err)
+			}
+			f.u.RenameFolder(t, "Sent", "SentOld")
+			st := f.sync()
+			if st.Up.New != 0 || st.Down.New != 0 || st.Paired != 0 {
+				t.Errorf("after the crash: %v, %d paired; want nothing", st, st.Paired)
+			}
+			if got, ok, _ := f.db.Folder("test", "SentOld"); !ok || got.ID != kf.ID {
+				t.Errorf("state: SentOld %+v %v, want the old record renamed", got, ok)
+			}
+			if n, _ := f.db.OpCount("test"); n != 0 {
+				t.Errorf("%d ops left", n)
+			}
+			f.compare()
+		})
 	}
-	lf, _, _ := f.store.ExistingFolder("Sent")
-	if err := os.Rename(lf.Path, filepath.Join(filepath.Dir(lf.Path), "SentOld")); err != nil {
-		t.Fatal(err)
-	}
-	f.u.RenameFolder(t, "Sent", "SentOld")
-	st := f.sync()
-	if st.Up.New != 0 || st.Down.New != 0 || st.Paired != 0 {
-		t.Errorf("after the crash: %v, %d paired; want nothing", st, st.Paired)
-	}
-	if got, ok, _ := f.db.Folder("test", "SentOld"); !ok || got.ID != kf.ID {
-		t.Errorf("state: SentOld %+v %v, want the old record renamed", got, ok)
-	}
-	f.compare()
 }
 
 // A folder deleted on the server that still holds messages here is kept
