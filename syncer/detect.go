@@ -52,7 +52,13 @@ type job struct {
 	st     state.Folder
 	lf     *maildir.Folder
 
-	quiet   bool // nothing changed on either side
+	quiet bool // nothing changed on either side
+	// noServer: a dry run's folder that a real pass would first create on
+	// the server (nothing to look at there).
+	noServer bool
+	// refused says why the mass-delete guard leaves the folder alone
+	// this pass (it is then quiet too).
+	refused string
 	newSt   state.Folder
 	reset   bool // UIDVALIDITY changed
 	pairs   map[uint32]*state.Pair
@@ -171,8 +177,12 @@ func (j *job) detect(ctx context.Context, lc *lazyConn) error {
 	if serverSame && len(j.localGone) == 0 && len(j.newLocal) == 0 && !j.localFlagsChanged() {
 		j.quiet = true
 		if stamp != j.st.LocalStamp {
-			return j.s.db.Update(func(tx *state.Tx) error { return tx.UpdateFolder(j.newSt) })
+			return j.s.record(func(tx *state.Tx) error { return tx.UpdateFolder(j.newSt) })
 		}
+		return nil
+	}
+	if j.noServer {
+		j.serverFlags, j.serverGone = map[uint32]string{}, map[uint32]bool{}
 		return nil
 	}
 	c, err := lc.get()

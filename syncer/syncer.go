@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -22,6 +24,14 @@ type Options struct {
 	// Progress, when set, is called as messages are transferred. It may be
 	// called from several goroutines at once.
 	Progress func(Progress)
+	// DryRun: Sync finds what a pass would do and changes nothing (not the
+	// server, not the Maildir, not the state, which may then be open
+	// read-only); Stats.Plan holds what it found.
+	DryRun bool
+	// AllowDeletes names the local folders where this pass may delete
+	// more than the mass-delete guard lets through ("" or "*": every
+	// folder of the account).
+	AllowDeletes []string
 }
 
 // Progress reports the transfer of one folder.
@@ -68,6 +78,8 @@ type Stats struct {
 	// could not be mapped, a folder deleted on one side that still holds
 	// messages on the other).
 	Warnings []string
+	// Plan is what a dry run found (Options.DryRun only).
+	Plan *Plan
 }
 
 // Add adds the work of another pass to s (targeted passes before a full
@@ -124,6 +136,10 @@ type Syncer struct {
 	ns    *nameMap // the personal namespace, once NAMESPACE answered
 	trash string   // server name of the Trash folder, "" when none
 	conns int      // connections this pass uses (see connsFor)
+	// remotes are the server's folders by name as the pass's LIST saw them.
+	remotes map[string]*remoteFolder
+	// notes are the folder notes this pass raised (see settleNotes).
+	notes map[noteKey]string
 	// rescan is a second look at every folder's keys, made when a pass is
 	// about to delete on the server (see findKey); nil until then.
 	rescan map[string]located
@@ -203,6 +219,7 @@ func (s *Syncer) counted(fn func() (Stats, error)) (Stats, error) {
 // sync is Sync without the byte counts.
 func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 	s.stats = Stats{}
+	s.notes = nil
 	p := s.pool
 
 	c, err := p.get(ctx)
@@ -214,14 +231,24 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 		p.discard(c)
 		return s.stats, err
 	}
-	if err := s.readQuota(c); err != nil {
-		p.discard(c)
-		return s.stats, err
+	if !s.opts.DryRun {
+		if err := s.readQuota(c); err != nil {
+			p.discard(c)
+			return s.stats, err
+		}
 	}
 	p.put(c)
 	s.names = names
+	s.remotes = remotes
 
-	if err := s.resolveIntents(ctx, p); err != nil {
+	if s.opts.DryRun {
+		n, err := s.db.OpCount(s.acct.Name)
+		if err != nil {
+			return s.stats, err
+		}
+		s.planFolder(maildir.Inbox) // the plan is never nil
+		s.stats.Plan.Pending = n
+	} else if err := s.resolveIntents(ctx, p); err != nil {
 		return s.stats, err
 	}
 
@@ -248,6 +275,14 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 	// Moves and pairs across folders need every folder's changes.
 	s.rescan = nil
 	s.matchAcross(jobs)
+	s.guardDeletes(jobs)
+	if s.opts.DryRun {
+		s.describe(jobs)
+		return s.stats, nil
+	}
+	if err := s.settleNotes(); err != nil {
+		return s.stats, err
+	}
 	// Phase B: apply.
 	err = s.parallel(ctx, p, jobs, (*job).apply)
 	// Then archive_after, with the state up to date.
@@ -449,13 +484,32 @@ func SyncAccount(ctx context.Context, acct *config.Account, db *state.DB, opts O
 		}
 		opts.Password = pw
 	}
-	store, err := maildir.Open(acct.Maildir, acct.Layout)
+	store, err := openStore(acct, opts.DryRun)
 	if err != nil {
 		return Stats{}, err
 	}
 	s := New(acct, store, db, opts)
 	defer s.Close()
 	return s.Sync(ctx)
+}
+
+// openStore opens the account's Maildir; a dry run does not create its
+// root when it is missing.
+func openStore(acct *config.Account, dryRun bool) (*maildir.Store, error) {
+	if dryRun {
+		if _, err := os.Stat(acct.Maildir); err != nil {
+			abs, aerr := filepath.Abs(acct.Maildir)
+			if aerr != nil {
+				return nil, aerr
+			}
+			layout := acct.Layout
+			if layout == "" {
+				layout = maildir.LayoutVerbatim
+			}
+			return &maildir.Store{Root: abs, Layout: layout}, nil
+		}
+	}
+	return maildir.Open(acct.Maildir, acct.Layout)
 }
 
 // bulkMessages is the number of new server messages from which a pass uses
