@@ -257,7 +257,8 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 
 // parallel runs fn for every job with up to MaxConnections connections,
 // each taken from the pool only when the job needs the server. Errors of
-// single folders are collected and do not stop the other folders.
+// single folders are collected and do not stop the other folders. Once ctx
+// is done no more folders start, and its error is among those returned.
 func (s *Syncer) parallel(ctx context.Context, p *pool, jobs []*job, fn func(*job, context.Context, *lazyConn) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -278,7 +279,7 @@ func (s *Syncer) parallel(ctx context.Context, p *pool, jobs []*job, fn func(*jo
 			lc := &lazyConn{p: p, ctx: ctx, sem: sem}
 			defer lc.release(nil)
 			for j := range work {
-				if j.quiet {
+				if j.quiet || ctx.Err() != nil {
 					continue
 				}
 				// One folder's error does not stop the others.
@@ -302,6 +303,11 @@ func (s *Syncer) parallel(ctx context.Context, p *pool, jobs []*job, fn func(*jo
 	}
 	close(work)
 	wg.Wait()
+	// A cancelled pass never reports success: folders it did not reach
+	// were neither fetched nor applied.
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
