@@ -4,8 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/mailmirror/mailmirror/internal/testenv"
+	"github.com/mailmirror/mailmirror/internal/testenv/fakeimap"
 )
 
 // Regression tests for the defects of issue 14 item 5 (a–i), each named
@@ -32,5 +38,104 @@ func TestDefectParallelReturnsContextError(t *testing.T) {
 	}
 	if n := ran.Load(); n != 0 {
 		t.Errorf("%d folders ran after the pass was cancelled", n)
+	}
+}
+
+// fakeIDs returns the Message-IDs of a fake server's folder, with the
+// flags of each ("<id> \\Seen \\Deleted"), sorted.
+func fakeIDs(srv *fakeimap.Server, folder string) []string {
+	srv.Lock()
+	defer srv.Unlock()
+	var out []string
+	mb := srv.Mailbox(folder)
+	if mb == nil {
+		return nil
+	}
+	for _, m := range mb.Messages {
+		flags := slices.Clone(m.Flags)
+		slices.Sort(flags)
+		out = append(out, strings.TrimSpace(testenv.MessageIDOf(m.Body)+" "+strings.Join(flags, " ")))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// plainExpunges returns the EXPUNGE commands (not UID EXPUNGE) a fake
+// server received.
+func plainExpunges(srv *fakeimap.Server) []string {
+	var out []string
+	for _, c := range srv.Commands() {
+		if f := strings.Fields(c); len(f) >= 3 && strings.EqualFold(f[2], "EXPUNGE") {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// localFile returns the path of a local message by Message-ID.
+func (h *hostile) localFile(folder, id string) string {
+	h.t.Helper()
+	for _, m := range h.local()[folder] {
+		if m.MessageID == id {
+			return m.Path
+		}
+	}
+	h.t.Fatalf("no local %s in %s", id, folder)
+	return ""
+}
+
+// Defect a: delete_mode = "trash" on a server without MOVE and without
+// UIDPLUS must not send a plain EXPUNGE (go-imap's Move fallback does),
+// which removes every \Deleted message of the folder, other clients' too.
+func TestDefectTrashWithoutMoveNeverExpungesOthersMessages(t *testing.T) {
+	srv := fakeimap.New()
+	srv.Caps = []string{"LIST-STATUS", "ESEARCH"}
+	h := newHostile(t, srv)
+	h.acct.DeleteMode = "trash"
+	keep, gone := h.msg("marked deleted by another client"), h.msg("deleted locally")
+	srv.Lock()
+	srv.AddMailbox("Trash")
+	inbox := srv.Mailbox("INBOX")
+	other := inbox.Add(keep, `\Seen`)
+	inbox.Add(gone, `\Seen`)
+	srv.Unlock()
+	h.mustPass()
+	srv.Lock()
+	other.Flags = append(other.Flags, `\Deleted`)
+	inbox.HighestModSeq++
+	other.ModSeq = inbox.HighestModSeq
+	srv.Unlock()
+	if err := os.Remove(h.localFile("INBOX", testenv.MessageIDOf(gone))); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.mustPass(); st.Up.Deleted != 1 {
+		t.Errorf("second pass: %v, want 1 deleted up", st)
+	}
+	if ex := plainExpunges(srv); len(ex) > 0 {
+		t.Errorf("plain EXPUNGE sent: %q", ex)
+	}
+	// The other client's message is still there; the deleted one is in
+	// Trash, and marked \Deleted in INBOX (no UIDPLUS: no expunge at all).
+	want := []string{testenv.MessageIDOf(gone) + ` \Deleted \Seen`, testenv.MessageIDOf(keep) + ` \Deleted \Seen`}
+	slices.Sort(want)
+	if got := fakeIDs(srv, "INBOX"); !slices.Equal(got, want) {
+		t.Errorf("server INBOX = %q, want %q", got, want)
+	}
+	if got := fakeIDs(srv, "Trash"); len(got) != 1 || !strings.HasPrefix(got[0], testenv.MessageIDOf(gone)) {
+		t.Errorf("server Trash = %q, want the deleted message once", got)
+	}
+	// Later passes neither bring it back nor copy it again.
+	for i := 0; i < 2; i++ {
+		if st := h.mustPass(); st.Up.Deleted != 0 || st.Up.Moved != 0 {
+			t.Errorf("pass %d did more: %v", i+3, st)
+		}
+	}
+	for _, m := range h.local()["INBOX"] {
+		if m.MessageID == testenv.MessageIDOf(gone) {
+			t.Errorf("the deleted message came back in INBOX")
+		}
+	}
+	if got := fakeIDs(srv, "Trash"); len(got) != 1 {
+		t.Errorf("server Trash = %q after more passes", got)
 	}
 }
