@@ -266,7 +266,8 @@ func (j *job) applyFlags(server func() (*Conn, error)) error {
 }
 
 // applyServerDeletes mirrors local deletions: \Deleted and UID EXPUNGE, or
-// a move to the Trash folder with delete_mode = "trash". Without UIDPLUS no
+// a move to the Trash folder with delete_mode = "trash" (UID MOVE, or
+// without MOVE a UID COPY there and the same delete). Without UIDPLUS no
 // EXPUNGE is sent (it would remove every \Deleted message in the folder,
 // other clients' too): the message stays marked \Deleted and a tombstone
 // pair remembers it until the server expunges it.
@@ -284,15 +285,26 @@ func (j *job) applyServerDeletes(server func() (*Conn, error)) error {
 	}
 	trash := j.s.trash
 	tombstone := false
-	if j.s.acct.DeleteMode == "trash" && trash != "" && trash != j.remote {
+	caps := c.caps()
+	uidPlus := caps.Has(imap.CapUIDPlus) || caps.Has(imap.CapIMAP4rev2)
+	switch {
+	case j.s.acct.DeleteMode == "trash" && trash != "" && trash != j.remote && (caps.Has(imap.CapMove) || caps.Has(imap.CapIMAP4rev2)):
 		if _, err := c.Move(set, trash).Wait(); err != nil {
 			return fmt.Errorf("move to %q: %w", trash, err)
 		}
-	} else {
+	default:
+		// Without MOVE, go-imap's Move would end in a plain EXPUNGE
+		// on servers without UIDPLUS: copy to Trash and delete here
+		// like any other delete instead.
+		if j.s.acct.DeleteMode == "trash" && trash != "" && trash != j.remote {
+			if _, err := c.Copy(set, trash).Wait(); err != nil {
+				return fmt.Errorf("copy to %q: %w", trash, err)
+			}
+		}
 		if err := markDeleted(c, set); err != nil {
 			return err
 		}
-		if c.caps().Has(imap.CapUIDPlus) || c.caps().Has(imap.CapIMAP4rev2) {
+		if uidPlus {
 			if err := c.UIDExpunge(set).Close(); err != nil {
 				return fmt.Errorf("expunge: %w", err)
 			}
