@@ -139,3 +139,53 @@ func TestDefectTrashWithoutMoveNeverExpungesOthersMessages(t *testing.T) {
 		t.Errorf("server Trash = %q after more passes", got)
 	}
 }
+
+// Defect b: when the local rename that applies merged flags fails because
+// the user changed the file meanwhile, the merged flags must not become
+// the base: the next pass would take the difference for a local change
+// and revert another device's change on the server.
+func TestDefectFlagRenameRaceKeepsOldBase(t *testing.T) {
+	srv := fakeimap.New()
+	h := newHostile(t, srv)
+	raw := h.msg("read here, flagged elsewhere")
+	srv.Lock()
+	inbox := srv.Mailbox("INBOX")
+	m := inbox.Add(raw)
+	srv.Unlock()
+	h.mustPass()
+	// Another device flags it; here the user reads it.
+	srv.Lock()
+	m.Flags = append(m.Flags, `\Flagged`)
+	inbox.HighestModSeq++
+	m.ModSeq = inbox.HighestModSeq
+	srv.Unlock()
+	old := h.localFile("INBOX", testenv.MessageIDOf(raw))
+	read := strings.Replace(old, string(os.PathSeparator)+"new"+string(os.PathSeparator), string(os.PathSeparator)+"cur"+string(os.PathSeparator), 1) + ":2,S"
+	if err := os.Rename(old, read); err != nil {
+		t.Fatal(err)
+	}
+	// While the pass sends \Seen to the server, the user marks it unread
+	// again: the pass's own rename then finds no file.
+	var raced atomic.Bool
+	srv.Hook = func(s *fakeimap.Session, c *fakeimap.Command) bool {
+		if c.Name == "UID STORE" && !raced.Load() {
+			raced.Store(true)
+			os.Rename(read, strings.TrimSuffix(read, "S"))
+		}
+		return false
+	}
+	h.mustPass()
+	if !raced.Load() {
+		t.Fatal("the pass sent no STORE")
+	}
+	srv.Hook = nil
+	h.mustPass()
+	got := fakeIDs(srv, "INBOX")
+	if len(got) != 1 || !strings.Contains(got[0], `\Flagged`) {
+		t.Errorf("server INBOX = %q: the other device's \\Flagged was reverted", got)
+	}
+	local := h.local()["INBOX"]
+	if len(local) != 1 || !slices.Contains(local[0].Flags, `\Flagged`) {
+		t.Errorf("local INBOX = %+v, want the message flagged", local)
+	}
+}
