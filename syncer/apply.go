@@ -247,7 +247,10 @@ func (j *job) applyFlags(server func() (*Conn, error)) error {
 		ne, err := j.lf.SetFlags(u.e, u.letters)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				continue // changed again meanwhile: next pass
+				// Changed again meanwhile: the next pass merges
+				// that change against the old base, which stays.
+				updates[i].p = nil
+				continue
 			}
 			return err
 		}
@@ -260,6 +263,9 @@ func (j *job) applyFlags(server func() (*Conn, error)) error {
 		j.s.count(func(st *Stats) { st.Down.Flags += nLocal })
 	}
 	for _, u := range updates {
+		if u.p == nil {
+			continue
+		}
 		j.pending = append(j.pending, func(tx *state.Tx) error { return tx.SetPairFlags(u.p.FolderID, u.p.UID, u.base) })
 	}
 	return nil
