@@ -5,13 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mailmirror/mailmirror/internal/testenv"
 	"github.com/mailmirror/mailmirror/internal/testenv/fakeimap"
+	"github.com/mailmirror/mailmirror/maildir"
+	"github.com/mailmirror/mailmirror/state"
 )
 
 // Regression tests for the defects of issue 14 item 5 (a–i), each named
@@ -188,4 +192,82 @@ func TestDefectFlagRenameRaceKeepsOldBase(t *testing.T) {
 	if len(local) != 1 || !slices.Contains(local[0].Flags, `\Flagged`) {
 		t.Errorf("local INBOX = %+v, want the message flagged", local)
 	}
+}
+
+// Defect f: a targeted pass (the daemon's PullNew and PushLocal) must
+// keep the resumable partial downloads of its folder: here that of a
+// placeholder whose `mailmirror fetch` was cut short.
+func TestDefectTargetedPassKeepsPartials(t *testing.T) {
+	srv := fakeimap.New()
+	h := newHostile(t, srv)
+	h.acct.MaxSize = 4 << 10
+	big := testenvGen(h.rnd, "big, a placeholder", 3<<20)
+	small := h.msg("small")
+	srv.Lock()
+	inbox := srv.Mailbox("INBOX")
+	inbox.Add(small)
+	bigMsg := inbox.Add(big)
+	srv.Unlock()
+	if st := h.mustPass(); st.Placeholders != 1 {
+		t.Fatalf("first pass: %v, want one placeholder", st)
+	}
+	folder, ok, err := h.db.Folder(h.acct.Name, "INBOX")
+	if err != nil || !ok {
+		t.Fatalf("folder: %v %v", ok, err)
+	}
+	// A fetch of the placeholder cut short left its first MiB in tmp/.
+	lf, err := h.store.Folder("INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key string
+	cutShort := func() {
+		t.Helper()
+		w, err := lf.NewMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(big[:1<<20])
+		if err := w.Keep(); err != nil {
+			t.Fatal(err)
+		}
+		key = w.Key()
+		part := state.Partial{FolderID: folder.ID, UID: bigMsg.UID, UIDValidity: folder.UIDValidity, File: key, Offset: 1 << 20, LocalSize: 1 << 20, Size: int64(len(big))}
+		if err := h.db.PutPartial(part); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kept := func(when string) {
+		t.Helper()
+		if _, ok, err := h.db.Partial(folder.ID, bigMsg.UID); err != nil || !ok {
+			t.Errorf("%s: the partial download is forgotten (%v)", when, err)
+		}
+		if _, err := os.Stat(filepath.Join(lf.Path, "tmp", key)); err != nil {
+			t.Errorf("%s: the partial file is gone: %v", when, err)
+		}
+	}
+	ctx := context.Background()
+	s := New(h.acct, h.store, h.db, Options{DialOptions: DialOptions{Password: "pw", Timeout: 3 * time.Second}})
+	defer s.Close()
+	// New mail pushed by IDLE.
+	cutShort()
+	srv.Lock()
+	inbox.Add(h.msg("pushed"))
+	srv.Unlock()
+	if st, err := s.PullNew(ctx, Pushed{Folder: "INBOX"}); err != nil || st.Down.New != 1 {
+		t.Fatalf("PullNew: %v, %v", st, err)
+	}
+	kept("after PullNew")
+	// A flag change seen by the watcher.
+	cutShort()
+	p := h.localFile("INBOX", testenv.MessageIDOf(small))
+	mkey, _ := maildir.ParseName(filepath.Base(p))
+	np := filepath.Join(filepath.Dir(filepath.Dir(p)), "cur", mkey+":2,F")
+	if err := os.Rename(p, np); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.PushLocal(ctx, []LocalChange{{Folder: "INBOX", Path: p}, {Folder: "INBOX", Path: np}}); err != nil || st.Up.Flags != 1 {
+		t.Fatalf("PushLocal: %v, %v", st, err)
+	}
+	kept("after PushLocal")
 }
