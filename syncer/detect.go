@@ -77,6 +77,12 @@ type job struct {
 
 	old int // server messages left out by max_age
 
+	// Targeted passes look at part of a folder: partial downloads of
+	// UIDs below partialsFrom, or all when keepPartials, are left alone
+	// (see partials).
+	partialsFrom uint32
+	keepPartials bool
+
 	// set by apply
 	pending []func(tx *state.Tx) error // state changes for the final transaction
 	dirty   bool                       // new/ or cur/ changed: fsync before that transaction
