@@ -271,3 +271,52 @@ func TestDefectTargetedPassKeepsPartials(t *testing.T) {
 	}
 	kept("after PushLocal")
 }
+
+// Defect g: on a server with CONDSTORE but without UIDPLUS (no APPENDUID),
+// the IDLE echo of our own APPEND must not be downloaded back as new mail
+// (the next full pass then appended the original again).
+func TestDefectIdleEchoOfOwnAppend(t *testing.T) {
+	srv := fakeimap.New()
+	srv.Caps = []string{"CONDSTORE", "LIST-STATUS", "ESEARCH", "MOVE"}
+	h := newHostile(t, srv)
+	h.mustPass()
+	raw := h.msg("saved by the mail client")
+	lf, err := h.store.Folder("INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := lf.NewMessage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte(strings.ReplaceAll(string(raw), "\r\n", "\n")))
+	if _, err := w.Commit("S", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s := New(h.acct, h.store, h.db, Options{DialOptions: DialOptions{Password: "pw", Timeout: 3 * time.Second}})
+	defer s.Close()
+	if st, err := s.Sync(ctx); err != nil || st.Up.New != 1 {
+		t.Fatalf("pass: %v, %v; want 1 uploaded", st, err)
+	}
+	// The IDLE connection saw the EXISTS of that APPEND.
+	st, err := s.PullNew(ctx, Pushed{Folder: "INBOX"})
+	if err != nil && !errors.Is(err, ErrFullPass) {
+		t.Fatalf("PullNew: %v", err)
+	}
+	if st.Down.New != 0 {
+		t.Errorf("PullNew downloaded our own APPEND back: %v", st)
+	}
+	for i := 0; i < 2; i++ {
+		if _, err := s.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := testenv.MessageIDOf(raw)
+	if got := fakeIDs(srv, "INBOX"); len(got) != 1 || !strings.HasPrefix(got[0], id) {
+		t.Errorf("server INBOX = %q, want the message once", got)
+	}
+	if local := h.local()["INBOX"]; len(local) != 1 || local[0].MessageID != id {
+		t.Errorf("local INBOX = %+v, want the message once", local)
+	}
+}

@@ -226,6 +226,10 @@ func (ss *Session) append(c *Command, ok, no func(string)) {
 	}
 	m := mb.Add([]byte(c.Args[len(c.Args)-1].S), flags...)
 	m.Date = date
+	if !ss.srv.hasCap("UIDPLUS") {
+		ok("APPEND done") // APPENDUID is UIDPLUS's
+		return
+	}
 	ok(fmt.Sprintf("[APPENDUID %d %d] APPEND done", mb.UIDValidity, m.UID))
 }
 
