@@ -594,17 +594,20 @@ func (j *job) appendOne(c *Conn, l *localMsg) error {
 	if err != nil {
 		return fmt.Errorf("append: %w", err)
 	}
+	// Trust an APPENDUID only for a UID that can be new: at or above the
+	// UIDNEXT seen before, and not paired with another file.
+	if ad == nil || ad.UID == 0 || (ad.UIDValidity != 0 && ad.UIDValidity != j.newSt.UIDValidity) ||
+		uint32(ad.UID) < j.newSt.UIDNext || j.pairs[uint32(ad.UID)] != nil {
+		// Without APPENDUID the next full pass pairs it by identity and
+		// size. The intent stays until then: a targeted pass (an IDLE
+		// echo of this APPEND) must not take the message for new mail.
+		return nil
+	}
 	return j.s.db.Update(func(tx *state.Tx) error {
-		// Trust an APPENDUID only for a UID that can be new: at or above
-		// the UIDNEXT seen before, and not paired with another file.
-		if ad != nil && ad.UID != 0 && (ad.UIDValidity == 0 || ad.UIDValidity == j.newSt.UIDValidity) &&
-			uint32(ad.UID) >= j.newSt.UIDNext && j.pairs[uint32(ad.UID)] == nil {
-			p := state.Pair{FolderID: j.st.ID, UID: uint32(ad.UID), Key: l.e.Key, Flags: letters, Size: l.size, MsgID: l.ident}
-			if err := tx.PutPair(p); err != nil {
-				return err
-			}
+		p := state.Pair{FolderID: j.st.ID, UID: uint32(ad.UID), Key: l.e.Key, Flags: letters, Size: l.size, MsgID: l.ident}
+		if err := tx.PutPair(p); err != nil {
+			return err
 		}
-		// Without APPENDUID the next pass pairs it by identity and size.
 		return tx.DeleteOp(opID)
 	})
 }
