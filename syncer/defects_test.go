@@ -320,3 +320,59 @@ func TestDefectIdleEchoOfOwnAppend(t *testing.T) {
 		t.Errorf("local INBOX = %+v, want the message once", local)
 	}
 }
+
+// Defect e: downloads left unpublished in a folder's tmp/ by a killed pass
+// are removed by the next one, but not the resumable partial downloads the
+// state records, nor another program's delivery in progress.
+func TestDefectOrphanTmpFilesRemoved(t *testing.T) {
+	srv := fakeimap.New()
+	h := newHostile(t, srv)
+	srv.Lock()
+	srv.Mailbox("INBOX").Add(h.msg("one"))
+	srv.Unlock()
+	h.mustPass()
+	folder, _, err := h.db.Folder(h.acct.Name, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lf, err := h.store.Folder("INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(lf.Path, "tmp")
+	// Keys as an earlier mailmirror process (another pid) made them.
+	dead := func() string {
+		k := maildir.NewKey()
+		return strings.Replace(k, fmt.Sprintf("P%dQ", os.Getpid()), fmt.Sprintf("P%dQ", os.Getpid()+1), 1)
+	}
+	write := func(name string, age time.Duration) string {
+		p := filepath.Join(tmp, name)
+		if err := os.WriteFile(p, []byte("Subject: x\n\nbody\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if age > 0 {
+			old := time.Now().Add(-age)
+			os.Chtimes(p, old, old)
+		}
+		return p
+	}
+	orphans := []string{write(dead(), 0), write(dead(), 0), write("1500000000.M1P2Q3.elsewhere", 40*time.Hour)}
+	partial := dead()
+	write(partial, 0)
+	if err := h.db.PutPartial(state.Partial{FolderID: folder.ID, UID: 99, UIDValidity: folder.UIDValidity, File: partial, Offset: 10, LocalSize: 10, Size: 2 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	foreign := write("1796000000.12345_1.otherhost", 0) // another program delivering now
+	mine := write(maildir.NewKey(), 0)                 // this process's own
+	h.mustPass()
+	for _, p := range orphans {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("orphan %s left in tmp/", filepath.Base(p))
+		}
+	}
+	for _, p := range []string{filepath.Join(tmp, partial), foreign, mine} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s removed: %v", filepath.Base(p), err)
+		}
+	}
+}
