@@ -135,6 +135,9 @@ type Syncer struct {
 	lastQuota []state.Quota
 	// quotaRead is when readQuota last asked the server.
 	quotaRead time.Time
+	// tmpCleaned: the first pass removed what killed passes left in the
+	// folders' tmp/ (see cleanTmp).
+	tmpCleaned bool
 
 	mu    sync.Mutex
 	stats Stats
@@ -230,6 +233,10 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 		return s.stats, err
 	}
 	s.stats.Folders = len(jobs)
+	if !s.tmpCleaned {
+		s.tmpCleaned = true
+		s.cleanTmp(jobs)
+	}
 	s.conns = s.connsFor(jobs)
 	busy := 0
 	for _, j := range jobs {
@@ -486,4 +493,30 @@ func (s *Syncer) connsFor(jobs []*job) int {
 		return s.acct.MaxConnections
 	}
 	return 1
+}
+
+// cleanTmp removes the downloads that an earlier process, killed before it
+// published them, left in the folders' tmp/ (its intents are settled by
+// then), keeping the partial downloads the state records for resuming.
+// Failures only leave files behind: they are warned about, not fatal.
+func (s *Syncer) cleanTmp(jobs []*job) {
+	for _, j := range jobs {
+		if j.lf == nil {
+			continue
+		}
+		keep := map[string]bool{}
+		if j.st.ID != 0 {
+			parts, err := s.db.Partials(j.st.ID)
+			if err != nil {
+				s.warn("folder %q: tmp/ not cleaned: %v", j.local, err)
+				continue
+			}
+			for _, p := range parts {
+				keep[p.File] = true
+			}
+		}
+		if _, err := j.lf.CleanTmp(keep, time.Now()); err != nil {
+			s.warn("folder %q: tmp/ not cleaned: %v", j.local, err)
+		}
+	}
 }
