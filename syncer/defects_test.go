@@ -363,7 +363,7 @@ func TestDefectOrphanTmpFilesRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	foreign := write("1796000000.12345_1.otherhost", 0) // another program delivering now
-	mine := write(maildir.NewKey(), 0)                 // this process's own
+	mine := write(maildir.NewKey(), 0)                  // this process's own
 	h.mustPass()
 	for _, p := range orphans {
 		if _, err := os.Stat(p); err == nil {
