@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -375,4 +376,71 @@ func TestDefectOrphanTmpFilesRemoved(t *testing.T) {
 			t.Errorf("%s removed: %v", filepath.Base(p), err)
 		}
 	}
+}
+
+// Defect d: a tagged NO on a body FETCH (Gmail: "Some messages could not
+// be FETCHed") must keep the messages that arrived, report the one that
+// did not, and fetch it once the server delivers it.
+func TestDefectFetchNoKeepsWhatArrived(t *testing.T) {
+	srv := fakeimap.New()
+	h := newHostile(t, srv)
+	var raws [][]byte
+	srv.Lock()
+	inbox := srv.Mailbox("INBOX")
+	for i := 0; i < 10; i++ {
+		raws = append(raws, h.msg(fmt.Sprintf("message %d", i)))
+		inbox.Add(raws[i])
+	}
+	bad := inbox.Messages[4]
+	srv.Unlock()
+	var broken atomic.Bool
+	broken.Store(true)
+	dropped := false // under the server's lock
+	srv.OnFetch = func(s *fakeimap.Session, mb *fakeimap.Mailbox, m *fakeimap.Message, resp []byte) []byte {
+		if broken.Load() && m == bad && bytes.Contains(resp, []byte("BODY[]")) {
+			dropped = true
+			return nil
+		}
+		return resp
+	}
+	srv.FetchNo = func(s *fakeimap.Session, c *fakeimap.Command) string {
+		if dropped {
+			dropped = false
+			return "Some messages could not be FETCHed (Failure)"
+		}
+		return ""
+	}
+	want := func(n int) {
+		t.Helper()
+		local := h.local()["INBOX"]
+		seen := map[string]int{}
+		for _, m := range local {
+			seen[m.MessageID]++
+		}
+		for i, raw := range raws {
+			id := testenv.MessageIDOf(raw)
+			switch {
+			case seen[id] > 1:
+				t.Errorf("%s (message %d) stored %d times", id, i, seen[id])
+			case seen[id] == 0 && (n == len(raws) || i != 4):
+				t.Errorf("%s (message %d) missing", id, i)
+			}
+		}
+		if len(local) != n {
+			t.Errorf("%d local messages, want %d", len(local), n)
+		}
+	}
+	for pass := 1; pass <= 2; pass++ {
+		st, err := h.pass()
+		if err != nil {
+			t.Fatalf("pass %d failed: %v", pass, err)
+		}
+		if !slices.ContainsFunc(st.Warnings, func(w string) bool { return strings.Contains(w, fmt.Sprintf("UID %d", bad.UID)) }) {
+			t.Errorf("pass %d: no warning names UID %d: %q", pass, bad.UID, st.Warnings)
+		}
+		want(9)
+	}
+	broken.Store(false)
+	h.mustPass()
+	want(10)
 }

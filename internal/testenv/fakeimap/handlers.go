@@ -153,6 +153,12 @@ func (ss *Session) handle(c *Command) {
 				bad(err.Error())
 				return
 			}
+			if srv.FetchNo != nil {
+				if text := srv.FetchNo(ss, c); text != "" {
+					no(text)
+					return
+				}
+			}
 			ok("FETCH done")
 		case "UID SEARCH":
 			ss.search(c)
