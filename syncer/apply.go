@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -689,7 +690,7 @@ func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error)) 
 		// The server did not deliver some messages: do not record the
 		// folder as handled, so that the next pass looks again.
 		j.newSt.Messages = 0
-		j.s.warn("folder %q: the server did not deliver %d message(s) asked for; will retry", j.local, len(d.byUID))
+		j.s.warn("folder %q: the server did not deliver %s%s; will retry", j.local, uidList(d.byUID), said(d.refused))
 	}
 	return nil
 }
@@ -710,6 +711,7 @@ type downloader struct {
 	total       int
 	bytes       int64
 	totalBytes  int64
+	refused     string // the text of a NO that ended a FETCH, if any
 }
 
 var bodySection = &imap.FetchItemBodySection{Peek: true}
@@ -796,7 +798,18 @@ func (d *downloader) fetch(ctx context.Context, part []*serverMsg) error {
 			return ctx.Err()
 		}
 	}
-	return cmd.Close()
+	if err := cmd.Close(); err != nil {
+		// A NO after some messages (Gmail: "Some messages could not be
+		// FETCHed"): keep those that came; the others stay in byUID, are
+		// reported, and the next pass asks for them again.
+		var ie *imap.Error
+		if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeNo {
+			d.refused = ie.Text
+			return nil
+		}
+		return err
+	}
+	return nil
 }
 
 // flush publishes the batch: intent first, then one sync and the renames,
@@ -834,4 +847,37 @@ func (d *downloader) flush() error {
 		}
 		return tx.DeleteOp(opID)
 	})
+}
+
+// uidList names the messages of m ("UID 5", "UIDs 5, 7, 9 and 3 more").
+func uidList(m map[uint32]*serverMsg) string {
+	uids := make([]uint32, 0, len(m))
+	for u := range m {
+		uids = append(uids, u)
+	}
+	sort.Slice(uids, func(a, b int) bool { return uids[a] < uids[b] })
+	if len(uids) == 1 {
+		return fmt.Sprintf("UID %d", uids[0])
+	}
+	var b strings.Builder
+	b.WriteString("UIDs ")
+	for i, u := range uids {
+		if i == 10 {
+			fmt.Fprintf(&b, " and %d more", len(uids)-10)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprint(&b, u)
+	}
+	return b.String()
+}
+
+// said quotes a server's reason, if any.
+func said(text string) string {
+	if text == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (the server said %q)", text)
 }
