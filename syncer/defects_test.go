@@ -444,3 +444,41 @@ func TestDefectFetchNoKeepsWhatArrived(t *testing.T) {
 	h.mustPass()
 	want(10)
 }
+
+// Defect h: an error of the local side (here a folder whose tmp/ is not a
+// directory, as a full or broken disk would fail a write) is not the
+// network's: the pass says so with ErrLocal, and the connection is kept.
+func TestDefectLocalErrorsAreNotConnectionErrors(t *testing.T) {
+	srv := fakeimap.New()
+	h := newHostile(t, srv)
+	h.mustPass()
+	lf, err := h.store.Folder("INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(lf.Path, "tmp")
+	if err := os.RemoveAll(tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tmp, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv.Lock()
+	srv.Mailbox("INBOX").Add(h.msg("cannot be stored"))
+	srv.Unlock()
+	_, err = h.pass()
+	if err == nil || !errors.Is(err, ErrLocal) {
+		t.Fatalf("pass = %v, want an error marked ErrLocal", err)
+	}
+	if isConnError(err) {
+		t.Errorf("a local error is taken for a broken connection: %v", err)
+	}
+	if !strings.Contains(err.Error(), "INBOX") {
+		t.Errorf("the error does not name the folder: %v", err)
+	}
+	os.Remove(tmp)
+	os.Mkdir(tmp, 0o700)
+	if st := h.mustPass(); st.Down.New != 1 {
+		t.Errorf("after the fix: %v", st)
+	}
+}
