@@ -200,7 +200,7 @@ func (s *Syncer) counted(fn func() (Stats, error)) (Stats, error) {
 	st, err := fn()
 	st.BytesIn = s.opts.Counters.In.Load() - in
 	st.BytesOut = s.opts.Counters.Out.Load() - out
-	return st, err
+	return st, markLocal(err)
 }
 
 // sync is Sync without the byte counts.
@@ -290,7 +290,7 @@ func (s *Syncer) parallel(ctx context.Context, p *pool, jobs []*job, fn func(*jo
 					continue
 				}
 				// One folder's error does not stop the others.
-				err := fn(j, ctx, lc)
+				err := markLocal(fn(j, ctx, lc))
 				if err != nil {
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("folder %q: %w", j.local, err))
@@ -363,10 +363,11 @@ func (l *lazyConn) release(err error) {
 	<-l.sem
 }
 
-// isConnError reports errors after which a connection is not reusable.
+// isConnError reports errors after which a connection is not reusable:
+// not a server's refusal of one command, not a local error.
 func isConnError(err error) bool {
 	var ie *imap.Error
-	if errors.As(err, &ie) {
+	if errors.As(err, &ie) || errors.Is(err, ErrLocal) || localCause(err) {
 		return false
 	}
 	return true
