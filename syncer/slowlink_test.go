@@ -1,0 +1,54 @@
+package syncer
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+// Issue 19.1: a first sync through a link that drops every connection
+// after 512 KB completes in a few syncs, nothing lost or duplicated: every
+// message that arrived whole is kept, the other folder goes on, and the
+// next connection resumes where the last one stopped (the large message
+// too, by partial fetches).
+func TestSlowLinkFirstSyncThroughDroppingLink(t *testing.T) {
+	if raceEnabled {
+		knownBug(t, raceMidLiteral)
+	}
+	f, p := proxied(t)
+	f.acct.MaxConnections = 2
+	f.u.CreateFolder(t, "Archive")
+	for i := 0; i < 1500; i++ {
+		folder := "INBOX"
+		if i%3 == 2 {
+			folder = "Archive"
+		}
+		var flags []imap.Flag
+		if i%2 == 0 {
+			flags = append(flags, imap.FlagSeen)
+		}
+		f.u.Append(t, folder, testenvGen(f, fmt.Sprintf("link %d", i), 1000+f.rnd.IntN(3000)), flags...)
+	}
+	f.u.Append(t, "Archive", testenvGen(f, "large", 1_500_000))
+	p.SetDropAfter(512 << 10)
+	const maxSyncs = 5
+	syncs := 0
+	for {
+		syncs++
+		st, err := f.pass(0)
+		t.Logf("sync %d: %v (%d bytes in); err = %v", syncs, st, st.BytesIn, err)
+		if err == nil {
+			break
+		}
+		if syncs == maxSyncs {
+			t.Fatalf("not complete after %d syncs (%d connections dropped): %d messages local", syncs, p.Dropped(), total(f.localIDs()["INBOX"])+total(f.localIDs()["Archive"]))
+		}
+	}
+	t.Logf("complete after %d syncs, %d connections dropped", syncs, p.Dropped())
+	if p.Dropped() < 6 {
+		t.Errorf("only %d connections dropped: the link did not bite", p.Dropped())
+	}
+	f.noPartialFiles()
+	f.compare()
+}
