@@ -70,6 +70,12 @@ func (j *job) apply(ctx context.Context, lc *lazyConn) error {
 		}
 		return c, nil
 	}
+	// reconnect replaces a connection a broken link took (downloads go on).
+	reconnect := func(cause error) (*Conn, error) {
+		lc.release(cause)
+		c = nil
+		return server()
+	}
 	if j.reset {
 		if err := s.db.Update(func(tx *state.Tx) error { return tx.DeletePairs(j.st.ID) }); err != nil {
 			return err
@@ -100,7 +106,7 @@ func (j *job) apply(ctx context.Context, lc *lazyConn) error {
 	if err := j.applyAppends(ctx, server); err != nil {
 		return err
 	}
-	if err := j.applyDownloads(ctx, server); err != nil {
+	if err := j.applyDownloads(ctx, server, reconnect); err != nil {
 		return err
 	}
 	return j.finish()
@@ -614,8 +620,10 @@ func (j *job) appendOne(c *Conn, l *localMsg) error {
 }
 
 // applyDownloads streams new server messages into the Maildir, newest
-// first, publishing them in batches with one file-system sync each.
-func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error)) error {
+// first, publishing them in batches with one file-system sync each. When
+// the connection breaks, what arrived whole is published and the rest
+// comes over a new connection (reconnect; see downloader.retry).
+func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error), reconnect func(error) (*Conn, error)) error {
 	msgs := j.newServer
 	for _, p := range j.restore {
 		msgs = append(msgs, &serverMsg{uid: p.UID, size: p.Size, flags: j.serverFlags[p.UID], ident: p.MsgID})
@@ -639,11 +647,21 @@ func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error)) 
 		total += m.size
 	}
 	d := &downloader{j: j, c: c, byUID: byUID, total: len(msgs), totalBytes: total}
+	defer func() {
+		j.s.count(func(st *Stats) { st.Down.New += d.done; st.Bytes += d.bytes; st.Placeholders += d.placeholder })
+	}()
 	// Downloads cut short by an earlier pass go on where they stopped.
 	for _, m := range msgs {
 		if resume[m.uid] {
-			if err := d.resume(ctx, m); err != nil {
-				d.batch.Abort()
+			err := d.retry(ctx, reconnect, []*serverMsg{m}, func(left []*serverMsg) error {
+				for _, m := range left {
+					if err := d.resume(ctx, m); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
 				return err
 			}
 		}
@@ -667,8 +685,7 @@ func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error)) 
 			}
 		}
 		if len(ph) > 0 {
-			if err := d.placeholders(ctx, ph); err != nil {
-				d.batch.Abort()
+			if err := d.retry(ctx, reconnect, ph, func(left []*serverMsg) error { return d.placeholders(ctx, left) }); err != nil {
 				return err
 			}
 		}
@@ -676,8 +693,7 @@ func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error)) 
 			if len(part) == 0 {
 				continue
 			}
-			if err := d.fetch(ctx, part); err != nil {
-				d.batch.Abort()
+			if err := d.retry(ctx, reconnect, part, func(left []*serverMsg) error { return d.fetch(ctx, left) }); err != nil {
 				return err
 			}
 		}
@@ -685,7 +701,6 @@ func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error)) 
 	if err := d.flush(); err != nil {
 		return err
 	}
-	j.s.count(func(st *Stats) { st.Down.New += d.done; st.Bytes += d.bytes; st.Placeholders += d.placeholder })
 	if len(d.byUID) > 0 {
 		// The server did not deliver some messages: do not record the
 		// folder as handled, so that the next pass looks again.
@@ -827,6 +842,10 @@ func (d *downloader) flush() error {
 	}
 	j := d.j
 	data, _ := json.Marshal(downloadIntent{FolderID: j.st.ID, Items: d.pending})
+	if err := j.recordValidity(); err != nil {
+		d.batch.Abort()
+		return err
+	}
 	opID, err := j.s.db.AddOp(state.Op{Account: j.s.acct.Name, Kind: opDownload, Folder: j.local, Data: data})
 	if err != nil {
 		d.batch.Abort()
@@ -880,4 +899,22 @@ func said(text string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (the server said %q)", text)
+}
+
+// recordValidity records the folder's UIDVALIDITY before the first pairs
+// of a folder seen for the first time, or of a new UIDVALIDITY, are
+// recorded (a pass cut short publishes what it downloaded): the next pass
+// must know which UIDs they are. The rest of the folder's counters stay
+// unset, so that the next pass looks at the whole folder again.
+func (j *job) recordValidity() error {
+	if j.st.UIDValidity == j.newSt.UIDValidity || j.newSt.UIDValidity == 0 {
+		return nil
+	}
+	f := j.st
+	f.UIDValidity, f.UIDNext, f.Messages, f.HighestModSeq, f.LocalStamp = j.newSt.UIDValidity, 0, 0, 0, ""
+	if err := j.s.db.Update(func(tx *state.Tx) error { return tx.UpdateFolder(f) }); err != nil {
+		return err
+	}
+	j.st = f
+	return nil
 }

@@ -248,15 +248,26 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 		p.warm(ctx, min(busy, s.conns))
 	}
 
-	// Phase A: find what changed, folder by folder, in parallel.
-	if err := s.parallel(ctx, p, jobs, (*job).detect); err != nil {
-		return s.stats, err
+	// Phase A: find what changed, folder by folder, in parallel. A
+	// folder that fails (a broken link) is left out; the others go on.
+	detectErr := s.parallel(ctx, p, jobs, (*job).detect)
+	if ctx.Err() != nil {
+		return s.stats, detectErr
+	}
+	var ok, failed []*job
+	for _, j := range jobs {
+		if j.failed {
+			failed = append(failed, j)
+		} else {
+			ok = append(ok, j)
+		}
 	}
 	// Moves and pairs across folders need every folder's changes.
 	s.rescan = nil
-	s.matchAcross(jobs)
+	s.matchAcross(ok)
+	s.keepDeletesSeenIn(ok, failed)
 	// Phase B: apply.
-	err = s.parallel(ctx, p, jobs, (*job).apply)
+	err = errors.Join(detectErr, s.parallel(ctx, p, ok, (*job).apply))
 	// Then archive_after, with the state up to date.
 	err = errors.Join(err, s.archiveStep(ctx))
 	return s.stats, err
@@ -292,6 +303,7 @@ func (s *Syncer) parallel(ctx context.Context, p *pool, jobs []*job, fn func(*jo
 				// One folder's error does not stop the others.
 				err := markLocal(fn(j, ctx, lc))
 				if err != nil {
+					j.failed = true
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("folder %q: %w", j.local, err))
 					mu.Unlock()
@@ -519,5 +531,37 @@ func (s *Syncer) cleanTmp(jobs []*job) {
 		if _, err := j.lf.CleanTmp(keep, time.Now()); err != nil {
 			s.warn("folder %q: tmp/ not cleaned: %v", j.local, err)
 		}
+	}
+}
+
+// keepDeletesSeenIn cancels the server deletes of jobs whose file now lies
+// in a folder left out of the pass (failed): that is a move the pass
+// cannot see, which the next pass carries out.
+func (s *Syncer) keepDeletesSeenIn(jobs, failed []*job) {
+	if len(failed) == 0 {
+		return
+	}
+	keys := map[string]bool{}
+	for _, f := range failed {
+		ents, err := f.lf.Scan()
+		if err != nil {
+			// Unknown: no delete this pass.
+			for _, j := range jobs {
+				j.serverDeletes = nil
+			}
+			return
+		}
+		for _, e := range ents {
+			keys[e.Key] = true
+		}
+	}
+	for _, j := range jobs {
+		kept := j.serverDeletes[:0]
+		for _, p := range j.serverDeletes {
+			if !keys[p.Key] {
+				kept = append(kept, p)
+			}
+		}
+		j.serverDeletes = kept
 	}
 }
