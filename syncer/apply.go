@@ -745,10 +745,23 @@ func (d *downloader) fetch(ctx context.Context, part []*serverMsg) error {
 	limit = limit*2 + 1<<20
 	cmd := d.c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{bodySection}})
 	defer cmd.Close()
+	// A message is whole once its response parsed to its end, which
+	// shows when the next response or the command's end arrives: until
+	// then it is held out of the batch (a literal shorter than the data
+	// breaks the connection after it).
+	var held *heldMsg
+	defer func() {
+		if held != nil {
+			held.w.Abort()
+		}
+	}()
 	for {
 		msg := cmd.Next()
 		if msg == nil {
 			break
+		}
+		if err := d.add(&held); err != nil {
+			return err
 		}
 		var uid uint32
 		var w *maildir.Writer
@@ -795,20 +808,7 @@ func (d *downloader) fetch(ctx context.Context, part []*serverMsg) error {
 			}
 			continue
 		}
-		delete(d.byUID, uid)
-		if err := d.batch.Add(w, m.flags, m.date); err != nil {
-			return err
-		}
-		d.pending = append(d.pending, downloadItem{UID: uid, Key: w.Key(), Flags: m.flags, Size: m.size, Ident: m.ident})
-		d.batchBytes += written
-		d.bytes += written
-		d.done++
-		d.report()
-		if d.batch.Len() >= 1000 || d.batchBytes >= 32<<20 {
-			if err := d.flush(); err != nil {
-				return err
-			}
-		}
+		held = &heldMsg{w: w, m: m, written: written}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -820,9 +820,39 @@ func (d *downloader) fetch(ctx context.Context, part []*serverMsg) error {
 		var ie *imap.Error
 		if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeNo {
 			d.refused = ie.Text
-			return nil
+			return d.add(&held)
 		}
 		return err
+	}
+	return d.add(&held)
+}
+
+// heldMsg is a received message not yet known whole (see fetch).
+type heldMsg struct {
+	w       *maildir.Writer
+	m       *serverMsg
+	written int64
+}
+
+// add puts the held message, if any, into the batch (publishing the batch
+// when it is full) and clears it.
+func (d *downloader) add(held **heldMsg) error {
+	h := *held
+	if h == nil {
+		return nil
+	}
+	*held = nil
+	delete(d.byUID, h.m.uid)
+	if err := d.batch.Add(h.w, h.m.flags, h.m.date); err != nil {
+		return err
+	}
+	d.pending = append(d.pending, downloadItem{UID: h.m.uid, Key: h.w.Key(), Flags: h.m.flags, Size: h.m.size, Ident: h.m.ident})
+	d.batchBytes += h.written
+	d.bytes += h.written
+	d.done++
+	d.report()
+	if d.batch.Len() >= 1000 || d.batchBytes >= 32<<20 {
+		return d.flush()
 	}
 	return nil
 }

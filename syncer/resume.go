@@ -89,6 +89,7 @@ func (j *job) fetchMetaResuming(c *Conn, set imap.UIDSet, keep func(*serverMsg) 
 		if rerr != nil {
 			return c, errors.Join(err, rerr)
 		}
+		j.s.warn("folder %q: the connection broke (%v); went on over a new one", j.local, err)
 		c = nc
 	}
 }
@@ -172,6 +173,7 @@ func (d *downloader) retry(ctx context.Context, reconnect func(error) (*Conn, er
 		if rerr != nil {
 			return errors.Join(err, rerr)
 		}
+		d.j.s.warn("folder %q: the connection broke during downloads (%v); went on over a new one", d.j.local, err)
 		d.c = c
 	}
 }

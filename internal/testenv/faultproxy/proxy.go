@@ -87,6 +87,9 @@ type Fault struct {
 	Match  []byte
 	After  int64
 	Skip   int
+	// ThenRefuse makes the proxy refuse new connections once the fault
+	// fired (the link went down), until SetRefuse(false).
+	ThenRefuse bool
 }
 
 // Proxy is a running fault-injection proxy. Its methods are safe for
@@ -534,6 +537,9 @@ func (p *Proxy) inspect(c *conn, dir Direction, data []byte) (int, Action) {
 	}
 	cut := start + int(f.remaining)
 	p.fault = nil
+	if f.ThenRefuse {
+		p.refuse = true
+	}
 	close(p.fired)
 	return cut, f.Action
 }
