@@ -15,6 +15,7 @@ const (
 	StateConnected    = "connected"    // the last pass succeeded
 	StateDisconnected = "disconnected" // the last pass could not reach the server, or failed
 	StateAuthFailed   = "auth-failed"  // the server refused the login: waiting at the longest backoff
+	StateLocalError   = "local-error"  // the last pass failed on the Maildir or the state DB (Reason says how); the server is reachable
 	StateUnknown      = "unknown"      // the daemon is not running
 	StateStopped      = "stopped"      // the account is being stopped
 )
