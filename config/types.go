@@ -90,8 +90,14 @@ type Account struct {
 	PollInterval   time.Duration // default 2m IMAP, 5m POP3
 	MaxConnections int           // default 4
 	DeleteMode     string        // IMAP: DeleteExpunge (default) or DeleteTrash
-	OnNewMail      string        // shell command run after new mail arrived; "" = none
-	MaxAge         time.Duration // IMAP: only messages newer than this are downloaded; 0 = all
+	// DeleteGuardCount and DeleteGuardPercent (IMAP, defaults 50 and 25):
+	// a pass that would delete more than DeleteGuardCount messages of a
+	// folder that are also more than DeleteGuardPercent of it, on either
+	// side, leaves that folder alone (see docs/folders.md).
+	DeleteGuardCount   int
+	DeleteGuardPercent int
+	OnNewMail          string        // shell command run after new mail arrived; "" = none
+	MaxAge             time.Duration // IMAP: only messages newer than this are downloaded; 0 = all
 	// FolderPolicies are the [[account.folder_policy]] tables (IMAP), in
 	// file order: the first that matches a folder applies (see Policy).
 	FolderPolicies []FolderPolicy

@@ -3,7 +3,9 @@
 // folders and their server counters, message pairs (UID ↔ Maildir key) with
 // the flags both sides last agreed on, pending operations (the write-ahead
 // intents of side effects that cannot be undone), the UIDLs a POP3
-// account has stored and the server quota an IMAP pass last read.
+// account has stored, the server quota an IMAP pass last read and the
+// folder notes status shows (a refused mass delete, a folder deleted on
+// one side only).
 //
 // One process at a time may open the state for writing: Open takes an
 // exclusive lock on a file beside the database and fails with ErrLocked
@@ -286,6 +288,17 @@ var migrations = []string{
 		text TEXT NOT NULL,
 		updated INTEGER NOT NULL,
 		PRIMARY KEY (account, seq)
+	);`,
+	// 6: conditions of a folder a pass reported once and status shows
+	// until they clear (a refused mass delete, a folder deleted on one
+	// side that still holds mail on the other, a rename conflict).
+	`CREATE TABLE folder_notes (
+		account TEXT NOT NULL,
+		folder TEXT NOT NULL,
+		kind TEXT NOT NULL,
+		text TEXT NOT NULL,
+		since INTEGER NOT NULL,
+		PRIMARY KEY (account, folder, kind)
 	);`,
 }
 

@@ -133,6 +133,9 @@ func printStatus(w io.Writer, st *daemon.Status, note string, now time.Time) {
 				fmt.Fprintf(w, "  warning:     server quota %d%% full (%s): consider archive_after\n", q.Percent, quotaText(q))
 			}
 		}
+		for _, n := range a.Notes {
+			fmt.Fprintf(w, "  attention:   %s (since %s)\n", n.Text, n.Since.Format("2006-01-02 15:04"))
+		}
 		fmt.Fprintf(w, "  messages:    %d in %d folders\n", a.Messages, len(a.Folders))
 		width := 0
 		for _, f := range a.Folders {

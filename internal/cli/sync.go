@@ -22,9 +22,25 @@ func init() {
 	register("sync", "run one two-way pass and exit", runSync)
 }
 
+const syncSynopsis = `sync [--config F] [--quiet] [--dry-run] [--allow-deletes ACCOUNT[/FOLDER]]... [ACCOUNT...]
+
+Runs one complete pass of each account (all when none is named) and exits.
+When the daemon (mailmirror run, or the service) is running, it holds the
+state: sync then hands the pass to the daemon over its control socket and
+prints the daemon's results.
+
+Exit status: 0 when every account synced; 1 when one failed (the reason
+is on standard error) or the config is invalid; 2 for bad usage or an
+account the config does not have.
+
+Flags:`
+
 func runSync(e *Env) int {
-	fs := e.Flags("sync", "sync [--config F] [--quiet] [ACCOUNT...]")
+	fs := e.Flags("sync", syncSynopsis)
 	quiet := fs.Bool("quiet", false, "print nothing but errors")
+	dryRun := fs.Bool("dry-run", false, "print what a pass would do, per account and folder; change nothing (server, Maildir, state)")
+	var allow allowList
+	fs.Var(&allow, "allow-deletes", "let this pass delete more than the mass-delete guard allows in ACCOUNT (every folder) or ACCOUNT/FOLDER; repeatable")
 	if ok, code := e.Parse(fs); !ok {
 		return code
 	}
@@ -32,12 +48,25 @@ func runSync(e *Env) int {
 	if code != ExitOK {
 		return code
 	}
+	for _, a := range allow {
+		if cfg.Account(a.account) == nil {
+			fmt.Fprintf(e.Stderr, "mailmirror sync: --allow-deletes %s: no account named %q in %s\n", a.raw, a.account, cfg.Path)
+			return ExitUsage
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *dryRun {
+		return dryRunSync(ctx, e, cfg, accts)
+	}
 
 	db, err := state.Open(cfg.StateDir)
 	if err != nil {
 		if errors.Is(err, state.ErrLocked) {
+			if len(allow) > 0 {
+				fmt.Fprintf(e.Stderr, "mailmirror sync: --allow-deletes: the daemon is running and holds the state; stop it, run this again, then start it\n")
+				return ExitFailure
+			}
 			if code, ok := askDaemonToSync(ctx, e, cfg, accts, *quiet); ok {
 				return code
 			}
@@ -54,7 +83,7 @@ func runSync(e *Env) int {
 	failed := false
 	for _, a := range accts {
 		start := time.Now()
-		summary, err := SyncOne(ctx, a, db, prog.report(a.Name))
+		summary, err := syncOne(ctx, a, db, syncer.Options{Progress: prog.report(a.Name), AllowDeletes: allow.folders(a.Name)})
 		prog.clear()
 		var pe *ProblemsError
 		if errors.As(err, &pe) {
@@ -89,6 +118,11 @@ func runSync(e *Env) int {
 // SyncOne runs one pass of one account of either protocol and returns a
 // one-line summary. Warnings are part of the summary.
 func SyncOne(ctx context.Context, a *config.Account, db *state.DB, progress func(syncer.Progress)) (string, error) {
+	return syncOne(ctx, a, db, syncer.Options{Progress: progress})
+}
+
+// syncOne is SyncOne with the IMAP engine's options.
+func syncOne(ctx context.Context, a *config.Account, db *state.DB, opts syncer.Options) (string, error) {
 	switch a.Protocol {
 	case config.ProtocolPOP3:
 		res, err := pop3pull.SyncAccount(ctx, nil, a, db)
@@ -107,7 +141,7 @@ func SyncOne(ctx context.Context, a *config.Account, db *state.DB, progress func
 		}
 		return pop3pull.Summary(res), nil
 	default:
-		st, err := syncer.SyncAccount(ctx, a, db, syncer.Options{Progress: progress})
+		st, err := syncer.SyncAccount(ctx, a, db, opts)
 		out := st.String()
 		for _, w := range st.Warnings {
 			out += "\n  warning: " + w
