@@ -50,6 +50,7 @@ func (s *section) decodeAccount() *Account {
 	a.PollInterval, _ = s.duration("poll_interval")
 	a.MaxConnections, _ = s.integer("max_connections")
 	a.DeleteMode, _ = s.str("delete_mode")
+	a.Direction, _ = s.str("direction")
 	a.OnNewMail, _ = s.str("on_new_mail")
 	a.MaxAge, _ = s.duration("max_age")
 	a.MaxSize, _ = s.size("max_size")
@@ -103,6 +104,9 @@ func (s *section) defaults(a *Account) {
 		}
 		if !s.has("delete_mode") {
 			a.DeleteMode = DeleteExpunge
+		}
+		if !s.has("direction") {
+			a.Direction = DirectionBoth
 		}
 		if !s.has("fetch_flag") {
 			a.FetchFlag = "F"
@@ -219,6 +223,9 @@ func (s *section) validate(a *Account) {
 	}
 	if s.ok("delete_mode") {
 		s.oneOf("delete_mode", a.DeleteMode, DeleteExpunge, DeleteTrash)
+	}
+	if s.ok("direction") {
+		s.oneOf("direction", a.Direction, DirectionBoth, DirectionPull, DirectionPush)
 	}
 	if s.ok("max_age") && a.MaxAge < 0 {
 		s.errorf("max_age", "must not be negative, got %s", s.got("max_age"))

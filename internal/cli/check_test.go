@@ -142,7 +142,7 @@ poll_interval = "-5s"
 `)
 	code, out, errOut := runMain(t, "check", "--config", name)
 	want := `config.toml:1: log_level: must be "debug", "info", "warn" or "error", got "loud"
-config.toml:7: account "work": unknown key "pasword"
+config.toml:7: account "work": unknown key "pasword"; did you mean password?
 config.toml:10: account "work": poll_interval: must be positive, got "-5s"
 mailmirror check: ` + name + `: 3 problems
 `
