@@ -98,8 +98,8 @@ type Account struct {
 	// Direction is DirectionBoth (default), DirectionPull or
 	// DirectionPush (IMAP); a folder policy may set its own (DirectionFor).
 	Direction string
-	OnNewMail      string        // shell command run after new mail arrived; "" = none
-	MaxAge         time.Duration // IMAP: only messages newer than this are downloaded; 0 = all
+	OnNewMail string        // shell command run after new mail arrived; "" = none
+	MaxAge    time.Duration // IMAP: only messages newer than this are downloaded; 0 = all
 	// FolderPolicies are the [[account.folder_policy]] tables (IMAP), in
 	// file order: the first that matches a folder applies (see Policy).
 	FolderPolicies []FolderPolicy
