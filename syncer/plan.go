@@ -108,8 +108,15 @@ func (s *Syncer) plan(ctx context.Context, p *pool, remotes map[string]*remoteFo
 	}
 	for ln, r := range remoteByLocal {
 		_, wasKnown := knownByName[ln]
+		if !s.writesLocal(ln) && !localSet[ln] && !wasKnown {
+			continue // direction = "push": no new local folder
+		}
 		if wasKnown && !localSet[ln] {
 			// Deleted locally (directory gone).
+			if !s.writesServer(ln) {
+				seen[ln] = true
+				continue // direction = "pull": kept on the server
+			}
 			n := messageCount(r)
 			if n != 0 {
 				s.warn("folder %q was deleted locally but still holds %s on the server: not deleted there; delete its messages first, or re-create the local folder to get them back", ln, countText(n))
@@ -149,6 +156,9 @@ func (s *Syncer) plan(ctx context.Context, p *pool, remotes map[string]*remoteFo
 			if err != nil {
 				return nil, err
 			}
+			if len(ents) == 0 && !s.writesLocal(ln) {
+				continue // direction = "push": the local folder stays
+			}
 			if len(ents) > 0 {
 				s.warn("folder %q was deleted on the server but still holds %s locally: kept here; move them elsewhere or delete the local folder", ln, countText(len(ents)))
 				continue
@@ -160,6 +170,9 @@ func (s *Syncer) plan(ctx context.Context, p *pool, remotes map[string]*remoteFo
 			continue
 		}
 		// New local folder: create it on the server.
+		if !s.writesServer(ln) {
+			continue // direction = "pull": local only
+		}
 		rn, err := s.names.remote(ln)
 		if err != nil {
 			s.warn("%v; skipped", err)

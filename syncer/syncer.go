@@ -49,7 +49,11 @@ type Stats struct {
 	Down    Counts // server → Maildir
 	Up      Counts // Maildir → server
 	Paired  int    // local files bound to server messages without transfer
-	Bytes   int64  // message bytes downloaded
+	// Held are the changes a one-way folder (direction) kept on the side
+	// they were made: local changes under "pull", server changes under
+	// "push". They are counted at every pass that sees them.
+	Held  Counts
+	Bytes int64 // message bytes downloaded
 	// Archived counts messages moved into an archive_to folder and
 	// deleted from the server (see Syncer.Archive).
 	Archived int
@@ -77,6 +81,7 @@ func (s *Stats) Add(o Stats) {
 	s.Down.add(o.Down)
 	s.Up.add(o.Up)
 	s.Paired += o.Paired
+	s.Held.add(o.Held)
 	s.Bytes += o.Bytes
 	s.Archived += o.Archived
 	if o.Quota != nil {
@@ -100,6 +105,9 @@ func (s Stats) String() string {
 	out := fmt.Sprintf("down: %s; up: %s", s.Down, s.Up)
 	if s.Paired > 0 {
 		out += fmt.Sprintf("; %d paired without transfer", s.Paired)
+	}
+	if s.Held != (Counts{}) {
+		out += fmt.Sprintf("; held by direction: %s", s.Held)
 	}
 	if s.Archived > 0 {
 		out += fmt.Sprintf("; %d archived", s.Archived)
@@ -248,6 +256,7 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 	// Moves and pairs across folders need every folder's changes.
 	s.rescan = nil
 	s.matchAcross(jobs)
+	s.holdOneWay(jobs)
 	// Phase B: apply.
 	err = s.parallel(ctx, p, jobs, (*job).apply)
 	// Then archive_after, with the state up to date.
