@@ -292,7 +292,7 @@ func (j *job) applyServerDeletes(server func() (*Conn, error)) error {
 		if err := markDeleted(c, set); err != nil {
 			return err
 		}
-		if c.caps().Has(imap.CapUIDPlus) || c.caps().Has(imap.CapIMAP4rev2) {
+		if c.Caps().Has(imap.CapUIDPlus) || c.Caps().Has(imap.CapIMAP4rev2) {
 			if err := c.UIDExpunge(set).Close(); err != nil {
 				return fmt.Errorf("expunge: %w", err)
 			}
@@ -355,7 +355,7 @@ func (j *job) applyMoveOut(server func() (*Conn, error)) error {
 		}
 		set := imap.UIDSetNum(imap.UID(mo.p.UID))
 		var newUID uint32
-		canMove := c.caps().Has(imap.CapMove) || c.caps().Has(imap.CapUIDPlus) || c.caps().Has(imap.CapIMAP4rev2)
+		canMove := c.Caps().Has(imap.CapMove) || c.Caps().Has(imap.CapUIDPlus) || c.Caps().Has(imap.CapIMAP4rev2)
 		if canMove {
 			md, err := c.Move(set, mo.dst.remote).Wait()
 			if err != nil {

@@ -309,7 +309,7 @@ func (j *job) detectServer(c *Conn) error {
 	if len(j.pairs) > 0 && from > 1 {
 		opts := &imap.FetchOptions{UID: true, Flags: true}
 		fetch := true
-		if c.condstore && st.HighestModSeq > 0 {
+		if c.CondStore() && st.HighestModSeq > 0 {
 			if sel.HighestModSeq == st.HighestModSeq {
 				fetch = false
 			}
@@ -568,7 +568,7 @@ func searchAll(c *Conn, max uint32) (map[uint32]bool, error) {
 func searchUIDs(c *Conn, criteria *imap.SearchCriteria, max uint32) (map[uint32]bool, error) {
 	limit := uint64(max)*2 + 1000
 	var opts *imap.SearchOptions
-	if c.caps().Has(imap.CapESearch) {
+	if c.Caps().Has(imap.CapESearch) {
 		opts = &imap.SearchOptions{ReturnAll: true}
 	}
 	data, err := c.UIDSearch(criteria, opts).Wait()

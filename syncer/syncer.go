@@ -372,8 +372,8 @@ func isConnError(err error) bool {
 // has LIST-STATUS) and reads its namespace.
 func (s *Syncer) listRemote(c *Conn) (nameMap, map[string]*remoteFolder, error) {
 	var nm nameMap
-	caps := c.caps()
-	if c.selected != "" {
+	caps := c.Caps()
+	if c.Selected() != "" {
 		// Dovecot answers STATUS for the selected folder from the
 		// session's view: a connection kept from an earlier pass must
 		// leave it (UNSELECT costs nothing) or catch up (NOOP syncs
@@ -382,7 +382,7 @@ func (s *Syncer) listRemote(c *Conn) (nameMap, map[string]*remoteFolder, error) 
 			if err := c.Unselect().Wait(); err != nil {
 				return nm, nil, err
 			}
-			c.selected, c.sel = "", nil
+			c.ClearSelected()
 		} else if err := c.Noop().Wait(); err != nil {
 			return nm, nil, err
 		}

@@ -187,7 +187,7 @@ func (j *job) quickDetect(c *Conn, expunged []uint32) error {
 	if err != nil {
 		return err
 	}
-	if sel.UIDValidity != st.UIDValidity || !c.condstore || st.HighestModSeq == 0 || sel.HighestModSeq == 0 {
+	if sel.UIDValidity != st.UIDValidity || !c.CondStore() || st.HighestModSeq == 0 || sel.HighestModSeq == 0 {
 		return ErrFullPass
 	}
 	j.newSt = st
