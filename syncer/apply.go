@@ -538,6 +538,12 @@ func (j *job) applyAppends(ctx context.Context, server func() (*Conn, error)) er
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if copied, err := j.copyInstead(c, l); err != nil || copied {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		if err := j.appendOne(c, l); err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue // deleted meanwhile
