@@ -59,7 +59,15 @@ type Stats struct {
 	Down    Counts // server → Maildir
 	Up      Counts // Maildir → server
 	Paired  int    // local files bound to server messages without transfer
-	Bytes   int64  // message bytes downloaded
+	// Copied are new local files that are a message the server has in
+	// another folder (mutt's save): copied there on the server (UID COPY),
+	// not uploaded.
+	Copied int
+	// Held are the changes a one-way folder (direction) kept on the side
+	// they were made: local changes under "pull", server changes under
+	// "push". They are counted at every pass that sees them.
+	Held  Counts
+	Bytes int64 // message bytes downloaded
 	// Archived counts messages moved into an archive_to folder and
 	// deleted from the server (see Syncer.Archive).
 	Archived int
@@ -89,6 +97,8 @@ func (s *Stats) Add(o Stats) {
 	s.Down.add(o.Down)
 	s.Up.add(o.Up)
 	s.Paired += o.Paired
+	s.Copied += o.Copied
+	s.Held.add(o.Held)
 	s.Bytes += o.Bytes
 	s.Archived += o.Archived
 	if o.Quota != nil {
@@ -112,6 +122,12 @@ func (s Stats) String() string {
 	out := fmt.Sprintf("down: %s; up: %s", s.Down, s.Up)
 	if s.Paired > 0 {
 		out += fmt.Sprintf("; %d paired without transfer", s.Paired)
+	}
+	if s.Copied > 0 {
+		out += fmt.Sprintf("; %d copied on the server (not uploaded)", s.Copied)
+	}
+	if s.Held != (Counts{}) {
+		out += fmt.Sprintf("; held by direction: %s", s.Held)
 	}
 	if s.Archived > 0 {
 		out += fmt.Sprintf("; %d archived", s.Archived)
@@ -293,6 +309,7 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 	s.rescan = nil
 	s.matchAcross(ok)
 	s.keepDeletesSeenIn(ok, failed)
+	s.holdOneWay(ok)
 	s.guardDeletes(ok)
 	if s.opts.DryRun {
 		s.describe(ok)
