@@ -73,7 +73,7 @@ func Open(ctx context.Context, bin string, env []string) (*Notmuch, error) {
 		home, _ := os.UserHomeDir()
 		path = filepath.Join(home, path)
 	}
-	n.Path = filepath.Clean(path)
+	n.Path = resolve(path)
 	nt, err := n.ConfigGet(ctx, "new.tags")
 	if err != nil {
 		return nil, err
@@ -330,4 +330,42 @@ func encodeTag(t string) string {
 		}
 	}
 	return b.String()
+}
+
+// Covers reports whether dir (a Maildir root) is inside the database path,
+// where `notmuch new` indexes it.
+func (n *Notmuch) Covers(dir string) bool {
+	rel, err := filepath.Rel(n.Path, resolve(dir))
+	if err != nil {
+		return false
+	}
+	return rel == "." || (rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)))
+}
+
+// resolve is dir absolute with its symbolic links resolved when it exists.
+func resolve(dir string) string {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	if r, err := filepath.EvalSymlinks(dir); err == nil {
+		return r
+	}
+	return dir
+}
+
+// Check opens notmuch as Open does and checks that maildir is under its
+// database path; the error says what is wrong and where.
+func Check(ctx context.Context, maildir string) (*Notmuch, error) {
+	n, err := Open(ctx, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	if !n.Covers(maildir) {
+		where := "notmuch's"
+		if n.Config != "" {
+			where = n.Config + "'s"
+		}
+		return n, fmt.Errorf("the maildir %s is not under %s database.path %s: notmuch never indexes it", maildir, where, n.Path)
+	}
+	return n, nil
 }

@@ -136,3 +136,13 @@ func TestNotmuchMissing(t *testing.T) {
 		t.Fatal("no error for a missing notmuch")
 	}
 }
+
+func TestNotmuchCovers(t *testing.T) {
+	nm, root := tempNotmuch(t, 0)
+	if !nm.Covers(filepath.Join(root, "INBOX")) || !nm.Covers(root) {
+		t.Error("a Maildir under the database path is not covered")
+	}
+	if nm.Covers(filepath.Dir(root)) || nm.Covers(root+"x") {
+		t.Error("a directory outside the database path is covered")
+	}
+}
