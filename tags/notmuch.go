@@ -38,7 +38,8 @@ type Notmuch struct {
 	// Config is the configuration file notmuch reads ("" when notmuch
 	// finds it on its own: NOTMUCH_PROFILE, XDG or ~/.notmuch-config).
 	Config string
-	// Path is the database path (database.path, absolute).
+	// Path is where notmuch finds the mail (database.mail_root, else
+	// database.path), absolute.
 	Path string
 	// NewTags are the tags `notmuch new` gives new messages (new.tags).
 	NewTags []string
@@ -51,8 +52,8 @@ type Notmuch struct {
 var ErrNotFound = errors.New("tags: the notmuch command was not found")
 
 // Open finds notmuch's configuration as notmuch itself does and reads the
-// settings the sync needs (database.path, new.tags,
-// maildir.synchronize_flags). bin is the command ("" for "notmuch" in PATH)
+// settings the sync needs (database.mail_root or database.path, new.tags,
+// maildir.synchronize_flags) in one notmuch run. bin is the command ("" for "notmuch" in PATH)
 // and env its environment (nil for this process's).
 func Open(ctx context.Context, bin string, env []string) (*Notmuch, error) {
 	if bin == "" {
@@ -62,9 +63,20 @@ func Open(ctx context.Context, bin string, env []string) (*Notmuch, error) {
 		return nil, fmt.Errorf("%w (%s)", ErrNotFound, bin)
 	}
 	n := &Notmuch{Bin: bin, Env: env, Config: configFile(env)}
-	path, err := n.ConfigGet(ctx, "database.path")
+	// One run: `notmuch config list` prints every setting as key=value.
+	out, err := n.run(ctx, nil, "config", "list")
 	if err != nil {
 		return nil, err
+	}
+	conf := map[string]string{}
+	for _, l := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			conf[k] = v
+		}
+	}
+	path := conf["database.mail_root"] // notmuch 0.32+: where the mail is
+	if path == "" {
+		path = conf["database.path"]
 	}
 	if path == "" {
 		return nil, fmt.Errorf("tags: notmuch has no database.path (run `notmuch setup`)")
@@ -74,20 +86,12 @@ func Open(ctx context.Context, bin string, env []string) (*Notmuch, error) {
 		path = filepath.Join(home, path)
 	}
 	n.Path = resolve(path)
-	nt, err := n.ConfigGet(ctx, "new.tags")
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range strings.Split(nt, "\n") {
+	for _, t := range strings.Split(conf["new.tags"], ";") {
 		if t = strings.TrimSpace(t); t != "" {
 			n.NewTags = append(n.NewTags, t)
 		}
 	}
-	sf, err := n.ConfigGet(ctx, "maildir.synchronize_flags")
-	if err != nil {
-		return nil, err
-	}
-	n.SyncFlags = sf != "false"
+	n.SyncFlags = conf["maildir.synchronize_flags"] != "false"
 	return n, nil
 }
 
