@@ -22,6 +22,11 @@ type Options struct {
 	// Progress, when set, is called as messages are transferred. It may be
 	// called from several goroutines at once.
 	Progress func(Progress)
+	// NotmuchEnv, when not nil, is the environment notmuch runs with for
+	// tags = "notmuch" (this process's when nil).
+	NotmuchEnv []string
+	// NotmuchBin is the notmuch command ("notmuch" in PATH when empty).
+	NotmuchBin string
 }
 
 // Progress reports the transfer of one folder.
@@ -64,6 +69,9 @@ type Stats struct {
 	// Placeholders of messages above max_size stored (counted in
 	// Down.New too), and placeholders replaced by their message.
 	Placeholders, Fetched int
+	// TagsDown counts notmuch messages whose tags a pass changed,
+	// TagsUp server messages whose keywords it changed (tags = "notmuch").
+	TagsDown, TagsUp int
 	// Warnings are problems that did not stop the pass (a folder that
 	// could not be mapped, a folder deleted on one side that still holds
 	// messages on the other).
@@ -86,6 +94,8 @@ func (s *Stats) Add(o Stats) {
 	s.BytesOut += o.BytesOut
 	s.Placeholders += o.Placeholders
 	s.Fetched += o.Fetched
+	s.TagsDown += o.TagsDown
+	s.TagsUp += o.TagsUp
 	s.Warnings = append(s.Warnings, o.Warnings...)
 }
 
@@ -109,6 +119,9 @@ func (s Stats) String() string {
 	}
 	if s.Fetched > 0 {
 		out += fmt.Sprintf("; %d placeholders fetched in full", s.Fetched)
+	}
+	if s.TagsDown+s.TagsUp > 0 {
+		out += fmt.Sprintf("; tags: %d down, %d up", s.TagsDown, s.TagsUp)
 	}
 	return out
 }
@@ -135,6 +148,8 @@ type Syncer struct {
 	lastQuota []state.Quota
 	// quotaRead is when readQuota last asked the server.
 	quotaRead time.Time
+	// tags is the notmuch side of tags = "notmuch", once found (tags.go).
+	tags *tagSync
 
 	mu    sync.Mutex
 	stats Stats
@@ -250,6 +265,13 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 	s.matchAcross(jobs)
 	// Phase B: apply.
 	err = s.parallel(ctx, p, jobs, (*job).apply)
+	// Keywords ↔ notmuch tags, with the pairs up to date (tags.go). A
+	// notmuch problem does not fail the pass: mail first, tags next time.
+	if err == nil {
+		if terr := s.tagStep(ctx, jobs); terr != nil {
+			s.warn("%v", terr)
+		}
+	}
 	// Then archive_after, with the state up to date.
 	err = errors.Join(err, s.archiveStep(ctx))
 	return s.stats, err
