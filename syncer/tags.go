@@ -37,6 +37,17 @@ import (
 // A message not yet indexed by notmuch keeps its server tags pending in its
 // base and gets them once notmuch has it (indexing bumps its lastmod).
 
+// tagHook, when set by tests, runs at the steps of writing tags: "stored"
+// (server keywords written) and "applied" (notmuch written, state not yet).
+// The crash tests kill the process there.
+var tagHook func(step string)
+
+func tagStepDone(step string) {
+	if tagHook != nil {
+		tagHook(step)
+	}
+}
+
 // tagSync is a Syncer's notmuch connection, opened on the first pass.
 type tagSync struct {
 	nm *tags.Notmuch
@@ -449,9 +460,11 @@ func (s *Syncer) writeTags(ctx context.Context, c *Conn, ts *tagSync, folders ma
 		}
 		up += f.nStores
 	}
+	tagStepDone("stored")
 	if err := ts.nm.Apply(ctx, local); err != nil {
 		return err
 	}
+	tagStepDone("applied")
 	s.count(func(st *Stats) { st.TagsUp += up; st.TagsDown += len(local) })
 	return nil
 }
