@@ -46,6 +46,8 @@ type Notmuch struct {
 	// SyncFlags is maildir.synchronize_flags: notmuch mirrors the Maildir
 	// flags as the tags unread, replied, flagged, passed and draft.
 	SyncFlags bool
+	// xapian is the database's Xapian directory, when found (see Stamp).
+	xapian string
 }
 
 // ErrNotFound is returned by Open when the notmuch command is missing.
@@ -92,6 +94,7 @@ func Open(ctx context.Context, bin string, env []string) (*Notmuch, error) {
 		}
 	}
 	n.SyncFlags = conf["maildir.synchronize_flags"] != "false"
+	n.xapian = xapianDir(conf["database.path"], env)
 	return n, nil
 }
 
@@ -99,17 +102,7 @@ func Open(ctx context.Context, bin string, env []string) (*Notmuch, error) {
 // environment names it: NOTMUCH_CONFIG, else the first of notmuch's
 // default places that exists, else "".
 func configFile(env []string) string {
-	get := os.Getenv
-	if env != nil {
-		get = func(k string) string {
-			for _, kv := range env {
-				if v, ok := strings.CutPrefix(kv, k+"="); ok {
-					return v
-				}
-			}
-			return ""
-		}
-	}
+	get := envLookup(env)
 	if c := get("NOTMUCH_CONFIG"); c != "" {
 		return c
 	}
@@ -139,6 +132,21 @@ func configFile(env []string) string {
 		}
 	}
 	return ""
+}
+
+// envLookup reads variables of env (of this process when nil).
+func envLookup(env []string) func(string) string {
+	if env == nil {
+		return os.Getenv
+	}
+	return func(k string) string {
+		for i := len(env) - 1; i >= 0; i-- {
+			if v, ok := strings.CutPrefix(env[i], k+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
 }
 
 // run runs notmuch with args, stdin as its input, and returns its output.
@@ -372,4 +380,45 @@ func Check(ctx context.Context, maildir string) (*Notmuch, error) {
 		return n, fmt.Errorf("the maildir %s is not under %s database.path %s: notmuch never indexes it", maildir, where, n.Path)
 	}
 	return n, nil
+}
+
+// xapianDir finds the Xapian directory of the database: in database.path's
+// .notmuch (the usual place), else in notmuch's XDG data directory.
+func xapianDir(dbPath string, env []string) string {
+	var cands []string
+	if dbPath != "" {
+		cands = append(cands, filepath.Join(dbPath, ".notmuch", "xapian"), filepath.Join(dbPath, "xapian"))
+	}
+	get := envLookup(env)
+	profile := get("NOTMUCH_PROFILE")
+	if profile == "" {
+		profile = "default"
+	}
+	data := get("XDG_DATA_HOME")
+	if data == "" && get("HOME") != "" {
+		data = filepath.Join(get("HOME"), ".local", "share")
+	}
+	if data != "" {
+		cands = append(cands, filepath.Join(data, "notmuch", profile, "xapian"))
+	}
+	for _, c := range cands {
+		if _, err := os.Stat(filepath.Join(c, "iamglass")); err == nil {
+			return c
+		}
+	}
+	return ""
+}
+
+// Stamp fingerprints the database files without running notmuch: it
+// changes whenever notmuch commits a change (Xapian rewrites its version
+// file). "" when the database was not found: then ask Revision.
+func (n *Notmuch) Stamp() string {
+	if n.xapian == "" {
+		return ""
+	}
+	st, err := os.Stat(filepath.Join(n.xapian, "iamglass"))
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%d/%d", st.ModTime().UnixNano(), st.Size())
 }

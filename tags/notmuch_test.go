@@ -146,3 +146,23 @@ func TestNotmuchCovers(t *testing.T) {
 		t.Error("a directory outside the database path is covered")
 	}
 }
+
+func TestNotmuchStamp(t *testing.T) {
+	ctx := context.Background()
+	nm, _ := tempNotmuch(t, 1)
+	// Open found the configuration before the database existed.
+	nm, err := Open(ctx, "", nm.Env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s0 := nm.Stamp()
+	if s0 == "" {
+		t.Fatal("no stamp: the Xapian directory was not found")
+	}
+	if err := nm.Apply(ctx, []Change{{ID: "m1@example.org", Add: []string{"x"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if s1 := nm.Stamp(); s1 == s0 {
+		t.Errorf("stamp %q unchanged after a tag change", s1)
+	}
+}
