@@ -46,8 +46,8 @@ func (a *account) watchTags(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		uuid, seen, err := a.d.db.TagRevision(a.cfg.Name)
-		if err != nil || (uuid == rev.UUID && seen >= rev.N) || rev == kicked {
+		seen, err := a.d.db.TagRevision(a.cfg.Name)
+		if err != nil || (seen.UUID == rev.UUID && seen.Revision >= rev.N) || rev == kicked {
 			continue
 		}
 		kicked = rev

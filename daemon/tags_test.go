@@ -51,7 +51,9 @@ func TestTagsBothWaysInTheDaemon(t *testing.T) {
 	f.start(testOptions())
 	eventually(t, func() string { return "the message to arrive" }, func() bool { return len(f.local("INBOX")[id]) == 1 })
 	notmuch("new", "--quiet")
-	localTags := func() []string { return strings.Fields(notmuch("search", "--output=tags", "id:"+strings.Trim(id, "<>"))) }
+	localTags := func() []string {
+		return strings.Fields(notmuch("search", "--output=tags", "id:"+strings.Trim(id, "<>")))
+	}
 	eventually(t, func() string { return "tag srv locally, have " + strings.Join(localTags(), " ") },
 		func() bool { return slices.Contains(localTags(), "srv") })
 

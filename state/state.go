@@ -212,7 +212,8 @@ var migrations = []string{
 	CREATE TABLE tag_revisions (
 		account TEXT PRIMARY KEY,
 		uuid TEXT NOT NULL,
-		revision INTEGER NOT NULL
+		revision INTEGER NOT NULL,
+		stamp TEXT NOT NULL DEFAULT ''
 	);`,
 }
 

@@ -101,23 +101,33 @@ func (t *Tx) SetTagFolder(folderID int64, uidValidity uint32, modSeq uint64) err
 	return nil
 }
 
-// TagRevision returns the notmuch database (UUID) and revision up to which
-// an account's local tag changes were read ("", 0 when never).
-func (d *DB) TagRevision(account string) (uuid string, rev uint64, err error) {
-	err = d.sql.QueryRow(`SELECT uuid, revision FROM tag_revisions WHERE account = ?`, account).Scan(&uuid, &rev)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", 0, nil
-	}
-	if err != nil {
-		return "", 0, fmt.Errorf("state: tag revision: %w", err)
-	}
-	return uuid, rev, nil
+// TagRevision is how far an account's local tag changes were read: the
+// notmuch database (UUID) and its revision, and the stamp of its files
+// then (see tags.Notmuch.Stamp; "" when unknown).
+type TagRevision struct {
+	UUID     string
+	Revision uint64
+	Stamp    string
 }
 
-// SetTagRevision records up to which notmuch revision an account's local
-// tag changes were read.
-func (t *Tx) SetTagRevision(account, uuid string, rev uint64) error {
-	_, err := t.tx.Exec(`INSERT OR REPLACE INTO tag_revisions (account, uuid, revision) VALUES (?, ?, ?)`, account, uuid, rev)
+// TagRevision returns how far an account's local tag changes were read
+// (the zero value when never).
+func (d *DB) TagRevision(account string) (TagRevision, error) {
+	var r TagRevision
+	err := d.sql.QueryRow(`SELECT uuid, revision, stamp FROM tag_revisions WHERE account = ?`, account).Scan(&r.UUID, &r.Revision, &r.Stamp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return TagRevision{}, nil
+	}
+	if err != nil {
+		return TagRevision{}, fmt.Errorf("state: tag revision: %w", err)
+	}
+	return r, nil
+}
+
+// SetTagRevision records how far an account's local tag changes were
+// read.
+func (t *Tx) SetTagRevision(account string, r TagRevision) error {
+	_, err := t.tx.Exec(`INSERT OR REPLACE INTO tag_revisions (account, uuid, revision, stamp) VALUES (?, ?, ?, ?)`, account, r.UUID, r.Revision, r.Stamp)
 	if err != nil {
 		return fmt.Errorf("state: set tag revision: %w", err)
 	}

@@ -30,7 +30,7 @@ func TestTagBases(t *testing.T) {
 		if err := tx.SetTagFolder(f.ID, 7, 42); err != nil {
 			return err
 		}
-		return tx.SetTagRevision("a", "uuid-1", 99)
+		return tx.SetTagRevision("a", TagRevision{UUID: "uuid-1", Revision: 99, Stamp: "s"})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -59,10 +59,10 @@ func TestTagBases(t *testing.T) {
 	if uv, ms, _ := db.TagFolder(f.ID); uv != 7 || ms != 42 {
 		t.Errorf("TagFolder = %d, %d", uv, ms)
 	}
-	if u, r, _ := db.TagRevision("a"); u != "uuid-1" || r != 99 {
-		t.Errorf("TagRevision = %q, %d", u, r)
+	if r, _ := db.TagRevision("a"); r != (TagRevision{UUID: "uuid-1", Revision: 99, Stamp: "s"}) {
+		t.Errorf("TagRevision = %+v", r)
 	}
-	if u, r, err := db.TagRevision("b"); u != "" || r != 0 || err != nil {
-		t.Errorf("TagRevision of an unknown account = %q, %d, %v", u, r, err)
+	if r, err := db.TagRevision("b"); r != (TagRevision{}) || err != nil {
+		t.Errorf("TagRevision of an unknown account = %+v, %v", r, err)
 	}
 }

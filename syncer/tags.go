@@ -87,17 +87,23 @@ func (s *Syncer) tagStep(ctx context.Context, jobs []*job) error {
 	if err != nil {
 		return err
 	}
-	rev, err := ts.nm.Revision(ctx)
+	stored, err := s.db.TagRevision(s.acct.Name)
 	if err != nil {
 		return err
 	}
-	uuid, since, err := s.db.TagRevision(s.acct.Name)
-	if err != nil {
-		return err
+	// The database files unchanged since the last pass: no notmuch run.
+	stamp := ts.nm.Stamp()
+	rev := tags.Revision{UUID: stored.UUID, N: stored.Revision}
+	if stamp == "" || stamp != stored.Stamp || stored.UUID == "" {
+		if rev, err = ts.nm.Revision(ctx); err != nil {
+			return err
+		}
 	}
-	if uuid != rev.UUID {
+	since := stored.Revision
+	if stored.UUID != rev.UUID {
 		since = 0 // another (or a rebuilt) database: read everything
 	}
+	localChanged := stored.UUID != rev.UUID || since != rev.N
 	folders, err := s.tagFolders(jobs)
 	if err != nil {
 		return err
@@ -108,20 +114,19 @@ func (s *Syncer) tagStep(ctx context.Context, jobs []*job) error {
 			busy = append(busy, f)
 		}
 	}
-	if since == rev.N && uuid == rev.UUID && len(busy) == 0 {
-		return nil // the one notmuch run of a quiet pass
-	}
-	var local []tags.Message
-	if since != rev.N || uuid != rev.UUID {
-		if local, err = ts.nm.ChangedSince(ctx, since); err != nil {
-			return err
+	next := state.TagRevision{UUID: rev.UUID, Revision: rev.N, Stamp: stamp}
+	if !localChanged && len(busy) == 0 {
+		if next == stored {
+			return nil
 		}
+		return s.db.Update(func(tx *state.Tx) error { return tx.SetTagRevision(s.acct.Name, next) })
 	}
 	c, err := s.pool.get(ctx)
 	if err != nil {
 		return err
 	}
-	err = s.tagStepOn(ctx, c, ts, rev, folders, busy, local)
+	run := &tagRun{s: s, ts: ts, rev: rev, since: since, localChanged: localChanged, next: next, folders: folders, busy: busy}
+	err = run.do(ctx, c)
 	if err != nil && isConnError(err) {
 		s.pool.discard(c)
 	} else {
@@ -130,53 +135,62 @@ func (s *Syncer) tagStep(ctx context.Context, jobs []*job) error {
 	return err
 }
 
-// tagStepOn is tagStep from the reads on, with a connection.
-func (s *Syncer) tagStepOn(ctx context.Context, c *Conn, ts *tagSync, rev tags.Revision, folders map[int64]*tagFolder, busy []*tagFolder, local []tags.Message) error {
-	for _, f := range busy {
+// tagRun is one tag step from the reads on.
+type tagRun struct {
+	s            *Syncer
+	ts           *tagSync
+	rev          tags.Revision
+	since        uint64
+	localChanged bool
+	next         state.TagRevision
+	folders      map[int64]*tagFolder
+	busy         []*tagFolder
+	pairs        map[*tagFolder]map[uint32]*tagPair
+}
+
+func (r *tagRun) do(ctx context.Context, c *Conn) error {
+	s, ts := r.s, r.ts
+	for _, f := range r.busy {
 		if err := f.readKeywords(c, ts.m); err != nil {
 			return fmt.Errorf("folder %q: tags: %w", f.j.local, err)
 		}
 	}
-	pairs := map[*tagFolder]map[uint32]*tagPair{}
-	if err := s.tagPairsOfLocal(folders, pairs, local); err != nil {
-		return err
-	}
-	// Server changes of messages whose notmuch message was not read: read
-	// them (one notmuch run) when notmuch knows them, else they wait.
+	// The server's changes of messages notmuch knows are read from
+	// notmuch in the same run as the local changes.
+	r.pairs = map[*tagFolder]map[uint32]*tagPair{}
 	var ids []string
-	for _, f := range busy {
+	for _, f := range r.busy {
 		for uid := range f.remote {
-			if _, ok := pairs[f][uid]; !ok {
-				if p, err := s.tagPair(f, uid, pairs); err != nil {
-					return err
-				} else if p != nil && p.row.NotmuchID != "" {
-					ids = append(ids, p.row.NotmuchID)
-				}
+			p, err := s.tagPair(f, uid, r.pairs)
+			if err != nil {
+				return err
+			}
+			if p != nil && p.row.NotmuchID != "" {
+				ids = append(ids, p.row.NotmuchID)
 			}
 		}
 	}
-	if len(ids) > 0 {
-		more, err := ts.nm.ByID(ctx, ids)
-		if err != nil {
-			return err
-		}
-		if err := s.tagPairsOfLocal(folders, pairs, more); err != nil {
-			return err
-		}
-	}
-	if err := s.readMissingKeywords(c, ts.m, pairs); err != nil {
+	local, err := r.readLocal(ctx, ids)
+	if err != nil {
 		return err
 	}
-	changes, bases := mergeTags(ts.m, pairs)
-	if err := s.writeTags(ctx, c, ts, folders, changes); err != nil {
+	if err := s.tagPairsOfLocal(r.folders, r.pairs, local); err != nil {
 		return err
 	}
-	next := rev.N
+	if err := s.readMissingKeywords(c, ts.m, r.pairs); err != nil {
+		return err
+	}
+	changes, bases := mergeTags(ts.m, r.pairs)
+	if err := s.writeTags(ctx, c, ts, r.folders, changes); err != nil {
+		return err
+	}
 	if len(changes) > 0 {
 		// Our own writes bumped the revision by one per message: when
 		// nobody else wrote meanwhile, the next pass need not read them.
-		if r2, err := ts.nm.Revision(ctx); err == nil && r2.UUID == rev.UUID && r2.N == rev.N+uint64(len(changes)) {
-			next = r2.N
+		r.next.Stamp = "" // the files changed: ask notmuch next time
+		stamp := ts.nm.Stamp()
+		if r2, err := ts.nm.Revision(ctx); err == nil && r2.UUID == r.rev.UUID && r2.N == r.rev.N+uint64(len(changes)) {
+			r.next = state.TagRevision{UUID: r2.UUID, Revision: r2.N, Stamp: stamp}
 		}
 	}
 	return s.db.Update(func(tx *state.Tx) error {
@@ -185,15 +199,42 @@ func (s *Syncer) tagStepOn(ctx context.Context, c *Conn, ts *tagSync, rev tags.R
 				return err
 			}
 		}
-		for _, f := range folders {
+		for _, f := range r.folders {
 			if f.read {
 				if err := tx.SetTagFolder(f.j.st.ID, f.newUV, f.newMod); err != nil {
 					return err
 				}
 			}
 		}
-		return tx.SetTagRevision(s.acct.Name, rev.UUID, next)
+		return tx.SetTagRevision(s.acct.Name, r.next)
 	})
+}
+
+// readLocal reads, in one notmuch run when it can, the messages changed
+// since the revision and those of the given ids.
+func (r *tagRun) readLocal(ctx context.Context, ids []string) ([]tags.Message, error) {
+	var out []tags.Message
+	const chunk = 200 // ids per query, to keep command lines short
+	for first := true; first || len(ids) > 0; first = false {
+		var terms []string
+		if first && r.localChanged {
+			terms = append(terms, fmt.Sprintf("lastmod:%d..", r.since+1))
+		}
+		n := min(len(ids), chunk)
+		for _, id := range ids[:n] {
+			terms = append(terms, tags.IDQuery(id))
+		}
+		ids = ids[n:]
+		if len(terms) == 0 {
+			continue
+		}
+		msgs, err := r.ts.nm.Show(ctx, strings.Join(terms, " or "))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, msgs...)
+	}
+	return out, nil
 }
 
 // openTags finds notmuch once per Syncer.

@@ -59,8 +59,9 @@ func TestTagsCrashDuringTagPassLosesNothing(t *testing.T) {
 }
 
 // TestTagsQuietPassOneNotmuchRun: with tags on, a pass that finds nothing
-// changed runs notmuch once (the revision), and a daemon's Syncer finds
-// notmuch only once.
+// changed runs notmuch at most once (the revision) and not at all while the
+// database files did not change; a daemon's Syncer reads notmuch's
+// settings once.
 func TestTagsQuietPassOneNotmuchRun(t *testing.T) {
 	testenv.RequireDovecot(t)
 	u := testenv.Shared(t).NewUser(t)
@@ -89,13 +90,16 @@ func TestTagsQuietPassOneNotmuchRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		data, _ := os.ReadFile(log)
-		runs := strings.Fields(string(data))
-		want := []string{"count"}
+		runs := strings.Join(strings.Fields(string(data)), " ")
+		// The first pass of a Syncer reads notmuch's settings and may
+		// ask the revision (notmuch new ran since the last pass); later
+		// quiet passes only look at the database's files.
+		ok := runs == ""
 		if i == 0 {
-			want = []string{"config", "count"}
+			ok = runs == "config" || runs == "config count"
 		}
-		if strings.Join(runs, " ") != strings.Join(want, " ") || st.TagsDown+st.TagsUp != 0 {
-			t.Errorf("quiet pass %d ran notmuch %q (want %q), tags %d down %d up", i, runs, want, st.TagsDown, st.TagsUp)
+		if !ok || st.TagsDown+st.TagsUp != 0 {
+			t.Errorf("quiet pass %d ran notmuch %q, tags %d down %d up", i, runs, st.TagsDown, st.TagsUp)
 		}
 	}
 }
