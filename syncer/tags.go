@@ -92,20 +92,20 @@ func (s *Syncer) tagStep(ctx context.Context, jobs []*job) error {
 		return err
 	}
 	// The database files unchanged since the last pass: no notmuch run.
+	// Else the revision is asked while the server's keywords are read.
 	stamp := ts.nm.Stamp()
-	rev := tags.Revision{UUID: stored.UUID, N: stored.Revision}
+	revc := make(chan revResult, 1)
 	if stamp == "" || stamp != stored.Stamp || stored.UUID == "" {
-		if rev, err = ts.nm.Revision(ctx); err != nil {
-			return err
-		}
+		go func() {
+			r, err := ts.nm.Revision(ctx)
+			revc <- revResult{r, err}
+		}()
+	} else {
+		revc <- revResult{rev: tags.Revision{UUID: stored.UUID, N: stored.Revision}}
 	}
-	since := stored.Revision
-	if stored.UUID != rev.UUID {
-		since = 0 // another (or a rebuilt) database: read everything
-	}
-	localChanged := stored.UUID != rev.UUID || since != rev.N
 	folders, err := s.tagFolders(jobs)
 	if err != nil {
+		<-revc
 		return err
 	}
 	var busy []*tagFolder
@@ -114,6 +114,49 @@ func (s *Syncer) tagStep(ctx context.Context, jobs []*job) error {
 			busy = append(busy, f)
 		}
 	}
+	var c *Conn
+	if len(busy) > 0 {
+		if c, err = s.pool.get(ctx); err != nil {
+			<-revc
+			return err
+		}
+		for _, f := range busy {
+			if err = f.readKeywords(c, ts.m); err != nil {
+				err = fmt.Errorf("folder %q: tags: %w", f.j.local, err)
+				break
+			}
+		}
+	}
+	rr := <-revc
+	if err == nil {
+		err = rr.err
+	}
+	if err == nil {
+		err = s.tagStepOn(ctx, &c, ts, stored, rr.rev, stamp, folders, busy)
+	}
+	if c != nil {
+		if err != nil && isConnError(err) {
+			s.pool.discard(c)
+		} else {
+			s.pool.put(c)
+		}
+	}
+	return err
+}
+
+type revResult struct {
+	rev tags.Revision
+	err error
+}
+
+// tagStepOn goes on with tagStep once the revision is known and the busy
+// folders' keywords are read; *c is the connection, taken when needed.
+func (s *Syncer) tagStepOn(ctx context.Context, c **Conn, ts *tagSync, stored state.TagRevision, rev tags.Revision, stamp string, folders map[int64]*tagFolder, busy []*tagFolder) error {
+	since := stored.Revision
+	if stored.UUID != rev.UUID {
+		since = 0 // another (or a rebuilt) database: read everything
+	}
+	localChanged := stored.UUID != rev.UUID || since != rev.N
 	next := state.TagRevision{UUID: rev.UUID, Revision: rev.N, Stamp: stamp}
 	if !localChanged && len(busy) == 0 {
 		if next == stored {
@@ -121,18 +164,14 @@ func (s *Syncer) tagStep(ctx context.Context, jobs []*job) error {
 		}
 		return s.db.Update(func(tx *state.Tx) error { return tx.SetTagRevision(s.acct.Name, next) })
 	}
-	c, err := s.pool.get(ctx)
-	if err != nil {
-		return err
+	if *c == nil {
+		var err error
+		if *c, err = s.pool.get(ctx); err != nil {
+			return err
+		}
 	}
 	run := &tagRun{s: s, ts: ts, rev: rev, since: since, localChanged: localChanged, next: next, folders: folders, busy: busy}
-	err = run.do(ctx, c)
-	if err != nil && isConnError(err) {
-		s.pool.discard(c)
-	} else {
-		s.pool.put(c)
-	}
-	return err
+	return run.do(ctx, *c)
 }
 
 // tagRun is one tag step from the reads on.
@@ -150,11 +189,6 @@ type tagRun struct {
 
 func (r *tagRun) do(ctx context.Context, c *Conn) error {
 	s, ts := r.s, r.ts
-	for _, f := range r.busy {
-		if err := f.readKeywords(c, ts.m); err != nil {
-			return fmt.Errorf("folder %q: tags: %w", f.j.local, err)
-		}
-	}
 	// The server's changes of messages notmuch knows are read from
 	// notmuch in the same run as the local changes.
 	r.pairs = map[*tagFolder]map[uint32]*tagPair{}
@@ -487,6 +521,9 @@ func (s *Syncer) writeTags(ctx context.Context, c *Conn, ts *tagSync, folders ma
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(a, b int) bool { return ids[a] < ids[b] })
+	// notmuch writes while the server does.
+	applied := make(chan error, 1)
+	go func() { applied <- ts.nm.Apply(ctx, local) }()
 	up := 0
 	for _, id := range ids {
 		f := folders[id]
@@ -494,15 +531,17 @@ func (s *Syncer) writeTags(ctx context.Context, c *Conn, ts *tagSync, folders ma
 			continue
 		}
 		if _, err := c.Reselect(f.j.remote); err != nil {
+			<-applied
 			return err
 		}
 		if err := f.stores.run(c); err != nil {
+			<-applied
 			return fmt.Errorf("folder %q: tags: %w", f.j.local, err)
 		}
 		up += f.nStores
 	}
 	tagStepDone("stored")
-	if err := ts.nm.Apply(ctx, local); err != nil {
+	if err := <-applied; err != nil {
 		return err
 	}
 	tagStepDone("applied")
