@@ -80,9 +80,9 @@ func (s *Syncer) renameFolders(ctx context.Context, p *pool, fs *folderSets) err
 		}
 		_, onServer := fs.remote[ln]
 		switch {
-		case onServer && !fs.local[ln]:
+		case onServer && !fs.local[ln] && s.writesServer(ln):
 			goneLocal = append(goneLocal, kf)
-		case !onServer && fs.local[ln] && kf.UIDValidity != 0:
+		case !onServer && fs.local[ln] && kf.UIDValidity != 0 && s.writesLocal(ln):
 			goneServer = append(goneServer, kf)
 		}
 	}

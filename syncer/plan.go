@@ -158,8 +158,14 @@ func (pl *planner) serverFolders() error {
 	s := pl.s
 	for ln, r := range pl.fs.remote {
 		kf, wasKnown := pl.fs.known[ln]
+		if !s.writesLocal(ln) && !pl.fs.local[ln] && !wasKnown {
+			continue // direction = "push": no new local folder
+		}
 		if wasKnown && !pl.fs.local[ln] {
 			pl.seen[ln] = true
+			if !s.writesServer(ln) {
+				continue // direction = "pull": kept on the server
+			}
 			if err := s.deletedLocally(pl.ctx, pl.p, kf, r); err != nil {
 				return err
 			}
@@ -189,12 +195,18 @@ func (pl *planner) localFolders() error {
 			return err
 		}
 		if kf, wasKnown := pl.fs.known[ln]; wasKnown {
+			if !s.writesLocal(ln) {
+				continue // direction = "push": the local folder stays
+			}
 			if err := s.deletedOnServer(kf, lf); err != nil {
 				return err
 			}
 			continue
 		}
 		// New local folder: create it on the server.
+		if !s.writesServer(ln) {
+			continue // direction = "pull": local only
+		}
 		rn, err := s.names.remote(ln)
 		if err != nil {
 			s.warn("%v; skipped", err)

@@ -32,6 +32,11 @@ type Options struct {
 	// more than the mass-delete guard lets through ("" or "*": every
 	// folder of the account).
 	AllowDeletes []string
+	// NotmuchEnv, when not nil, is the environment notmuch runs with for
+	// tags = "notmuch" (this process's when nil).
+	NotmuchEnv []string
+	// NotmuchBin is the notmuch command ("notmuch" in PATH when empty).
+	NotmuchBin string
 }
 
 // Progress reports the transfer of one folder.
@@ -59,7 +64,15 @@ type Stats struct {
 	Down    Counts // server → Maildir
 	Up      Counts // Maildir → server
 	Paired  int    // local files bound to server messages without transfer
-	Bytes   int64  // message bytes downloaded
+	// Copied are new local files that are a message the server has in
+	// another folder (mutt's save): copied there on the server (UID COPY),
+	// not uploaded.
+	Copied int
+	// Held are the changes a one-way folder (direction) kept on the side
+	// they were made: local changes under "pull", server changes under
+	// "push". They are counted at every pass that sees them.
+	Held  Counts
+	Bytes int64 // message bytes downloaded
 	// Archived counts messages moved into an archive_to folder and
 	// deleted from the server (see Syncer.Archive).
 	Archived int
@@ -74,6 +87,9 @@ type Stats struct {
 	// Placeholders of messages above max_size stored (counted in
 	// Down.New too), and placeholders replaced by their message.
 	Placeholders, Fetched int
+	// TagsDown counts notmuch messages whose tags a pass changed,
+	// TagsUp server messages whose keywords it changed (tags = "notmuch").
+	TagsDown, TagsUp int
 	// Warnings are problems that did not stop the pass (a folder that
 	// could not be mapped, a folder deleted on one side that still holds
 	// messages on the other).
@@ -89,6 +105,8 @@ func (s *Stats) Add(o Stats) {
 	s.Down.add(o.Down)
 	s.Up.add(o.Up)
 	s.Paired += o.Paired
+	s.Copied += o.Copied
+	s.Held.add(o.Held)
 	s.Bytes += o.Bytes
 	s.Archived += o.Archived
 	if o.Quota != nil {
@@ -98,6 +116,8 @@ func (s *Stats) Add(o Stats) {
 	s.BytesOut += o.BytesOut
 	s.Placeholders += o.Placeholders
 	s.Fetched += o.Fetched
+	s.TagsDown += o.TagsDown
+	s.TagsUp += o.TagsUp
 	s.Warnings = append(s.Warnings, o.Warnings...)
 }
 
@@ -113,6 +133,12 @@ func (s Stats) String() string {
 	if s.Paired > 0 {
 		out += fmt.Sprintf("; %d paired without transfer", s.Paired)
 	}
+	if s.Copied > 0 {
+		out += fmt.Sprintf("; %d copied on the server (not uploaded)", s.Copied)
+	}
+	if s.Held != (Counts{}) {
+		out += fmt.Sprintf("; held by direction: %s", s.Held)
+	}
 	if s.Archived > 0 {
 		out += fmt.Sprintf("; %d archived", s.Archived)
 	}
@@ -121,6 +147,9 @@ func (s Stats) String() string {
 	}
 	if s.Fetched > 0 {
 		out += fmt.Sprintf("; %d placeholders fetched in full", s.Fetched)
+	}
+	if s.TagsDown+s.TagsUp > 0 {
+		out += fmt.Sprintf("; tags: %d down, %d up", s.TagsDown, s.TagsUp)
 	}
 	return out
 }
@@ -154,6 +183,8 @@ type Syncer struct {
 	// tmpCleaned: the first pass removed what killed passes left in the
 	// folders' tmp/ (see cleanTmp).
 	tmpCleaned bool
+	// tags is the notmuch side of tags = "notmuch", once found (tags.go).
+	tags *tagSync
 
 	mu    sync.Mutex
 	stats Stats
@@ -293,6 +324,7 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 	s.rescan = nil
 	s.matchAcross(ok)
 	s.keepDeletesSeenIn(ok, failed)
+	s.holdOneWay(ok)
 	s.guardDeletes(ok)
 	if s.opts.DryRun {
 		s.describe(ok)
@@ -303,6 +335,13 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 	}
 	// Phase B: apply.
 	err = errors.Join(detectErr, s.parallel(ctx, p, ok, (*job).apply))
+	// Keywords ↔ notmuch tags, with the pairs up to date (tags.go). A
+	// notmuch problem does not fail the pass: mail first, tags next time.
+	if err == nil {
+		if terr := s.tagStep(ctx, ok); terr != nil {
+			s.warn("%v", terr)
+		}
+	}
 	// Then archive_after, with the state up to date.
 	err = errors.Join(err, s.archiveStep(ctx))
 	return s.stats, err

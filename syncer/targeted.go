@@ -90,6 +90,7 @@ func (s *Syncer) applyOn(ctx context.Context, c *Conn, jobs []*job) error {
 	// One connection does it all: its slot is taken.
 	lc := &lazyConn{p: s.pool, ctx: ctx, sem: make(chan struct{}, 1), c: c}
 	lc.sem <- struct{}{}
+	s.holdOneWay(jobs)
 	if s.guardTrips(jobs) {
 		// A mass delete: a full pass refuses it and says so.
 		lc.release(nil)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mailmirror/mailmirror/config"
+	"github.com/mailmirror/mailmirror/daemon"
 	"github.com/mailmirror/mailmirror/pop3pull"
 	"github.com/mailmirror/mailmirror/state"
 	"github.com/mailmirror/mailmirror/syncer"
@@ -83,8 +84,14 @@ func runSync(e *Env) int {
 	failed := false
 	for _, a := range accts {
 		start := time.Now()
-		summary, err := syncOne(ctx, a, db, syncer.Options{Progress: prog.report(a.Name), AllowDeletes: allow.folders(a.Name)})
+		nb := &newBy{m: map[string]int{}}
+		summary, err := syncOne(ctx, a, db, syncer.Options{Progress: nb.wrap(prog.report(a.Name)), AllowDeletes: allow.folders(a.Name)})
 		prog.clear()
+		// New mail stored, even by a pass that then failed: run the hook
+		// (notmuch new) as the daemon would.
+		if herr := daemon.RunHook(ctx, a.OnNewMail, a.Name, nb.m, e.Stdout, e.Stderr); herr != nil {
+			fmt.Fprintf(e.Stderr, "mailmirror sync: account %q: on_new_mail failed: %v\n", a.Name, herr)
+		}
 		var pe *ProblemsError
 		if errors.As(err, &pe) {
 			// One line per problem, then the pass's own error if any.
@@ -115,8 +122,31 @@ func runSync(e *Env) int {
 	return ExitOK
 }
 
+// newBy counts the messages a pass downloaded per folder, from its
+// progress reports (the POP3 pass reports its folder once at the end).
+type newBy struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+// wrap returns a progress function that counts, then calls next (may be
+// nil).
+func (n *newBy) wrap(next func(syncer.Progress)) func(syncer.Progress) {
+	return func(p syncer.Progress) {
+		if p.Direction == "down" {
+			n.mu.Lock()
+			n.m[p.Folder] = max(n.m[p.Folder], p.Done)
+			n.mu.Unlock()
+		}
+		if next != nil {
+			next(p)
+		}
+	}
+}
+
 // SyncOne runs one pass of one account of either protocol and returns a
-// one-line summary. Warnings are part of the summary.
+// one-line summary. Warnings are part of the summary. progress, when set,
+// also gets a "down" report of a POP3 pass's downloads.
 func SyncOne(ctx context.Context, a *config.Account, db *state.DB, progress func(syncer.Progress)) (string, error) {
 	return syncOne(ctx, a, db, syncer.Options{Progress: progress})
 }
@@ -126,6 +156,9 @@ func syncOne(ctx context.Context, a *config.Account, db *state.DB, opts syncer.O
 	switch a.Protocol {
 	case config.ProtocolPOP3:
 		res, err := pop3pull.SyncAccount(ctx, nil, a, db)
+		if opts.Progress != nil && res.Downloaded > 0 {
+			opts.Progress(syncer.Progress{Folder: a.Folder, Direction: "down", Done: res.Downloaded, Total: res.Downloaded})
+		}
 		if len(res.Errors) > 0 {
 			pe := &ProblemsError{Err: err}
 			for _, e := range res.Errors {
