@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -402,6 +403,10 @@ func (p *poller) saveProblems(err error) {
 	}
 	if err != nil && len(lines) == 0 && p.known == nil {
 		return // nothing known: keep what the last poll reported
+	}
+	// Most polls have none, as the last one: no write (and no fsync).
+	if old, _, err := p.db.POP3Problems(p.acct.Name); err == nil && slices.Equal(old, lines) {
+		return
 	}
 	p.db.SetPOP3Problems(p.acct.Name, lines, p.now())
 }
