@@ -151,6 +151,9 @@ type Syncer struct {
 	lastQuota []state.Quota
 	// quotaRead is when readQuota last asked the server.
 	quotaRead time.Time
+	// tmpCleaned: the first pass removed what killed passes left in the
+	// folders' tmp/ (see cleanTmp).
+	tmpCleaned bool
 
 	mu    sync.Mutex
 	stats Stats
@@ -213,7 +216,7 @@ func (s *Syncer) counted(fn func() (Stats, error)) (Stats, error) {
 	st, err := fn()
 	st.BytesIn = s.opts.Counters.In.Load() - in
 	st.BytesOut = s.opts.Counters.Out.Load() - out
-	return st, err
+	return st, markLocal(err)
 }
 
 // sync is Sync without the byte counts.
@@ -257,6 +260,10 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 		return s.stats, err
 	}
 	s.stats.Folders = len(jobs)
+	if !s.tmpCleaned {
+		s.tmpCleaned = true
+		s.cleanTmp(jobs)
+	}
 	s.conns = s.connsFor(jobs)
 	busy := 0
 	for _, j := range jobs {
@@ -268,23 +275,34 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 		p.warm(ctx, min(busy, s.conns))
 	}
 
-	// Phase A: find what changed, folder by folder, in parallel.
-	if err := s.parallel(ctx, p, jobs, (*job).detect); err != nil {
-		return s.stats, err
+	// Phase A: find what changed, folder by folder, in parallel. A
+	// folder that fails (a broken link) is left out; the others go on.
+	detectErr := s.parallel(ctx, p, jobs, (*job).detect)
+	if ctx.Err() != nil {
+		return s.stats, detectErr
+	}
+	var ok, failed []*job
+	for _, j := range jobs {
+		if j.failed {
+			failed = append(failed, j)
+		} else {
+			ok = append(ok, j)
+		}
 	}
 	// Moves and pairs across folders need every folder's changes.
 	s.rescan = nil
-	s.matchAcross(jobs)
-	s.guardDeletes(jobs)
+	s.matchAcross(ok)
+	s.keepDeletesSeenIn(ok, failed)
+	s.guardDeletes(ok)
 	if s.opts.DryRun {
-		s.describe(jobs)
-		return s.stats, nil
+		s.describe(ok)
+		return s.stats, detectErr
 	}
 	if err := s.settleNotes(); err != nil {
 		return s.stats, err
 	}
 	// Phase B: apply.
-	err = s.parallel(ctx, p, jobs, (*job).apply)
+	err = errors.Join(detectErr, s.parallel(ctx, p, ok, (*job).apply))
 	// Then archive_after, with the state up to date.
 	err = errors.Join(err, s.archiveStep(ctx))
 	return s.stats, err
@@ -292,7 +310,8 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 
 // parallel runs fn for every job with up to MaxConnections connections,
 // each taken from the pool only when the job needs the server. Errors of
-// single folders are collected and do not stop the other folders.
+// single folders are collected and do not stop the other folders. Once ctx
+// is done no more folders start, and its error is among those returned.
 func (s *Syncer) parallel(ctx context.Context, p *pool, jobs []*job, fn func(*job, context.Context, *lazyConn) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -313,12 +332,13 @@ func (s *Syncer) parallel(ctx context.Context, p *pool, jobs []*job, fn func(*jo
 			lc := &lazyConn{p: p, ctx: ctx, sem: sem}
 			defer lc.release(nil)
 			for j := range work {
-				if j.quiet {
+				if j.quiet || ctx.Err() != nil {
 					continue
 				}
 				// One folder's error does not stop the others.
-				err := fn(j, ctx, lc)
+				err := markLocal(fn(j, ctx, lc))
 				if err != nil {
+					j.failed = true
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("folder %q: %w", j.local, err))
 					mu.Unlock()
@@ -337,6 +357,11 @@ func (s *Syncer) parallel(ctx context.Context, p *pool, jobs []*job, fn func(*jo
 	}
 	close(work)
 	wg.Wait()
+	// A cancelled pass never reports success: folders it did not reach
+	// were neither fetched nor applied.
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -385,10 +410,11 @@ func (l *lazyConn) release(err error) {
 	<-l.sem
 }
 
-// isConnError reports errors after which a connection is not reusable.
+// isConnError reports errors after which a connection is not reusable:
+// not a server's refusal of one command, not a local error.
 func isConnError(err error) bool {
 	var ie *imap.Error
-	if errors.As(err, &ie) {
+	if errors.As(err, &ie) || errors.Is(err, ErrLocal) || localCause(err) {
 		return false
 	}
 	return true
@@ -534,4 +560,62 @@ func (s *Syncer) connsFor(jobs []*job) int {
 		return s.acct.MaxConnections
 	}
 	return 1
+}
+
+// cleanTmp removes the downloads that an earlier process, killed before it
+// published them, left in the folders' tmp/ (its intents are settled by
+// then), keeping the partial downloads the state records for resuming.
+// Failures only leave files behind: they are warned about, not fatal.
+func (s *Syncer) cleanTmp(jobs []*job) {
+	for _, j := range jobs {
+		if j.lf == nil {
+			continue
+		}
+		keep := map[string]bool{}
+		if j.st.ID != 0 {
+			parts, err := s.db.Partials(j.st.ID)
+			if err != nil {
+				s.warn("folder %q: tmp/ not cleaned: %v", j.local, err)
+				continue
+			}
+			for _, p := range parts {
+				keep[p.File] = true
+			}
+		}
+		if _, err := j.lf.CleanTmp(keep, time.Now()); err != nil {
+			s.warn("folder %q: tmp/ not cleaned: %v", j.local, err)
+		}
+	}
+}
+
+// keepDeletesSeenIn cancels the server deletes of jobs whose file now lies
+// in a folder left out of the pass (failed): that is a move the pass
+// cannot see, which the next pass carries out.
+func (s *Syncer) keepDeletesSeenIn(jobs, failed []*job) {
+	if len(failed) == 0 {
+		return
+	}
+	keys := map[string]bool{}
+	for _, f := range failed {
+		ents, err := f.lf.Scan()
+		if err != nil {
+			// Unknown: no delete this pass.
+			for _, j := range jobs {
+				j.serverDeletes = nil
+			}
+			return
+		}
+		for _, e := range ents {
+			keys[e.Key] = true
+		}
+	}
+	for _, j := range jobs {
+		kept := j.serverDeletes[:0]
+		for _, p := range j.serverDeletes {
+			if !keys[p.Key] {
+				kept = append(kept, p)
+			}
+		}
+		j.serverDeletes = kept
+	}
 }

@@ -122,6 +122,7 @@ func printStatus(w io.Writer, st *daemon.Status, note string, now time.Time) {
 		}
 		if a.Protocol == config.ProtocolPOP3 {
 			fmt.Fprintf(w, "  messages:    %d downloaded\n", a.Messages)
+			printProblems(w, a)
 			continue
 		}
 		for _, q := range a.Quota {
@@ -143,6 +144,17 @@ func printStatus(w io.Writer, st *daemon.Status, note string, now time.Time) {
 		for _, f := range a.Folders {
 			fmt.Fprintf(w, "    %s%s %7d\n", f.Name, strings.Repeat(" ", width-len(f.Name)), f.Messages)
 		}
+	}
+}
+
+// printProblems lists what the last POP3 poll could not do.
+func printProblems(w io.Writer, a daemon.AccountStatus) {
+	if len(a.Problems) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  problems:    %d at the last poll (%s):\n", len(a.Problems), a.ProblemsAt.Format("2006-01-02 15:04:05"))
+	for _, p := range a.Problems {
+		fmt.Fprintf(w, "    %s\n", p)
 	}
 }
 
