@@ -43,6 +43,12 @@ func TestMain(m *testing.M) {
 		cmd := exec.Command(wineserver, "-p")
 		cmd.Env = wineEnv(prefix)
 		_ = cmd.Run() // it forks itself off; without Wine the tests skip
+		// Start Wine's own processes (services.exe, explorer.exe, …) now,
+		// with no pipes to inherit: started by a test's command they would
+		// hold its output open after it exited.
+		boot := exec.Command(wine64, "wineboot")
+		boot.Env = wineEnv(prefix)
+		_ = boot.Run()
 	}
 	code := testenv.Main(m)
 	if prefix != "" {
@@ -146,6 +152,11 @@ func (w *win) run(args ...string) (stdout, stderr string, code int) {
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
+	if errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil {
+		// It exited; a Wine process it started holds the output open.
+		err = nil
+		code = cmd.ProcessState.ExitCode()
+	}
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
