@@ -39,7 +39,9 @@ fi
 export WINEPREFIX=$prefix WINEDEBUG=-all
 if [ ! -d "$prefix/drive_c/windows/system32" ]; then
 	mkdir -p "$prefix"
-	/usr/lib/wine/wine64 wineboot --init >/dev/null 2>&1 || true
+	# No Mono or Gecko (.NET, HTML): mailmirror needs neither, and looking
+	# for them on the network makes wineboot wait.
+	WINEDLLOVERRIDES="mscoree,mshtml=" /usr/lib/wine/wine64 wineboot --init >/dev/null 2>&1 || true
 	/usr/lib/wine/wineserver -w 2>/dev/null || true
 fi
 if [ ! -d "$prefix/drive_c/windows/system32" ]; then
