@@ -238,7 +238,11 @@ func (p *Plan) Install(start bool) (err error) {
 			}
 		}
 	}
-	if err := svc.Install(); err != nil {
+	install := svc.Install
+	if p.Kind == SystemdUser || p.Kind == SystemdSystem {
+		install = func() error { return installSystemd(p) }
+	}
+	if err := install(); err != nil {
 		return fmt.Errorf("service: install: %w", err)
 	}
 	if p.Windows != nil {
