@@ -246,8 +246,13 @@ func (p *Plan) Install(start bool) (err error) {
 		return fmt.Errorf("service: install: %w", err)
 	}
 	if p.Windows != nil {
-		if err := setRecovery(p); err != nil {
-			return fmt.Errorf("service: recovery actions: %w", err)
+		warnings, err := setWindowsSettings(p)
+		if err != nil {
+			return fmt.Errorf("service: SCM settings: %w", err)
+		}
+		p.Warnings = warnings
+		for _, w := range warnings {
+			p.Notes = append(p.Notes, "not applied: "+w)
 		}
 	}
 	rollback = false
