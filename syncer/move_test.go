@@ -259,11 +259,12 @@ func (f *fixture) copyKeepingName(raw []byte) (original string) {
 
 // A file copied to another folder with its name (cp) is a new message
 // there, not a move: once its folder has been quiet for a second it is
-// uploaded, and the original stays.
-func TestLocalCopyKeepingTheNameIsUploaded(t *testing.T) {
+// copied on the server (UID COPY: the body is not uploaded again), and the
+// original stays.
+func TestLocalCopyKeepingTheNameIsCopiedOnTheServer(t *testing.T) {
 	f := newFixture(t)
 	f.copyKeepingName(f.msg("copy me"))
-	if st := f.sync(); st.Up.New != 1 || st.Up.Moved != 0 {
+	if st := f.sync(); st.Copied != 1 || st.Up.New != 0 || st.Up.Moved != 0 {
 		t.Errorf("copy pass: %v", st)
 	}
 	f.compare()
