@@ -6,7 +6,7 @@ func TestValidMUTF7(t *testing.T) {
 	for s, want := range map[string]bool{
 		"INBOX": true, "Entw&APw-rfe": true, "a&-b": true, "&ZeVnLIqe-": true,
 		"Caf\xe9": false, "raw\x01ctl": false, "del\x7f": false, "amp&here": false,
-		"&AGE-": false, // an ASCII letter shifted
+		"&AGE-":      false, // an ASCII letter shifted
 		"&APw-&APw-": false, "&APw": false, "Entwürfe": true,
 	} {
 		if got := validMUTF7(s); got != want {
