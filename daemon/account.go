@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/mailmirror/mailmirror/config"
+	"github.com/mailmirror/mailmirror/imapconn"
 	"github.com/mailmirror/mailmirror/maildir"
 	"github.com/mailmirror/mailmirror/pop3pull"
 	"github.com/mailmirror/mailmirror/state"
@@ -47,6 +48,7 @@ type account struct {
 	syncer   *syncer.Syncer // kept between passes; nil: create at the next pass
 	password config.Secret  // resolved with the Syncer, used by IDLE connections
 	poolSize int            // the Syncer's max_connections
+	link     *imapconn.Link // shared by the Syncer's and the IDLE connections
 	newMu    sync.Mutex
 	newBy    map[string]int // per pass: folder → messages downloaded
 
@@ -79,6 +81,7 @@ func newAccount(d *Daemon, a *config.Account) *account {
 		cfg:     a,
 		log:     d.log.With("account", a.Name),
 		trigger: make(chan struct{}, 1),
+		link:    imapconn.NewLink(),
 		newMail: make(chan syncer.Pushed, 16),
 		wake:    make(chan struct{}, 1),
 		reqs:    make(chan *syncRequest),
@@ -552,7 +555,7 @@ func (a *account) passIMAP(ctx context.Context, t *targeted, fetch []string) pas
 		acct.MaxConnections = max(1, a.cfg.MaxConnections-len(a.idlers))
 		a.poolSize = acct.MaxConnections
 		s = syncer.New(&acct, store, a.d.db, syncer.Options{
-			DialOptions: syncer.DialOptions{Password: pw, Timeout: a.d.opts.CommandTimeout},
+			DialOptions: syncer.DialOptions{Password: pw, Timeout: a.d.opts.CommandTimeout, Link: a.link},
 			Progress:    a.progress,
 		})
 		a.syncMu.Lock()

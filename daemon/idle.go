@@ -179,7 +179,7 @@ func (i *idler) session(ctx context.Context, reconnect bool) (established bool, 
 			i.a.kickNew(syncer.Pushed{Folder: i.folder, Expunged: uids})
 		}
 	}
-	c, err := imapconn.Dial(ctx, i.a.cfg, imapconn.DialOptions{Password: pw, Handler: handler, Timeout: o.WatchdogTimeout})
+	c, err := imapconn.Dial(ctx, i.a.cfg, imapconn.DialOptions{Password: pw, Handler: handler, Timeout: o.WatchdogTimeout, Link: i.a.link})
 	if err != nil {
 		return false, err
 	}
@@ -264,7 +264,8 @@ func (i *idler) session(ctx context.Context, reconnect bool) (established bool, 
 		// Watchdog: the server must end IDLE and answer a NOOP within
 		// WatchdogTimeout, or the connection is closed.
 		c.SetTimeout(o.WatchdogTimeout)
-		dog := time.AfterFunc(o.WatchdogTimeout, func() { c.Close() })
+		// A dead IDLE connection makes the link's pooled ones suspect.
+		dog := time.AfterFunc(o.WatchdogTimeout, func() { c.MarkDead() })
 		err = cmd.Close()
 		if err == nil {
 			err = cmd.Wait()

@@ -55,12 +55,18 @@ type DialOptions struct {
 	Counters *Counters
 	// Handler receives unilateral data (IDLE pushes).
 	Handler *imapclient.UnilateralDataHandler
+	// Link is shared by the account's connections (quirks learnt, link
+	// health); nil means one of this connection's own. Pool sets it.
+	Link *Link
 }
 
 // Conn is a logged-in IMAP connection.
 type Conn struct {
 	*imapclient.Client
 	raw       *deadlineConn
+	wire      *wireConn
+	link      *Link
+	stopCtx   func() bool // ends Pool.Get's close-on-cancel
 	selected  string
 	lastUsed  time.Time
 	sel       *imap.SelectData
@@ -103,64 +109,43 @@ func dial(ctx context.Context, acct *config.Account, opts DialOptions) (*Conn, e
 	if timeout == 0 {
 		timeout = 2 * time.Minute
 	}
+	link := opts.Link
+	if link == nil {
+		link = NewLink()
+	}
 	d := net.Dialer{Timeout: 30 * time.Second}
 	nc, err := d.DialContext(ctx, "tcp", acct.Address())
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", acct.Address(), err)
 	}
-	dc := &deadlineConn{Conn: nc, counters: opts.Counters}
+	dc := &deadlineConn{Conn: nc, counters: opts.Counters, link: link}
 	if opts.Counters != nil {
 		opts.Counters.Dials.Add(1)
 	}
 	dc.timeout.Store(int64(timeout))
-	var conn net.Conn = dc
+	dc.progress()
 	iopts := &imapclient.Options{UnilateralDataHandler: opts.Handler}
 	var mw *maskWriter
 	if opts.DebugWriter != nil {
-		pw := opts.Password.Reveal()
-		plain := base64.StdEncoding.EncodeToString([]byte("\x00" + acct.Username + "\x00" + pw))
-		// LOGIN sends a password holding " or \ as a quoted string
-		// with escapes: mask that form too (longest forms first).
-		quoted := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(pw)
-		mw = &maskWriter{w: opts.DebugWriter, secrets: [][]byte{[]byte(plain), []byte(quoted), []byte(pw)}}
+		mw = newMaskWriter(opts.DebugWriter, acct.Username, opts.Password.Reveal())
 		iopts.DebugWriter = mw
-	}
-	var tlsConf *tls.Config
-	if acct.TLS != config.TLSNone {
-		tlsConf, err = acct.TLSConfig()
-		if err != nil {
-			nc.Close()
-			return nil, err
-		}
-		iopts.TLSConfig = tlsConf
 	}
 	// Close the socket if ctx ends while we are still setting up.
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()
 
-	var c *imapclient.Client
-	switch acct.TLS {
-	case config.TLSImplicit, "":
-		tc := tls.Client(conn, tlsConf)
-		if err := tc.HandshakeContext(ctx); err != nil {
-			nc.Close()
-			return nil, fmt.Errorf("TLS handshake with %s: %w", acct.Address(), err)
-		}
-		c = imapclient.New(tc, iopts)
-	case config.TLSStartTLS:
-		// Check the capability ourselves first: never send anything
-		// sensitive unless STARTTLS was offered and succeeded.
-		c, err = imapclient.NewStartTLS(conn, iopts)
-		if err != nil {
-			nc.Close()
-			if strings.Contains(err.Error(), "STARTTLS") {
-				return nil, fmt.Errorf("%s: %w (%v)", acct.Address(), ErrNoStartTLS, err)
-			}
-			return nil, fmt.Errorf("STARTTLS with %s: %w", acct.Address(), err)
-		}
-	default:
-		c = imapclient.New(conn, iopts)
+	conn, err := secure(ctx, dc, acct)
+	if err != nil {
+		nc.Close()
+		return nil, err
 	}
+	wc := newWireConn(conn, link)
+	if acct.TLS == config.TLSStartTLS {
+		// We read the server's greeting before STARTTLS: go-imap gets
+		// one of ours.
+		wc.inject([]byte("* OK TLS established\r\n"))
+	}
+	c := imapclient.New(wc, iopts)
 	if err := c.WaitGreeting(); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("greeting from %s: %w", acct.Address(), err)
@@ -173,7 +158,39 @@ func dial(ctx context.Context, acct *config.Account, opts DialOptions) (*Conn, e
 		c.Close()
 		return nil, ctx.Err()
 	}
-	return &Conn{Client: c, raw: dc}, nil
+	return &Conn{Client: c, raw: dc, wire: wc, link: link}, nil
+}
+
+// newMaskWriter masks the password in every form it goes over the wire.
+func newMaskWriter(w io.Writer, user, pw string) *maskWriter {
+	plain := base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pw))
+	// LOGIN sends a password holding " or \ as a quoted string
+	// with escapes: mask that form too (longest forms first).
+	quoted := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(pw)
+	return &maskWriter{w: w, secrets: [][]byte{[]byte(plain), []byte(quoted), []byte(pw)}}
+}
+
+// secure returns the connection go-imap is to speak over: TLS for
+// implicit TLS, TLS after our own STARTTLS exchange, or dc itself for
+// tls = "none".
+func secure(ctx context.Context, dc *deadlineConn, acct *config.Account) (net.Conn, error) {
+	if acct.TLS == config.TLSNone {
+		return dc, nil
+	}
+	conf, err := acct.TLSConfig()
+	if err != nil {
+		return nil, err
+	}
+	if acct.TLS == config.TLSStartTLS {
+		if err := startTLS(dc, acct.Address()); err != nil {
+			return nil, err
+		}
+	}
+	tc := tls.Client(dc, conf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, fmt.Errorf("TLS handshake with %s: %w", acct.Address(), err)
+	}
+	return tc, nil
 }
 
 // login signs in with the account's auth: a password (LOGIN, or
@@ -255,34 +272,6 @@ func (c *Conn) Select(name string) (*imap.SelectData, error) {
 func (c *Conn) Reselect(name string) (*imap.SelectData, error) {
 	c.ClearSelected()
 	return c.Select(name)
-}
-
-// deadlineConn sets a read deadline before every read so that a server that
-// stops answering cannot hang a command forever, and counts bytes.
-type deadlineConn struct {
-	net.Conn
-	timeout  atomic.Int64
-	counters *Counters
-}
-
-func (c *deadlineConn) Read(p []byte) (int, error) {
-	if t := time.Duration(c.timeout.Load()); t > 0 {
-		c.Conn.SetReadDeadline(time.Now().Add(t))
-	}
-	n, err := c.Conn.Read(p)
-	if c.counters != nil {
-		c.counters.In.Add(int64(n))
-	}
-	return n, err
-}
-
-func (c *deadlineConn) Write(p []byte) (int, error) {
-	c.Conn.SetWriteDeadline(time.Now().Add(2 * time.Minute))
-	n, err := c.Conn.Write(p)
-	if c.counters != nil {
-		c.counters.Out.Add(int64(n))
-	}
-	return n, err
 }
 
 // maskWriter replaces the secret in a protocol trace by "***".

@@ -12,6 +12,7 @@ import (
 // connections are kept between uses (a daemon runs many passes); Close
 // logs them out. Safe for concurrent use.
 type Pool struct {
+	link *Link
 	acct *config.Account
 	opts DialOptions
 	max  int
@@ -27,17 +28,44 @@ type Pool struct {
 const staleAfter = 4 * time.Minute
 
 // NewPool returns a pool that dials acct with opts, at most max
-// connections at once (max <= 0 means 1). It does no I/O.
+// connections at once (max <= 0 means 1). Its connections share
+// opts.Link, or a new Link when that is nil. It does no I/O.
 func NewPool(acct *config.Account, opts DialOptions, max int) *Pool {
 	if max <= 0 {
 		max = 1
 	}
-	return &Pool{acct: acct, opts: opts, max: max, sem: make(chan struct{}, max)}
+	if opts.Link == nil {
+		opts.Link = NewLink()
+	}
+	return &Pool{link: opts.Link, acct: acct, opts: opts, max: max, sem: make(chan struct{}, max)}
+}
+
+// Link is the Link the pool's connections share.
+func (p *Pool) Link() *Link { return p.link }
+
+// probeTimeout bounds the NOOP that checks an idle connection.
+func (p *Pool) probeTimeout() time.Duration {
+	t := p.opts.Timeout
+	if t <= 0 || t > 10*time.Second {
+		t = 10 * time.Second
+	}
+	return t
 }
 
 // Get returns an idle connection or dials a new one, waiting while max
 // connections are in use. Give it back with Put, or Discard when it failed.
+// Until then, the end of ctx closes the connection, so that a command
+// blocked on a silent server returns.
 func (p *Pool) Get(ctx context.Context) (*Conn, error) {
+	c, err := p.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.stopCtx = context.AfterFunc(ctx, func() { c.Close() })
+	return c, nil
+}
+
+func (p *Pool) get(ctx context.Context) (*Conn, error) {
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -53,7 +81,7 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 		c := p.idle[n-1]
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		if c.alive() {
+		if c.alive(p.probeTimeout()) {
 			return c, nil
 		}
 		p.forget(c)
@@ -69,8 +97,17 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 	return c, nil
 }
 
+// release ends Get's watch on the context.
+func (c *Conn) release() {
+	if c.stopCtx != nil {
+		c.stopCtx()
+		c.stopCtx = nil
+	}
+}
+
 // Put gives back a healthy connection.
 func (p *Pool) Put(c *Conn) {
+	c.release()
 	c.lastUsed = time.Now()
 	p.mu.Lock()
 	if p.shut {
@@ -85,8 +122,12 @@ func (p *Pool) Put(c *Conn) {
 	<-p.sem
 }
 
-// Discard closes a connection that failed.
+// Discard closes a connection that failed. When go-imap gave up on it on
+// a reply of an optional extension, that extension is off from now on
+// (Conn.NoteFailure).
 func (p *Pool) Discard(c *Conn) {
+	c.release()
+	c.NoteFailure()
 	p.forget(c)
 	<-p.sem
 }
@@ -103,17 +144,21 @@ func (p *Pool) forget(c *Conn) {
 	p.mu.Unlock()
 }
 
-// alive reports whether an idle connection can still be used.
-func (c *Conn) alive() bool {
+// alive reports whether an idle connection can still be used. One that
+// rested long, or whose link lost a connection since it was last used, must
+// answer a NOOP within probe.
+func (c *Conn) alive(probe time.Duration) bool {
 	select {
 	case <-c.Closed():
 		return false
 	default:
 	}
-	if time.Since(c.lastUsed) > staleAfter {
-		return c.Noop().Wait() == nil
+	if time.Since(c.lastUsed) <= staleAfter && !c.link.deadAfter(c.lastUsed) {
+		return true
 	}
-	return true
+	dog := time.AfterFunc(probe, func() { c.MarkDead() })
+	err := c.Noop().Wait()
+	return dog.Stop() && err == nil
 }
 
 // Close logs every connection out.
@@ -149,7 +194,7 @@ func (p *Pool) Warm(ctx context.Context, n int) {
 	p.mu.Unlock()
 	for i := 0; i < n; i++ {
 		go func() {
-			c, err := p.Get(ctx)
+			c, err := p.get(ctx)
 			if err == nil {
 				p.Put(c)
 			}

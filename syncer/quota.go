@@ -24,7 +24,7 @@ func (s *Syncer) readQuota(c *Conn) error {
 	s.quotaRead = time.Now()
 	data, err := c.GetQuotaRoot("INBOX").Wait()
 	if err != nil {
-		if isConnError(err) {
+		if isConnError(err) && !brokenQuota(c) {
 			return err
 		}
 		return nil

@@ -238,7 +238,7 @@ func (r *remoteFolder) hasAttr(a imap.MailboxAttr) bool {
 
 // Sync runs one complete two-way pass.
 func (s *Syncer) Sync(ctx context.Context) (Stats, error) {
-	return s.counted(func() (Stats, error) { return s.sync(ctx) })
+	return s.counted(func() (Stats, error) { return s.tolerant(ctx, s.sync) })
 }
 
 // counted runs fn and adds the bytes on the wire meanwhile to its stats.
