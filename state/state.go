@@ -189,6 +189,8 @@ var migrations = []string{
 		size INTEGER NOT NULL,
 		PRIMARY KEY (folder_id, uid)
 	);`,
+	// 5: server messages max_age leaves out, per folder.
+	`ALTER TABLE folders ADD COLUMN old_messages INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // SchemaVersion is the schema version this build writes.
