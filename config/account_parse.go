@@ -50,6 +50,9 @@ func (s *section) decodeAccount() *Account {
 	a.PollInterval, _ = s.duration("poll_interval")
 	a.MaxConnections, _ = s.integer("max_connections")
 	a.DeleteMode, _ = s.str("delete_mode")
+	a.DeleteGuardCount, _ = s.integer("delete_guard_count")
+	a.DeleteGuardPercent, _ = s.integer("delete_guard_percent")
+	a.Direction, _ = s.str("direction")
 	a.OnNewMail, _ = s.str("on_new_mail")
 	a.MaxAge, _ = s.duration("max_age")
 	a.MaxSize, _ = s.size("max_size")
@@ -103,6 +106,15 @@ func (s *section) defaults(a *Account) {
 		}
 		if !s.has("delete_mode") {
 			a.DeleteMode = DeleteExpunge
+		}
+		if !s.has("delete_guard_count") {
+			a.DeleteGuardCount = 50
+		}
+		if !s.has("delete_guard_percent") {
+			a.DeleteGuardPercent = 25
+		}
+		if !s.has("direction") {
+			a.Direction = DirectionBoth
 		}
 		if !s.has("fetch_flag") {
 			a.FetchFlag = "F"
@@ -220,6 +232,15 @@ func (s *section) validate(a *Account) {
 	if s.ok("delete_mode") {
 		s.oneOf("delete_mode", a.DeleteMode, DeleteExpunge, DeleteTrash)
 	}
+	if s.ok("delete_guard_count") && a.DeleteGuardCount < 0 {
+		s.errorf("delete_guard_count", "must not be negative, got %s", s.got("delete_guard_count"))
+	}
+	if s.ok("delete_guard_percent") && (a.DeleteGuardPercent < 1 || a.DeleteGuardPercent > 100) {
+		s.errorf("delete_guard_percent", "must be between 1 and 100, got %s", s.got("delete_guard_percent"))
+	}
+	if s.ok("direction") {
+		s.oneOf("direction", a.Direction, DirectionBoth, DirectionPull, DirectionPush)
+	}
 	if s.ok("max_age") && a.MaxAge < 0 {
 		s.errorf("max_age", "must not be negative, got %s", s.got("max_age"))
 	}
@@ -245,6 +266,7 @@ func (s *section) validate(a *Account) {
 	if s.ok(policyKey) {
 		s.decodePolicies(a)
 	}
+	s.decodeTags(a)
 }
 
 // crossCheck reports duplicate account names and maildirs that are the

@@ -249,7 +249,15 @@ func (s *section) unknown(key string, v any) {
 	if _, ok := v.(map[string]any); ok {
 		what = "table"
 	}
-	s.errorAt(s.line(key), "unknown %s %q", what, key)
+	table := TableTop
+	if s.label != "" {
+		table = TableAccount
+	}
+	hint := ""
+	if what == "key" {
+		hint = didYouMean(table, key)
+	}
+	s.errorAt(s.line(key), "unknown %s %q%s", what, key, hint)
 }
 
 func (s *section) has(key string) bool { _, ok := s.vals[key]; return ok }

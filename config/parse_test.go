@@ -81,7 +81,7 @@ func TestDefaultsIMAP(t *testing.T) {
 		Username: "me@example.com", PasswordCommand: "pass show work",
 		Maildir: filepath.Join(home, "Mail", "work"), Layout: "verbatim",
 		Folders: []string{"*"}, IdleFolders: []string{"INBOX"}, PollInterval: 2 * time.Minute,
-		MaxConnections: 4, DeleteMode: "expunge", FetchFlag: "F", Line: 1,
+		MaxConnections: 4, DeleteMode: "expunge", DeleteGuardCount: 50, DeleteGuardPercent: 25, Direction: "both", FetchFlag: "F", Line: 1,
 		Auth: "password", StateDir: c.StateDir,
 	}
 	if got := c.Accounts[0]; !reflect.DeepEqual(got, want) {
@@ -187,10 +187,17 @@ idle_folders = ["INBOX", "Lists/golang"]
 poll_interval = "1d12h"
 max_connections = 64
 delete_mode = "trash"
+delete_guard_count = 100
+delete_guard_percent = 40
+direction = "pull"
 on_new_mail = "notmuch new"
 max_age = "180d"
 max_size = "10MB"
 fetch_flag = "R"
+tags = "notmuch"
+tag_map = { "$label1" = "important" }
+tags_allow = ["work", "project-*"]
+tags_deny = ["private*"]
 
 [[account]]
 name = "pop"
@@ -260,6 +267,7 @@ max_age = "365d"
 [[account.folder_policy]]
 match = "Lists/*"
 max_age = "30d"
+direction = "push"
 
 [[account.folder_policy]]
 match = "*"
@@ -281,16 +289,17 @@ archive_to = "Archive/local"
 		TLSCAFile: ca, AllowInsecure: true, Username: "me@example.com", Password: "s3cret",
 		Maildir: filepath.Join(home, "mailroot", "work"), Layout: "maildir++",
 		Folders: []string{"INBOX", "Lists/*", "!Lists/spam"}, IdleFolders: []string{"INBOX", "Lists/golang"},
-		PollInterval: 36 * time.Hour, MaxConnections: 64, DeleteMode: "trash", OnNewMail: "notmuch new", MaxAge: 180 * 24 * time.Hour, MaxSize: 10_000_000, FetchFlag: "R", Line: 6,
+		PollInterval: 36 * time.Hour, MaxConnections: 64, DeleteMode: "trash", DeleteGuardCount: 100, DeleteGuardPercent: 40, Direction: "pull", OnNewMail: "notmuch new", MaxAge: 180 * 24 * time.Hour, MaxSize: 10_000_000, FetchFlag: "R", Line: 6,
+		Tags: "notmuch", TagMap: map[string]string{"$label1": "important"}, TagsAllow: []string{"work", "project-*"}, TagsDeny: []string{"private*"},
 	}, {
 		Name: "pop", Protocol: "pop3", Host: "127.0.0.1", Port: 110, TLS: "none", Username: "me",
 		PasswordCommand: "echo pw", Maildir: filepath.Join(home, "mailroot", "pop"), Layout: "verbatim",
 		PollInterval: 90 * time.Second, MaxConnections: 1, LeaveOnServer: true, DeleteAfter: 14 * 24 * time.Hour,
-		DeleteWhenDeletedLocally: true, Folder: "Archive/pop", Line: 28,
+		DeleteWhenDeletedLocally: true, Folder: "Archive/pop", Line: 35,
 	}, {
 		Name: "pop2", Protocol: "pop3", Host: "::1", Port: 110, TLS: "none", Username: "me",
 		PasswordEnv: "POP2_PASSWORD", Maildir: "/etc/mm/rel/pop2", Layout: "verbatim",
-		PollInterval: 5 * time.Minute, MaxConnections: 1, LeaveOnServer: false, Folder: "INBOX", Line: 42,
+		PollInterval: 5 * time.Minute, MaxConnections: 1, LeaveOnServer: false, Folder: "INBOX", Line: 49,
 	}, {
 		Name: "m365", Protocol: "imap", Provider: "outlook", Auth: "oauthbearer", Host: "outlook.office365.com",
 		Port: 993, TLS: "implicit", Username: "me@example.org", OAuthClientID: "cid", OAuthClientSecret: "csecret",
@@ -298,24 +307,24 @@ archive_to = "Archive/local"
 		OAuthDeviceURL: "https://login.example.org/device", OAuthScopes: []string{"IMAP.AccessAsUser.All", "offline_access"},
 		OAuthRedirectHost: "localhost", TrashFolder: "Deleted Items", SentFolder: "Sent Items",
 		Maildir: filepath.Join(home, "mailroot", "m365"), Layout: "verbatim", Folders: []string{"*"},
-		IdleFolders: []string{"INBOX"}, PollInterval: 2 * time.Minute, MaxConnections: 4, DeleteMode: "expunge", FetchFlag: "F", Line: 52,
+		IdleFolders: []string{"INBOX"}, PollInterval: 2 * time.Minute, MaxConnections: 4, DeleteMode: "expunge", DeleteGuardCount: 50, DeleteGuardPercent: 25, Direction: "both", FetchFlag: "F", Line: 59,
 	}, {
 		Name: "helper", Protocol: "pop3", Auth: "xoauth2", Host: "pop.example.net", Port: 995, TLS: "implicit",
 		Username: "me", TokenCommand: "oama access me", Maildir: filepath.Join(home, "mailroot", "helper"),
-		Layout: "verbatim", PollInterval: 5 * time.Minute, MaxConnections: 1, LeaveOnServer: true, Folder: "INBOX", Line: 66,
+		Layout: "verbatim", PollInterval: 5 * time.Minute, MaxConnections: 1, LeaveOnServer: true, Folder: "INBOX", Line: 73,
 	}, {
 		Name: "policies", Protocol: "imap", Host: "imap.example.com", Port: 993, TLS: "implicit", Username: "me",
 		PasswordEnv: "P", Maildir: filepath.Join(home, "mailroot", "policies"), Layout: "verbatim", Folders: []string{"*"},
-		IdleFolders: []string{"INBOX"}, PollInterval: 2 * time.Minute, MaxConnections: 4, DeleteMode: "expunge", FetchFlag: "F", Line: 75,
-		FolderPolicies: []FolderPolicy{{Match: "Lists/*", HasMaxAge: true, Line: 82}},
+		IdleFolders: []string{"INBOX"}, PollInterval: 2 * time.Minute, MaxConnections: 4, DeleteMode: "expunge", DeleteGuardCount: 50, DeleteGuardPercent: 25, Direction: "both", FetchFlag: "F", Line: 82,
+		FolderPolicies: []FolderPolicy{{Match: "Lists/*", HasMaxAge: true, Line: 89}},
 	}, {
 		Name: "policies2", Protocol: "imap", Host: "imap.example.com", Port: 993, TLS: "implicit", Username: "me",
 		PasswordEnv: "P", Maildir: filepath.Join(home, "mailroot", "policies2"), Layout: "verbatim", Folders: []string{"*"},
-		IdleFolders: []string{"INBOX"}, PollInterval: 2 * time.Minute, MaxConnections: 4, DeleteMode: "expunge", FetchFlag: "F",
-		MaxAge: 365 * 24 * time.Hour, Line: 84,
+		IdleFolders: []string{"INBOX"}, PollInterval: 2 * time.Minute, MaxConnections: 4, DeleteMode: "expunge", DeleteGuardCount: 50, DeleteGuardPercent: 25, Direction: "both", FetchFlag: "F",
+		MaxAge: 365 * 24 * time.Hour, Line: 91,
 		FolderPolicies: []FolderPolicy{
-			{Match: "Lists/*", MaxAge: 30 * 24 * time.Hour, HasMaxAge: true, Line: 93},
-			{Match: "*", ArchiveAfter: 730 * 24 * time.Hour, ArchiveTo: "Archive/local", Line: 97},
+			{Match: "Lists/*", MaxAge: 30 * 24 * time.Hour, HasMaxAge: true, Direction: "push", Line: 100},
+			{Match: "*", ArchiveAfter: 730 * 24 * time.Hour, ArchiveTo: "Archive/local", Line: 105},
 		},
 	}}
 	for _, a := range want {
@@ -356,11 +365,17 @@ func TestErrors(t *testing.T) {
 		want []string
 	}{
 		{"unknown account key", acct("pasword = \"x\"\n"),
-			[]string{`config.toml:8: account "work": unknown key "pasword"`}},
+			[]string{`config.toml:8: account "work": unknown key "pasword"; did you mean password?`}},
 		{"key in wrong case", acct("Poll_Interval = \"5m\"\n"),
-			[]string{`config.toml:8: account "work": unknown key "Poll_Interval"`}},
+			[]string{`config.toml:8: account "work": unknown key "Poll_Interval"; did you mean poll_interval?`}},
+		{"mbsync key name", acct("user = \"me\"\n"),
+			[]string{`config.toml:8: account "work": unknown key "user"; did you mean username?`}},
+		{"far from every key", acct("colour = \"red\"\n"),
+			[]string{`config.toml:8: account "work": unknown key "colour"`}},
+		{"bad direction", acct("direction = \"both ways\"\n"),
+			[]string{`config.toml:8: account "work": direction: must be "both", "pull" or "push", got "both ways"`}},
 		{"unknown top key", "loglevel = \"info\"\n",
-			[]string{`config.toml:1: unknown key "loglevel"`}},
+			[]string{`config.toml:1: unknown key "loglevel"; did you mean log_level?`}},
 		{"unknown top table", "[general]\nx = 1\n",
 			[]string{`config.toml:1: unknown table "general"`}},
 		{"unknown account table", acct("[account.imap]\nx = 1\n"),
@@ -567,7 +582,7 @@ idle_folders = ["INBOX"]
 	want := []string{
 		`config.toml:1: log_level: must be "debug", "info", "warn" or "error", got "loud"`,
 		`config.toml:10: account "work": poll_interval: must be positive, got "-5s"`,
-		`config.toml:11: account "work": unknown key "pasword"`,
+		`config.toml:11: account "work": unknown key "pasword"; did you mean password?`,
 		`config.toml:20: account "pop": idle_folders: not valid for protocol "pop3"`,
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -603,7 +618,7 @@ maildir = "/m"
 name = "b"
 `)
 	want := []string{
-		`config.toml:14: account "work": unknown key "on_new_mail2"`,
+		`config.toml:14: account "work": unknown key "on_new_mail2"; did you mean on_new_mail?`,
 		`config.toml:19: account "work": poll_interval: must be positive, got "-1s"`,
 		`config.toml:21: account "b": protocol: required`,
 		`config.toml:21: account "b": host: required`,

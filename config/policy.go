@@ -16,6 +16,8 @@ type FolderPolicy struct {
 	// MaxAge overrides the account's max_age when HasMaxAge is set.
 	MaxAge    time.Duration
 	HasMaxAge bool
+	// Direction overrides the account's direction when not "".
+	Direction string
 	// ArchiveAfter, when positive, moves messages whose server date is
 	// older than this into the local folder ArchiveTo and removes them from
 	// the server. 0 means never.
@@ -49,6 +51,19 @@ func (a *Account) MaxAgeFor(name string) time.Duration {
 		return p.MaxAge
 	}
 	return a.MaxAge
+}
+
+// DirectionFor returns the direction that applies to the folder called
+// name: its policy's when that sets one, else the account's (DirectionBoth
+// when neither says).
+func (a *Account) DirectionFor(name string) string {
+	if p := a.Policy(name); p != nil && p.Direction != "" {
+		return p.Direction
+	}
+	if a.Direction == "" {
+		return DirectionBoth
+	}
+	return a.Direction
 }
 
 // IsArchiveFolder reports whether the folder called name is the archive_to
@@ -102,7 +117,7 @@ func (s *section) decodePolicies(a *Account) {
 			if keyDoc(TableFolderPolicy, k) != nil {
 				ps.vals[k] = m[k]
 			} else {
-				ps.errorAt(ps.line(k), "%s: unknown key %q", policyKey, k)
+				ps.errorAt(ps.line(k), "%s: unknown key %q%s", policyKey, k, didYouMean(TableFolderPolicy, k))
 			}
 		}
 		p := FolderPolicy{Line: s.p.lines.subKey(s.index, policyKey, n, "")}
@@ -110,6 +125,7 @@ func (s *section) decodePolicies(a *Account) {
 		p.MaxAge, p.HasMaxAge = ps.duration("max_age")
 		p.ArchiveAfter, _ = ps.duration("archive_after")
 		p.ArchiveTo, _ = ps.str("archive_to")
+		p.Direction, _ = ps.str("direction")
 		ps.validatePolicy(a, &p)
 		a.FolderPolicies = append(a.FolderPolicies, p)
 	}
@@ -130,6 +146,12 @@ func (ps *section) validatePolicy(a *Account, p *FolderPolicy) {
 	}
 	if ps.ok("max_age") && p.MaxAge < 0 {
 		ps.errorf("max_age", "must not be negative, got %s", ps.got("max_age"))
+	}
+	if ps.ok("direction") {
+		ps.oneOf("direction", p.Direction, DirectionBoth, DirectionPull, DirectionPush)
+	}
+	if ps.ok("archive_after") && (p.Direction == DirectionPull || p.Direction == "" && a.Direction == DirectionPull) {
+		ps.errorf("archive_after", "deletes messages from the server, which direction = \"pull\" never changes; leave one of them out")
 	}
 	if ps.ok("archive_after") && p.ArchiveAfter <= 0 {
 		ps.errorf("archive_after", "must be positive (leave it out to never archive), got %s", ps.got("archive_after"))
@@ -179,6 +201,9 @@ func (p *FolderPolicy) String() string {
 	}
 	if p.ArchiveAfter > 0 {
 		parts = append(parts, fmt.Sprintf("archive after %s to %s", formatDuration(p.ArchiveAfter), p.ArchiveTo))
+	}
+	if p.Direction != "" {
+		parts = append(parts, "direction "+p.Direction)
 	}
 	if len(parts) == 0 {
 		parts = append(parts, "account defaults")

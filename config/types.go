@@ -19,6 +19,11 @@ const (
 	DeleteExpunge = "expunge"
 	DeleteTrash   = "trash"
 
+	// Directions of an IMAP account or folder (direction key).
+	DirectionBoth = "both" // two-way (the default)
+	DirectionPull = "pull" // server → local only: the server is never changed
+	DirectionPush = "push" // local → server only: the Maildir is never changed by the server's changes
+
 	AuthPassword    = "password"    // LOGIN / AUTH PLAIN / USER+PASS with a password
 	AuthXOAuth2     = "xoauth2"     // SASL XOAUTH2 with an OAuth 2.0 access token
 	AuthOAuthBearer = "oauthbearer" // SASL OAUTHBEARER (RFC 7628) with an OAuth 2.0 access token
@@ -90,13 +95,29 @@ type Account struct {
 	PollInterval   time.Duration // default 2m IMAP, 5m POP3
 	MaxConnections int           // default 4
 	DeleteMode     string        // IMAP: DeleteExpunge (default) or DeleteTrash
-	OnNewMail      string        // shell command run after new mail arrived; "" = none
-	MaxAge         time.Duration // IMAP: only messages newer than this are downloaded; 0 = all
+	// DeleteGuardCount and DeleteGuardPercent (IMAP, defaults 50 and 25):
+	// a pass that would delete more than DeleteGuardCount messages of a
+	// folder that are also more than DeleteGuardPercent of it, on either
+	// side, leaves that folder alone (see docs/folders.md).
+	DeleteGuardCount   int
+	DeleteGuardPercent int
+	// Direction is DirectionBoth (default), DirectionPull or
+	// DirectionPush (IMAP); a folder policy may set its own (DirectionFor).
+	Direction string
+	OnNewMail string        // shell command run after new mail arrived; "" = none
+	MaxAge    time.Duration // IMAP: only messages newer than this are downloaded; 0 = all
 	// FolderPolicies are the [[account.folder_policy]] tables (IMAP), in
 	// file order: the first that matches a folder applies (see Policy).
 	FolderPolicies []FolderPolicy
 	MaxSize        int64  // IMAP: larger messages become placeholders; 0 = no limit
 	FetchFlag      string // IMAP: Maildir letter that fetches a placeholder in full; default "F", "" = off
+	// Tags is TagsNotmuch when IMAP keywords sync with notmuch tags, ""
+	// (the default) when they do not. TagMap renames keywords to tags
+	// ("$label1" → "important"); TagsAllow and TagsDeny are tag patterns
+	// that choose which tags sync (see package tags).
+	Tags                string
+	TagMap              map[string]string
+	TagsAllow, TagsDeny []string
 
 	// POP3 only.
 	LeaveOnServer            bool          // default true

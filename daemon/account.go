@@ -177,6 +177,9 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 		}
 	}
 	offlineOps := a.loadLocalChangeOps()
+	if isIMAP && a.cfg.Tags != "" {
+		go a.watchTags(ctx) // tags.go
+	}
 
 	ticker := time.NewTicker(a.cfg.PollInterval)
 	lastPoll := time.Now()
@@ -615,6 +618,14 @@ func (a *account) targetedPass(ctx context.Context, s *syncer.Syncer, t *targete
 		if err != nil {
 			return st, err
 		}
+		// Keyword changes came with the pushed FLAGS (tags.go).
+		if a.cfg.Tags != "" {
+			tagged, err := s.TagPass(ctx)
+			st.Add(tagged)
+			if err != nil {
+				st.Warnings = append(st.Warnings, err.Error())
+			}
+		}
 	}
 	return st, nil
 }
@@ -651,7 +662,7 @@ func (a *account) passPOP3(ctx context.Context) passResult {
 		folder = maildir.Inbox
 	}
 	return passResult{
-		summary:  fmt.Sprintf("pop3: %d new, %d deleted on the server, %d on the server", res.Downloaded, res.Deleted, res.Messages),
+		summary:  pop3pull.Summary(res),
 		newBy:    map[string]int{folder: res.Downloaded},
 		warnings: warnings,
 		changed:  res.Downloaded > 0 || res.Deleted > 0,

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -94,7 +95,9 @@ func (h *hookRunner) run(ctx context.Context) {
 	}
 }
 
-func (h *hookRunner) exec(ctx context.Context, pending map[string]int) {
+// hookCommand is the on_new_mail command for new messages per folder,
+// with its environment, and the folders and total it reports.
+func hookCommand(ctx context.Context, command, account string, pending map[string]int) (*exec.Cmd, []string, int) {
 	folders := make([]string, 0, len(pending))
 	total := 0
 	for f, n := range pending {
@@ -102,14 +105,39 @@ func (h *hookRunner) exec(ctx context.Context, pending map[string]int) {
 		total += n
 	}
 	sort.Strings(folders)
-	cmd := shellCommand(ctx, h.command)
+	cmd := shellCommand(ctx, command)
 	cmd.Env = append(os.Environ(),
-		EnvAccount+"="+h.account,
+		EnvAccount+"="+account,
 		EnvFolder+"="+strings.Join(folders, "\n"),
 		EnvNew+"="+strconv.Itoa(total))
+	cmd.Stdin = nil
+	return cmd, folders, total
+}
+
+// RunHook runs an account's on_new_mail command once, in the foreground,
+// as the daemon does after a pass that stored new mail (same environment:
+// MAILMIRROR_ACCOUNT, MAILMIRROR_FOLDER, MAILMIRROR_NEW), with its output
+// going to stdout and stderr. mailmirror sync calls it. It does nothing
+// when newByFolder counts no message.
+func RunHook(ctx context.Context, command, account string, newByFolder map[string]int, stdout, stderr io.Writer) error {
+	pending := map[string]int{}
+	for f, n := range newByFolder {
+		if n > 0 {
+			pending[f] = n
+		}
+	}
+	if command == "" || len(pending) == 0 {
+		return nil
+	}
+	cmd, _, _ := hookCommand(ctx, command, account, pending)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	return cmd.Run()
+}
+
+func (h *hookRunner) exec(ctx context.Context, pending map[string]int) {
+	cmd, folders, total := hookCommand(ctx, h.command, h.account, pending)
 	var stdout, stderr limitedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Stdin = nil
 	start := time.Now()
 	err := cmd.Run()
 	attrs := []any{"folders", strings.Join(folders, ","), "new", total, "took", time.Since(start).Round(time.Millisecond)}

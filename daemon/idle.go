@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/mailmirror/mailmirror/imapconn"
 	"github.com/mailmirror/mailmirror/syncer"
 )
 
@@ -90,7 +91,7 @@ func (i *idler) run(ctx context.Context) {
 		switch {
 		case errors.Is(err, errReconnect):
 			bo.reset()
-		case errors.Is(err, syncer.ErrAuth):
+		case errors.Is(err, imapconn.ErrAuth):
 			wait = bo.toMax()
 		case established && time.Since(start) > stableSession:
 			// It worked for a while: reconnect at once.
@@ -178,7 +179,7 @@ func (i *idler) session(ctx context.Context, reconnect bool) (established bool, 
 			i.a.kickNew(syncer.Pushed{Folder: i.folder, Expunged: uids})
 		}
 	}
-	c, err := syncer.Dial(ctx, i.a.cfg, syncer.DialOptions{Password: pw, Handler: handler, Timeout: o.WatchdogTimeout})
+	c, err := imapconn.Dial(ctx, i.a.cfg, imapconn.DialOptions{Password: pw, Handler: handler, Timeout: o.WatchdogTimeout})
 	if err != nil {
 		return false, err
 	}
@@ -325,7 +326,7 @@ func (i *idler) changedSinceState(sel *imap.SelectData) bool {
 // fillSeqs fetches the UIDs of the messages the sequence map does not know
 // (those new since it was filled). A FETCH by sequence number: the server
 // sends no EXPUNGE during it, so the numbers hold.
-func (i *idler) fillSeqs(c *syncer.Conn, seqs *seqMap) error {
+func (i *idler) fillSeqs(c *imapconn.Conn, seqs *seqMap) error {
 	from, n := seqs.unknown()
 	if n == 0 {
 		return nil

@@ -73,6 +73,14 @@ func checkNothingDropped(t *testing.T, src string, r *Result, translated []strin
 			t.Errorf("NotTranslated entry %q is not commented in the output", n)
 		}
 	}
+	for _, n := range r.Refused {
+		var line int
+		if _, err := fmt.Sscanf(n, "line %d:", &line); err != nil {
+			t.Errorf("Refused entry %q has no line number", n)
+			continue
+		}
+		commented[line] = true
+	}
 	count := map[string]int{}
 	lines := strings.Split(src, "\n")
 	for _, l := range lines {

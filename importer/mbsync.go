@@ -198,7 +198,13 @@ func MBSync(data []byte, source string) (*Result, error) {
 		}
 	}
 
+	behaviour := map[string]*mbOpt{}
 	for _, o := range globals {
+		if mbBehaviourKeys[o.key] && o.bad == "" {
+			behaviour[o.key] = o
+			b.top = append(b.top, "# applied to every Channel below: "+strings.TrimSpace(o.src.text))
+			continue
+		}
 		reason, ok := mbChannelReasons[o.key]
 		if !ok {
 			reason = "not known to the importer"
@@ -288,7 +294,7 @@ func MBSync(data []byte, source string) (*Result, error) {
 		p.imap.used, p.maildir.used = true, true
 		b.mbIMAP(a, p)
 		b.mbMaildir(a, p.maildir)
-		b.mbChannels(a, p)
+		b.mbChannels(a, p, behaviour)
 	}
 
 	for _, s := range sections {
@@ -529,8 +535,9 @@ func (b *builder) mbMaildir(a *account, s *mbSection) {
 }
 
 // mbChannels translates the channels of a pair into folders.
-func (b *builder) mbChannels(a *account, p *mbPair) {
+func (b *builder) mbChannels(a *account, p *mbPair, behaviour map[string]*mbOpt) {
 	var folders []string
+	dirs := map[string]int{} // direction -> line of the first channel asking for it
 	contributing, excluding := 0, false
 	for _, ch := range p.channels {
 		var imapBox, mdBox *mbBox
@@ -550,6 +557,8 @@ func (b *builder) mbChannels(a *account, p *mbPair) {
 				}
 			case "pattern", "patterns":
 				patterns = append(patterns, o)
+			case "sync", "expunge", "maxmessages", "create", "remove":
+				// mbBehaviour, below
 			default:
 				reason, ok := mbChannelReasons[o.key]
 				if !ok {
@@ -557,6 +566,10 @@ func (b *builder) mbChannels(a *account, p *mbPair) {
 				}
 				b.notTranslated(a, o.src, reason)
 			}
+		}
+		d := b.mbBehaviour(a, ch, behaviour)
+		if _, ok := dirs[d]; !ok {
+			dirs[d] = ch.head.src.line
 		}
 		var list []string
 		if len(patterns) > 0 {
@@ -605,12 +618,30 @@ func (b *builder) mbChannels(a *account, p *mbPair) {
 	if contributing > 1 && excluding {
 		b.note(a, "folders merges the patterns of %d channels: an exclusion of one channel now applies to the folders of every channel", contributing)
 	}
+	b.mbDirection(a, p, dirs)
 	if len(folders) == 0 {
 		// Nothing could be translated: sync nothing rather than everything.
 		a.set("folders", "[]", "no Channel of this account could be translated: list the folders to sync")
 		return
 	}
 	a.set("folders", tomlStrings(folders))
+}
+
+// mbDirection sets the account's direction from its channels' Sync
+// lines; channels of one account that disagree are refused.
+func (b *builder) mbDirection(a *account, p *mbPair, dirs map[string]int) {
+	if len(dirs) > 1 {
+		b.refuse(a, p.channels[0].head.src, "the Channels of this account sync in different directions (Sync lines); mailmirror has one direction per account (or per folder with [[account.folder_policy]] direction): make them agree, or split the stores")
+		return
+	}
+	for d := range dirs {
+		if d != "" {
+			a.setString("direction", d, "from the Channel's Sync line: "+map[string]string{
+				config.DirectionPull: "server → local only, the server is never changed",
+				config.DirectionPush: "local → server only, the Maildir is never changed by the server",
+			}[d])
+		}
+	}
 }
 
 // channelBoxMismatch reports a channel whose two sides use different

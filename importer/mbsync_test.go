@@ -149,14 +149,14 @@ func TestMBSyncMultiAccount(t *testing.T) {
 		"IMAPStore isp-remote", "Host imap.isp.example.net", "User me@isp.example.net", `Pass "p@ss \"word\""`,
 		"MaildirStore isp-local", "Path /srv/mail/isp/", "Inbox /srv/mail/isp/INBOX", "Channel isp",
 		"Master :isp-remote:", "Slave :isp-local:", "Patterns %",
+		"Create Both", "Expunge Both", "Sync All",
 	})
 
 	assertContains(t, r.TOML,
-		"# not translated: Create Both  # no equivalent: mailmirror decides itself when to create folders\n",
 		"# not translated: AuthMechs LOGIN  # no equivalent: mailmirror chooses the authentication mechanism itself\n",
 		`# not translated: Far :home-remote:"[Gmail]/Sent Mail"  # no equivalent: mailmirror uses the same folder names on both sides, this Channel maps "[Gmail]/Sent Mail" to "Sent"`+"\n",
 		"# not translated: Flatten .  # no equivalent: mailmirror stores the folder hierarchy as directories (see layout)\n",
-		"# not translated: MaxMessages 1000  # no equivalent: mailmirror mirrors every message of a synced folder\n",
+		"# REFUSED: MaxMessages 1000  # mbsync kept only the newest messages",
 		"# not translated: IMAPStore unused-remote  # IMAPStore unused-remote is not used by any Channel between an IMAP and a Maildir store\n",
 		"# not translated: Group all  # no equivalent: mailmirror has no groups, it syncs every account\n",
 		fmt.Sprintf(`# note: PassCmd on line %d started with "+"`, lineOf(t, src, `PassCmd "+gpg -q --for-your-eyes-only --no-tty -d ~/.mailpass.gpg"`)),

@@ -158,7 +158,6 @@ var oiGeneralReasons = map[string]string{
 var oiAccountReasons = map[string]string{
 	"presynchook":                "no equivalent: mailmirror has no hook before a sync",
 	"quick":                      "not needed: mailmirror asks the server only for what changed",
-	"maxage":                     reasonEveryMessage,
 	"startdate":                  reasonEveryMessage,
 	"maxsize":                    reasonEveryMessage,
 	"synclabels":                 reasonNoEquivalent,
@@ -357,6 +356,13 @@ func (b *builder) oiAccount(f *iniFile, name string, as *iniSection) {
 			}
 			a.setString("poll_interval", minutesToDuration(min),
 				fmt.Sprintf("from autorefresh (line %d); folders in idle_folders get new mail at once", o.src.line))
+		case "maxage":
+			days, err := strconv.Atoi(v)
+			if err != nil || days <= 0 {
+				b.refuse(a, o.src, "only a number of days is translated (max_age); OfflineIMAP left older messages alone, so leaving this out would download them")
+				continue
+			}
+			a.setString("max_age", fmt.Sprintf("%dd", days), fmt.Sprintf("from maxage (line %d): older messages stay on the server, untouched", o.src.line))
 		case "postsynchook":
 			a.setString("on_new_mail", v,
 				fmt.Sprintf("from postsynchook (line %d): OfflineIMAP ran it after every sync, mailmirror runs it after new mail arrived", o.src.line))
@@ -515,11 +521,9 @@ func (b *builder) oiRemote(f *iniFile, a *account, r *iniSection, typ string) {
 			}
 			a.set("max_connections", tomlInt(n))
 		case "readonly":
-			if bv, _ := iniBool(v); bv {
-				b.notTranslated(a, o.src, "no equivalent: mailmirror syncs both ways")
-				b.note(a, "WARNING: OfflineIMAP never changed this server (readonly); mailmirror will send local changes, including deletions, to it")
-				b.res.Warnings = append(b.res.Warnings, fmt.Sprintf("account %q: the server was read-only for OfflineIMAP; mailmirror syncs both ways", a.name))
-			}
+			b.oiReadonly(a, o.src, v, config.DirectionPull)
+		case "sync_deletes":
+			b.oiSyncDeletes(a, o.src, v)
 		default:
 			if strings.HasPrefix(o.key, "oauth2_") {
 				b.notTranslated(a, o.src, reasonAuth)
@@ -543,6 +547,35 @@ func (b *builder) oiRemote(f *iniFile, a *account, r *iniSection, typ string) {
 	if !a.has("password") && !a.has("password_command") && !a.has("password_env") {
 		b.setPasswordPlaceholder(a, "OfflineIMAP took this password from ~/.netrc, Python code or a prompt.")
 	}
+}
+
+// oiReadonly translates readonly = True of a repository: the other side
+// then only receives (dir is the direction that leaves this side alone).
+// Both sides read-only is refused.
+func (b *builder) oiReadonly(a *account, l srcLine, v string, dir string) {
+	on, ok := iniBool(v)
+	switch {
+	case !ok:
+		b.refuse(a, l, "not a boolean")
+	case !on:
+	case a.has("direction") && a.keys["direction"] != tomlString(dir):
+		b.refuse(a, l, "both repositories are read-only: nothing would be synced")
+	default:
+		what := "OfflineIMAP never changed the server (readonly): server → local only"
+		if dir == config.DirectionPush {
+			what = "OfflineIMAP never changed the local Maildir (readonly): local → server only"
+		}
+		a.setString("direction", dir, fmt.Sprintf("from readonly (line %d): %s", l.line, what))
+	}
+}
+
+// oiSyncDeletes refuses sync_deletes = no: OfflineIMAP then kept on one
+// side what was deleted on the other, which mailmirror does not do.
+func (b *builder) oiSyncDeletes(a *account, l srcLine, v string) {
+	if on, ok := iniBool(v); ok && on {
+		return
+	}
+	b.refuse(a, l, "OfflineIMAP kept messages deleted on the other side; mailmirror mirrors deletions (with direction = \"pull\" never to the server): remove this line to accept that")
 }
 
 // oiFolderName converts a server folder name as OfflineIMAP's folderfilter
@@ -570,6 +603,10 @@ func (b *builder) oiLocal(f *iniFile, a *account, l *iniSection) {
 			}
 		case "localfolders":
 			a.setString("maildir", trimSlash(v))
+		case "readonly":
+			b.oiReadonly(a, o.src, v, config.DirectionPush)
+		case "sync_deletes":
+			b.oiSyncDeletes(a, o.src, v)
 		case "sep":
 			sep, sepSet = v, true
 			if v != "/" {

@@ -21,6 +21,11 @@ type Result struct {
 	// NotTranslated lists the source lines that could not be translated,
 	// as "line N: <text>  # <reason>", in the order they appear in TOML.
 	NotTranslated []string
+	// Refused lists the source lines that change what a channel does and
+	// that mailmirror cannot do the same way, as "line N: <text>: <why>".
+	// When it is not empty the translation must not be used as it is:
+	// mailmirror import writes nothing and fails.
+	Refused []string
 	// Warnings are things the user must act on, such as a plaintext
 	// password that requires the output file to be readable by its owner
 	// only.
@@ -111,6 +116,19 @@ func (b *builder) notTranslated(a *account, l srcLine, reason string) {
 		entry += "  # " + reason
 	}
 	b.res.NotTranslated = append(b.res.NotTranslated, entry)
+}
+
+// refuse records a source line whose behaviour mailmirror cannot
+// reproduce, so that the import fails; it is also kept as a comment.
+func (b *builder) refuse(a *account, l srcLine, why string) {
+	text := strings.Join(strings.Fields(l.text), " ")
+	b.res.Refused = append(b.res.Refused, fmt.Sprintf("line %d: %s: %s", l.line, text, why))
+	c := "# REFUSED: " + text + "  # " + why
+	if a != nil {
+		a.notes = append(a.notes, c)
+	} else {
+		b.top = append(b.top, c)
+	}
 }
 
 // note adds a "# note:" comment to a.
@@ -213,6 +231,7 @@ func (b *builder) finish() *Result {
 		for _, c := range a.notes {
 			w.WriteString(c + "\n")
 		}
+		writeDefaults(&w, a)
 		b.res.Accounts = append(b.res.Accounts, a.name)
 	}
 	b.res.TOML = w.String()
@@ -321,4 +340,33 @@ func mergePatterns(have, add []string) []string {
 		}
 	}
 	return have
+}
+
+// importDefaults are the keys whose defaults change what a migrated
+// account does, with their IMAP defaults, listed under each account the
+// import did not set them for.
+var importDefaults = []struct{ key, value, why string }{
+	{"direction", `"both"`, "two-way: local changes, deletes included, go to the server"},
+	{"delete_mode", `"expunge"`, "a message deleted here is expunged on the server"},
+	{"idle_folders", `["INBOX"]`, "watched with IDLE, new mail at once"},
+	{"poll_interval", `"2m"`, "other folders are checked this often"},
+}
+
+// writeDefaults lists, as comments, the defaults now in effect for a's
+// behaviour keys it does not set.
+func writeDefaults(w *strings.Builder, a *account) {
+	if a.keys["protocol"] != tomlString(config.ProtocolIMAP) {
+		return
+	}
+	first := true
+	for _, d := range importDefaults {
+		if a.has(d.key) {
+			continue
+		}
+		if first {
+			w.WriteString("# defaults now in effect (uncomment and change to override):\n")
+			first = false
+		}
+		fmt.Fprintf(w, "# %s = %s  # %s\n", d.key, d.value, d.why)
+	}
 }

@@ -159,3 +159,39 @@ func (d *DB) KeyPairedIn(folderID int64, key string) (bool, error) {
 	}
 	return n > 0, nil
 }
+
+// PairsByIdent returns the pairs of an account whose identity (MsgID) is
+// ident and whose size is one of sizes, each with its folder, placeholders
+// and tombstones (no key) left out: the server copies a new local file
+// may be copied from instead of uploaded. It reads the whole pairs table
+// (no index on msgid): meant for single new files, not for every file of
+// a folder.
+func (d *DB) PairsByIdent(account, ident string, sizes ...int64) ([]Pair, []Folder, error) {
+	if ident == "" || len(sizes) == 0 {
+		return nil, nil, nil
+	}
+	args := []any{account, ident}
+	for _, s := range sizes {
+		args = append(args, s)
+	}
+	rows, err := d.sql.Query(`SELECT p.folder_id, p.uid, p.key, p.flags, p.size, p.msgid, p.placeholder, `+prefixed("f.", folderCols)+`
+		FROM pairs p JOIN folders f ON f.id = p.folder_id
+		WHERE f.account = ? AND p.msgid = ? AND p.key != '' AND p.placeholder = 0 AND p.size IN (?`+strings.Repeat(",?", len(sizes)-1)+`)
+		ORDER BY p.folder_id, p.uid`, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("state: pairs by identity: %w", err)
+	}
+	defer rows.Close()
+	var ps []Pair
+	var fs []Folder
+	for rows.Next() {
+		var p Pair
+		var f Folder
+		if err := rows.Scan(&p.FolderID, &p.UID, &p.Key, &p.Flags, &p.Size, &p.MsgID, &p.Placeholder,
+			&f.ID, &f.Account, &f.Name, &f.Remote, &f.UIDValidity, &f.UIDNext, &f.Messages, &f.HighestModSeq, &f.LocalStamp); err != nil {
+			return nil, nil, fmt.Errorf("state: pairs by identity: %w", err)
+		}
+		ps, fs = append(ps, p), append(fs, f)
+	}
+	return ps, fs, rows.Err()
+}

@@ -220,15 +220,15 @@ func (j *job) applyFlags(server func() (*Conn, error)) error {
 		if !changed {
 			r = p.Flags
 		}
-		m := merge3(p.Flags, l, r)
-		if m != r {
-			groups.add(uid, r, m)
+		up, down, base := j.sides(merge3(p.Flags, l, r), l, r)
+		if up != r {
+			groups.add(uid, r, up)
 			nStore++
 		}
-		if m != l || m != p.Flags {
-			u := update{p: p, e: e, base: m}
-			if m != l {
-				u.rename, u.letters = true, maildir.MergeLetters(e.Flags, m)
+		if down != l || base != p.Flags {
+			u := update{p: p, e: e, base: base}
+			if down != l {
+				u.rename, u.letters = true, maildir.MergeLetters(e.Flags, down)
 			}
 			updates = append(updates, u)
 		}
@@ -298,7 +298,7 @@ func (j *job) applyServerDeletes(server func() (*Conn, error)) error {
 	}
 	trash := j.s.trash
 	tombstone := false
-	caps := c.caps()
+	caps := c.Caps()
 	uidPlus := caps.Has(imap.CapUIDPlus) || caps.Has(imap.CapIMAP4rev2)
 	switch {
 	case j.s.acct.DeleteMode == "trash" && trash != "" && trash != j.remote && (caps.Has(imap.CapMove) || caps.Has(imap.CapIMAP4rev2)):
@@ -380,7 +380,7 @@ func (j *job) applyMoveOut(server func() (*Conn, error)) error {
 		}
 		set := imap.UIDSetNum(imap.UID(mo.p.UID))
 		var newUID uint32
-		canMove := c.caps().Has(imap.CapMove) || c.caps().Has(imap.CapUIDPlus) || c.caps().Has(imap.CapIMAP4rev2)
+		canMove := c.Caps().Has(imap.CapMove) || c.Caps().Has(imap.CapUIDPlus) || c.Caps().Has(imap.CapIMAP4rev2)
 		if canMove {
 			md, err := c.Move(set, mo.dst.remote).Wait()
 			if err != nil {
@@ -448,16 +448,16 @@ func (j *job) applyMoveIn(server func() (*Conn, error)) error {
 			return err
 		}
 		l := maildir.KnownOnly(ne.Flags)
-		m := merge3(mi.p.Flags, l, mi.msg.flags)
-		if m != l {
-			if ne, err = j.lf.SetFlags(ne, maildir.MergeLetters(ne.Flags, m)); err != nil {
+		up, down, base := j.sides(merge3(mi.p.Flags, l, mi.msg.flags), l, mi.msg.flags)
+		if down != l {
+			if ne, err = j.lf.SetFlags(ne, maildir.MergeLetters(ne.Flags, down)); err != nil {
 				return err
 			}
 		}
-		if m != mi.msg.flags {
-			groups.add(mi.msg.uid, mi.msg.flags, m)
+		if up != mi.msg.flags {
+			groups.add(mi.msg.uid, mi.msg.flags, up)
 		}
-		pairs = append(pairs, state.Pair{FolderID: j.st.ID, UID: mi.msg.uid, Key: ne.Key, Flags: m, Size: mi.msg.size, MsgID: mi.msg.ident, Placeholder: mi.p.Placeholder})
+		pairs = append(pairs, state.Pair{FolderID: j.st.ID, UID: mi.msg.uid, Key: ne.Key, Flags: base, Size: mi.msg.size, MsgID: mi.msg.ident, Placeholder: mi.p.Placeholder})
 	}
 	if err := j.lf.Sync(); err != nil {
 		return err
@@ -511,18 +511,19 @@ func (j *job) applyPairUp(server func() (*Conn, error)) error {
 			m = union(l, pu.m.flags)
 		}
 		e := pu.l.e
-		if m != l {
-			ne, err := j.lf.SetFlags(e, maildir.MergeLetters(e.Flags, m))
+		up, down, base := j.sides(m, l, pu.m.flags)
+		if down != l {
+			ne, err := j.lf.SetFlags(e, maildir.MergeLetters(e.Flags, down))
 			if err != nil {
 				return err
 			}
 			e = ne
 			renamed = true
 		}
-		if m != pu.m.flags {
-			groups.add(pu.m.uid, pu.m.flags, m)
+		if up != pu.m.flags {
+			groups.add(pu.m.uid, pu.m.flags, up)
 		}
-		pairs = append(pairs, state.Pair{FolderID: j.st.ID, UID: pu.m.uid, Key: e.Key, Flags: m, Size: pu.m.size, MsgID: pu.m.ident, Placeholder: pu.l.placeholder})
+		pairs = append(pairs, state.Pair{FolderID: j.st.ID, UID: pu.m.uid, Key: e.Key, Flags: base, Size: pu.m.size, MsgID: pu.m.ident, Placeholder: pu.l.placeholder})
 	}
 	if renamed {
 		if err := j.lf.Sync(); err != nil {
@@ -561,6 +562,12 @@ func (j *job) applyAppends(ctx context.Context, server func() (*Conn, error)) er
 	for _, l := range j.newLocal {
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+		if copied, err := j.copyInstead(c, l); err != nil || copied {
+			if err != nil {
+				return err
+			}
+			continue
 		}
 		if err := j.appendOne(c, l); err != nil {
 			if errors.Is(err, os.ErrNotExist) {

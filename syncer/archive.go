@@ -507,7 +507,7 @@ func scanKeys(f *maildir.Folder) (map[string]bool, error) {
 }
 
 func hasUIDPlus(c *Conn) bool {
-	return c.caps().Has(imap.CapUIDPlus) || c.caps().Has(imap.CapIMAP4rev2)
+	return c.Caps().Has(imap.CapUIDPlus) || c.Caps().Has(imap.CapIMAP4rev2)
 }
 
 // decodeHeader decodes RFC 2047 encoded words, keeping the text as it is

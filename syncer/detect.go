@@ -52,7 +52,13 @@ type job struct {
 	st     state.Folder
 	lf     *maildir.Folder
 
-	quiet   bool // nothing changed on either side
+	quiet bool // nothing changed on either side
+	// noServer: a dry run's folder that a real pass would first create on
+	// the server (nothing to look at there).
+	noServer bool
+	// refused says why the mass-delete guard leaves the folder alone
+	// this pass (it is then quiet too).
+	refused string
 	newSt   state.Folder
 	reset   bool // UIDVALIDITY changed
 	pairs   map[uint32]*state.Pair
@@ -182,8 +188,12 @@ func (j *job) detect(ctx context.Context, lc *lazyConn) error {
 	if serverSame && len(j.localGone) == 0 && len(j.newLocal) == 0 && !j.localFlagsChanged() {
 		j.quiet = true
 		if stamp != j.st.LocalStamp {
-			return j.s.db.Update(func(tx *state.Tx) error { return tx.UpdateFolder(j.newSt) })
+			return j.s.record(func(tx *state.Tx) error { return tx.UpdateFolder(j.newSt) })
 		}
+		return nil
+	}
+	if j.noServer {
+		j.serverFlags, j.serverGone = map[uint32]string{}, map[uint32]bool{}
 		return nil
 	}
 	c, err := lc.get()
@@ -331,7 +341,7 @@ func (j *job) detectServer(c *Conn) error {
 	if len(j.pairs) > 0 && (from > 1 || len(above) > 0) {
 		opts := &imap.FetchOptions{UID: true, Flags: true}
 		fetch := true
-		if c.condstore && st.HighestModSeq > 0 {
+		if c.CondStore() && st.HighestModSeq > 0 {
 			if sel.HighestModSeq == st.HighestModSeq {
 				fetch = false
 			}
@@ -627,7 +637,7 @@ func searchAll(c *Conn, max uint32) (map[uint32]bool, error) {
 func searchUIDs(c *Conn, criteria *imap.SearchCriteria, max uint32) (map[uint32]bool, error) {
 	limit := uint64(max)*2 + 1000
 	var opts *imap.SearchOptions
-	if c.caps().Has(imap.CapESearch) {
+	if c.Caps().Has(imap.CapESearch) {
 		opts = &imap.SearchOptions{ReturnAll: true}
 	}
 	data, err := c.UIDSearch(criteria, opts).Wait()

@@ -18,7 +18,7 @@ const quotaInterval = 15 * time.Minute
 // in the state for `mailmirror status`. A server that refuses the command
 // is not an error: quota is informational; a broken connection is.
 func (s *Syncer) readQuota(c *Conn) error {
-	if !c.caps().Has(imap.CapQuota) || (!s.quotaRead.IsZero() && time.Since(s.quotaRead) < quotaInterval) {
+	if !c.Caps().Has(imap.CapQuota) || (!s.quotaRead.IsZero() && time.Since(s.quotaRead) < quotaInterval) {
 		return nil
 	}
 	s.quotaRead = time.Now()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -22,6 +24,19 @@ type Options struct {
 	// Progress, when set, is called as messages are transferred. It may be
 	// called from several goroutines at once.
 	Progress func(Progress)
+	// DryRun: Sync finds what a pass would do and changes nothing (not the
+	// server, not the Maildir, not the state, which may then be open
+	// read-only); Stats.Plan holds what it found.
+	DryRun bool
+	// AllowDeletes names the local folders where this pass may delete
+	// more than the mass-delete guard lets through ("" or "*": every
+	// folder of the account).
+	AllowDeletes []string
+	// NotmuchEnv, when not nil, is the environment notmuch runs with for
+	// tags = "notmuch" (this process's when nil).
+	NotmuchEnv []string
+	// NotmuchBin is the notmuch command ("notmuch" in PATH when empty).
+	NotmuchBin string
 }
 
 // Progress reports the transfer of one folder.
@@ -49,7 +64,15 @@ type Stats struct {
 	Down    Counts // server → Maildir
 	Up      Counts // Maildir → server
 	Paired  int    // local files bound to server messages without transfer
-	Bytes   int64  // message bytes downloaded
+	// Copied are new local files that are a message the server has in
+	// another folder (mutt's save): copied there on the server (UID COPY),
+	// not uploaded.
+	Copied int
+	// Held are the changes a one-way folder (direction) kept on the side
+	// they were made: local changes under "pull", server changes under
+	// "push". They are counted at every pass that sees them.
+	Held  Counts
+	Bytes int64 // message bytes downloaded
 	// Archived counts messages moved into an archive_to folder and
 	// deleted from the server (see Syncer.Archive).
 	Archived int
@@ -64,10 +87,15 @@ type Stats struct {
 	// Placeholders of messages above max_size stored (counted in
 	// Down.New too), and placeholders replaced by their message.
 	Placeholders, Fetched int
+	// TagsDown counts notmuch messages whose tags a pass changed,
+	// TagsUp server messages whose keywords it changed (tags = "notmuch").
+	TagsDown, TagsUp int
 	// Warnings are problems that did not stop the pass (a folder that
 	// could not be mapped, a folder deleted on one side that still holds
 	// messages on the other).
 	Warnings []string
+	// Plan is what a dry run found (Options.DryRun only).
+	Plan *Plan
 }
 
 // Add adds the work of another pass to s (targeted passes before a full
@@ -77,6 +105,8 @@ func (s *Stats) Add(o Stats) {
 	s.Down.add(o.Down)
 	s.Up.add(o.Up)
 	s.Paired += o.Paired
+	s.Copied += o.Copied
+	s.Held.add(o.Held)
 	s.Bytes += o.Bytes
 	s.Archived += o.Archived
 	if o.Quota != nil {
@@ -86,6 +116,8 @@ func (s *Stats) Add(o Stats) {
 	s.BytesOut += o.BytesOut
 	s.Placeholders += o.Placeholders
 	s.Fetched += o.Fetched
+	s.TagsDown += o.TagsDown
+	s.TagsUp += o.TagsUp
 	s.Warnings = append(s.Warnings, o.Warnings...)
 }
 
@@ -101,6 +133,12 @@ func (s Stats) String() string {
 	if s.Paired > 0 {
 		out += fmt.Sprintf("; %d paired without transfer", s.Paired)
 	}
+	if s.Copied > 0 {
+		out += fmt.Sprintf("; %d copied on the server (not uploaded)", s.Copied)
+	}
+	if s.Held != (Counts{}) {
+		out += fmt.Sprintf("; held by direction: %s", s.Held)
+	}
 	if s.Archived > 0 {
 		out += fmt.Sprintf("; %d archived", s.Archived)
 	}
@@ -109,6 +147,9 @@ func (s Stats) String() string {
 	}
 	if s.Fetched > 0 {
 		out += fmt.Sprintf("; %d placeholders fetched in full", s.Fetched)
+	}
+	if s.TagsDown+s.TagsUp > 0 {
+		out += fmt.Sprintf("; tags: %d down, %d up", s.TagsDown, s.TagsUp)
 	}
 	return out
 }
@@ -124,6 +165,10 @@ type Syncer struct {
 	ns    *nameMap // the personal namespace, once NAMESPACE answered
 	trash string   // server name of the Trash folder, "" when none
 	conns int      // connections this pass uses (see connsFor)
+	// remotes are the server's folders by name as the pass's LIST saw them.
+	remotes map[string]*remoteFolder
+	// notes are the folder notes this pass raised (see settleNotes).
+	notes map[noteKey]string
 	// rescan is a second look at every folder's keys, made when a pass is
 	// about to delete on the server (see findKey); nil until then.
 	rescan map[string]located
@@ -138,6 +183,8 @@ type Syncer struct {
 	// tmpCleaned: the first pass removed what killed passes left in the
 	// folders' tmp/ (see cleanTmp).
 	tmpCleaned bool
+	// tags is the notmuch side of tags = "notmuch", once found (tags.go).
+	tags *tagSync
 
 	mu    sync.Mutex
 	stats Stats
@@ -206,6 +253,7 @@ func (s *Syncer) counted(fn func() (Stats, error)) (Stats, error) {
 // sync is Sync without the byte counts.
 func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 	s.stats = Stats{}
+	s.notes = nil
 	p := s.pool
 
 	c, err := p.get(ctx)
@@ -217,14 +265,24 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 		p.discard(c)
 		return s.stats, err
 	}
-	if err := s.readQuota(c); err != nil {
-		p.discard(c)
-		return s.stats, err
+	if !s.opts.DryRun {
+		if err := s.readQuota(c); err != nil {
+			p.discard(c)
+			return s.stats, err
+		}
 	}
 	p.put(c)
 	s.names = names
+	s.remotes = remotes
 
-	if err := s.resolveIntents(ctx, p); err != nil {
+	if s.opts.DryRun {
+		n, err := s.db.OpCount(s.acct.Name)
+		if err != nil {
+			return s.stats, err
+		}
+		s.planFolder(maildir.Inbox) // the plan is never nil
+		s.stats.Plan.Pending = n
+	} else if err := s.resolveIntents(ctx, p); err != nil {
 		return s.stats, err
 	}
 
@@ -266,8 +324,24 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 	s.rescan = nil
 	s.matchAcross(ok)
 	s.keepDeletesSeenIn(ok, failed)
+	s.holdOneWay(ok)
+	s.guardDeletes(ok)
+	if s.opts.DryRun {
+		s.describe(ok)
+		return s.stats, detectErr
+	}
+	if err := s.settleNotes(); err != nil {
+		return s.stats, err
+	}
 	// Phase B: apply.
 	err = errors.Join(detectErr, s.parallel(ctx, p, ok, (*job).apply))
+	// Keywords ↔ notmuch tags, with the pairs up to date (tags.go). A
+	// notmuch problem does not fail the pass: mail first, tags next time.
+	if err == nil {
+		if terr := s.tagStep(ctx, ok); terr != nil {
+			s.warn("%v", terr)
+		}
+	}
 	// Then archive_after, with the state up to date.
 	err = errors.Join(err, s.archiveStep(ctx))
 	return s.stats, err
@@ -389,8 +463,8 @@ func isConnError(err error) bool {
 // has LIST-STATUS) and reads its namespace.
 func (s *Syncer) listRemote(c *Conn) (nameMap, map[string]*remoteFolder, error) {
 	var nm nameMap
-	caps := c.caps()
-	if c.selected != "" {
+	caps := c.Caps()
+	if c.Selected() != "" {
 		// Dovecot answers STATUS for the selected folder from the
 		// session's view: a connection kept from an earlier pass must
 		// leave it (UNSELECT costs nothing) or catch up (NOOP syncs
@@ -399,7 +473,7 @@ func (s *Syncer) listRemote(c *Conn) (nameMap, map[string]*remoteFolder, error) 
 			if err := c.Unselect().Wait(); err != nil {
 				return nm, nil, err
 			}
-			c.selected, c.sel = "", nil
+			c.ClearSelected()
 		} else if err := c.Noop().Wait(); err != nil {
 			return nm, nil, err
 		}
@@ -475,13 +549,32 @@ func SyncAccount(ctx context.Context, acct *config.Account, db *state.DB, opts O
 		}
 		opts.Password = pw
 	}
-	store, err := maildir.Open(acct.Maildir, acct.Layout)
+	store, err := openStore(acct, opts.DryRun)
 	if err != nil {
 		return Stats{}, err
 	}
 	s := New(acct, store, db, opts)
 	defer s.Close()
 	return s.Sync(ctx)
+}
+
+// openStore opens the account's Maildir; a dry run does not create its
+// root when it is missing.
+func openStore(acct *config.Account, dryRun bool) (*maildir.Store, error) {
+	if dryRun {
+		if _, err := os.Stat(acct.Maildir); err != nil {
+			abs, aerr := filepath.Abs(acct.Maildir)
+			if aerr != nil {
+				return nil, aerr
+			}
+			layout := acct.Layout
+			if layout == "" {
+				layout = maildir.LayoutVerbatim
+			}
+			return &maildir.Store{Root: abs, Layout: layout}, nil
+		}
+	}
+	return maildir.Open(acct.Maildir, acct.Layout)
 }
 
 // bulkMessages is the number of new server messages from which a pass uses

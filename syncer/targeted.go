@@ -90,6 +90,12 @@ func (s *Syncer) applyOn(ctx context.Context, c *Conn, jobs []*job) error {
 	// One connection does it all: its slot is taken.
 	lc := &lazyConn{p: s.pool, ctx: ctx, sem: make(chan struct{}, 1), c: c}
 	lc.sem <- struct{}{}
+	s.holdOneWay(jobs)
+	if s.guardTrips(jobs) {
+		// A mass delete: a full pass refuses it and says so.
+		lc.release(nil)
+		return ErrFullPass
+	}
 	var errs []error
 	for _, j := range jobs {
 		if j.quiet {
@@ -186,7 +192,7 @@ func (j *job) quickDetect(c *Conn, expunged []uint32) error {
 	if err != nil {
 		return err
 	}
-	if sel.UIDValidity != st.UIDValidity || !c.condstore || st.HighestModSeq == 0 || sel.HighestModSeq == 0 {
+	if sel.UIDValidity != st.UIDValidity || !c.CondStore() || st.HighestModSeq == 0 || sel.HighestModSeq == 0 {
 		return ErrFullPass
 	}
 	j.newSt = st

@@ -7,19 +7,23 @@ import (
 
 	"github.com/mailmirror/mailmirror/auth"
 	"github.com/mailmirror/mailmirror/config"
+	"github.com/mailmirror/mailmirror/tags"
 )
 
 func init() {
 	register("check", "validate the config and print one line per account", runCheck)
 }
 
-// runCheck loads and validates the config. It prints one summary line per
-// account on stdout, or every problem on stderr and exits 1. With
-// --secrets it also obtains each password (running password_command) and
-// reports ok or failed, never the password.
+// runCheck loads and validates the config, then signs in to every
+// account's server. It prints one summary line per account on stdout, or
+// every problem on stderr (with a hint when the port or TLS mode looks
+// wrong) and exits 1. With --offline it only validates; --secrets then
+// also obtains each password (running password_command) and reports ok or
+// failed, never the password.
 func runCheck(e *Env) int {
-	fs := e.Flags("check", "check [--config FILE] [--secrets]")
-	secrets := fs.Bool("secrets", false, "also obtain each account's password (runs password_command) and report ok or failed")
+	fs := e.Flags("check", "check [--config FILE] [--offline [--secrets]]")
+	secrets := fs.Bool("secrets", false, "with --offline: also obtain each account's password (runs password_command) and report ok or failed")
+	offline := fs.Bool("offline", false, "only validate the file: do not connect to the servers")
 	if ok, code := e.Parse(fs); !ok {
 		return code
 	}
@@ -50,6 +54,9 @@ func runCheck(e *Env) int {
 		fmt.Fprintf(e.Stdout, "%s: no accounts (the daemon will wait)\n", path)
 		return ExitOK
 	}
+	if !*offline {
+		return checkOnline(e, cfg)
+	}
 	code := ExitOK
 	for _, a := range cfg.Accounts {
 		line := accountSummary(a)
@@ -57,13 +64,43 @@ func runCheck(e *Env) int {
 			what, err := checkSecret(a)
 			if err != nil {
 				line += " " + what + "=failed"
-				fmt.Fprintf(e.Stderr, "mailmirror check: %v\n", err)
+				fmt.Fprintf(e.Stderr, "mailmirror check: %s\n", accountError(a.Name, err))
 				code = ExitFailure
 			} else {
 				line += " " + what + "=ok"
 			}
 		}
+		if a.Tags != "" {
+			if _, err := tags.Check(context.Background(), a.Maildir); err != nil {
+				line += " tags=failed"
+				fmt.Fprintf(e.Stderr, "mailmirror check: account %q: tags: %v\n", a.Name, err)
+				code = ExitFailure
+			} else {
+				line += " tags=" + a.Tags
+			}
+		}
 		fmt.Fprintln(e.Stdout, line)
+	}
+	return code
+}
+
+// checkOnline signs in to every account's server, one after the other,
+// and prints the summary line with "signed in" or "failed", the error and
+// a hint on stderr.
+func checkOnline(e *Env, cfg *config.Config) int {
+	code := ExitOK
+	for _, a := range cfg.Accounts {
+		hint, err := signIn(context.Background(), a)
+		if err != nil {
+			fmt.Fprintln(e.Stdout, accountSummary(a)+" sign-in=failed")
+			fmt.Fprintf(e.Stderr, "mailmirror check: %s\n", accountError(a.Name, err))
+			if hint != "" {
+				fmt.Fprintf(e.Stderr, "mailmirror check: hint: %s\n", hint)
+			}
+			code = ExitFailure
+			continue
+		}
+		fmt.Fprintln(e.Stdout, accountSummary(a)+" sign-in=ok")
 	}
 	return code
 }

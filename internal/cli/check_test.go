@@ -72,14 +72,14 @@ layout = "maildir++"
 `)
 	want := "work: imap user@imap.example.com:993 tls=implicit maildir=" + filepath.Join(home, "Mail", "work") + " layout=verbatim\n" +
 		"isp: pop3 me@isp@[::1]:110 tls=starttls maildir=/srv/mail/isp layout=maildir++\n"
-	for _, args := range [][]string{{"--config", name, "check"}, {"check", "--config", name}} {
+	for _, args := range [][]string{{"--config", name, "check", "--offline"}, {"check", "--offline", "--config", name}} {
 		code, out, errOut := runMain(t, args...)
 		if code != ExitOK || out != want || errOut != "" {
 			t.Errorf("%q: exit %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s", args, code, out, want, errOut)
 		}
 	}
 	t.Setenv("MAILMIRROR_CONFIG", name)
-	if code, out, _ := runMain(t, "check"); code != ExitOK || out != want {
+	if code, out, _ := runMain(t, "check", "--offline"); code != ExitOK || out != want {
 		t.Errorf("with $MAILMIRROR_CONFIG: exit %d, stdout %q", code, out)
 	}
 	if _, err := os.Stat(ran); !os.IsNotExist(err) {
@@ -114,7 +114,7 @@ password_env = "MM_CHECK_TEST_UNSET"
 maildir = "/m/env"
 `)
 	os.Unsetenv("MM_CHECK_TEST_UNSET")
-	code, out, errOut := runMain(t, "check", "--secrets", "--config", name)
+	code, out, errOut := runMain(t, "check", "--offline", "--secrets", "--config", name)
 	wantOut := "good: imap u@imap.example.com:993 tls=implicit maildir=/m/good layout=verbatim password=ok\n" +
 		"bad: imap u@imap.example.com:993 tls=implicit maildir=/m/bad layout=verbatim password=failed\n" +
 		"env: pop3 u@pop.example.com:995 tls=implicit maildir=/m/env layout=verbatim password=failed\n"
@@ -142,7 +142,7 @@ poll_interval = "-5s"
 `)
 	code, out, errOut := runMain(t, "check", "--config", name)
 	want := `config.toml:1: log_level: must be "debug", "info", "warn" or "error", got "loud"
-config.toml:7: account "work": unknown key "pasword"
+config.toml:7: account "work": unknown key "pasword"; did you mean password?
 config.toml:10: account "work": poll_interval: must be positive, got "-5s"
 mailmirror check: ` + name + `: 3 problems
 `

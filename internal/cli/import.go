@@ -35,7 +35,7 @@ var importSources = map[string]struct {
 // output; stderr gets a summary, the warnings, and the problems the
 // result still has as a config.
 func runImport(e *Env) int {
-	flags := e.Flags("import", "import mbsync|offlineimap [FILE] [--output NEW-FILE]")
+	flags := e.FlagsNoConfig("import", "import mbsync|offlineimap [FILE] [--output NEW-FILE]")
 	output := flags.String("output", "", "write the config to this new file (mode 0600) instead of stdout")
 	if ok, code := e.Parse(flags); !ok {
 		return code
@@ -73,7 +73,7 @@ func runImport(e *Env) int {
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		fmt.Fprintf(e.Stderr, "mailmirror import: %v\n", err)
+		fmt.Fprintf(e.Stderr, "mailmirror import: cannot read the %s config to import: %v\n", e.Args[0], err)
 		return ExitFailure
 	}
 	res, err := src.convert(data, path)
@@ -82,20 +82,17 @@ func runImport(e *Env) int {
 		return ExitFailure
 	}
 
+	if len(res.Refused) > 0 {
+		fmt.Fprintf(e.Stderr, "mailmirror import: %s: nothing written: %s change what a channel does in a way mailmirror would not follow:\n", path, plural(len(res.Refused), "line"))
+		for _, r := range res.Refused {
+			fmt.Fprintf(e.Stderr, "  %s\n", r)
+		}
+		fmt.Fprintf(e.Stderr, "mailmirror import: change those lines in a copy of %s and import the copy\n", path)
+		return ExitFailure
+	}
 	if *output != "" {
-		f, err := os.OpenFile(*output, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			fmt.Fprintf(e.Stderr, "mailmirror import: %s already exists; remove it or choose another name\n", *output)
-			return ExitFailure
-		}
-		if err == nil {
-			_, err = f.WriteString(res.TOML)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-		}
-		if err != nil {
-			fmt.Fprintf(e.Stderr, "mailmirror import: %v\n", err)
+		if err := writeNewFile(*output, res.TOML); err != nil {
+			fmt.Fprintf(e.Stderr, "mailmirror import: --output: %v\n", err)
 			return ExitFailure
 		}
 	} else {
@@ -111,6 +108,41 @@ func runImport(e *Env) int {
 		fmt.Fprintf(e.Stderr, "mailmirror import: the translated config is not valid yet (lines of output.toml refer to the output):\n%v\n", err)
 	}
 	return ExitOK
+}
+
+// writeNewFile creates name (mode 0600, never over an existing file) with
+// text, creating its directory (mode 0700) when missing. Errors say which
+// step failed.
+func writeNewFile(name, text string) error {
+	dir := filepath.Dir(name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("cannot create the directory %s: %w", dir, cause(err))
+	}
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%s already exists; remove it or choose another name", name)
+	}
+	if err != nil {
+		return fmt.Errorf("cannot create %s: %w", name, cause(err))
+	}
+	_, err = f.WriteString(text)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return fmt.Errorf("cannot write %s: %w", name, err)
+	}
+	return nil
+}
+
+// cause is the reason of a path error without its repeated path.
+func cause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 func plural(n int, what string) string {

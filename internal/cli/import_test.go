@@ -51,10 +51,10 @@ func TestImportMbsync(t *testing.T) {
 			a.Maildir != filepath.Join(home, "Mail", "work") || strings.Join(a.Folders, ",") != "*,!Spam" {
 			t.Errorf("account %+v", a)
 		}
-		if !strings.Contains(out, "# not translated: Sync All  # ") {
-			t.Errorf("Sync All not kept as a comment:\n%s", out)
+		if strings.Contains(out, "Sync All") || a.Direction != "both" {
+			t.Errorf("Sync All (two-way, as mailmirror) not translated:\n%s", out)
 		}
-		if want := "mailmirror import: " + rc + ": translated 1 account, 1 line not translated (see the \"# not translated\" comments)\n"; errOut != want {
+		if want := "mailmirror import: " + rc + ": translated 1 account, 0 lines not translated (see the \"# not translated\" comments)\n"; errOut != want {
 			t.Errorf("stderr %q, want %q", errOut, want)
 		}
 	}
@@ -99,7 +99,7 @@ func TestImportOfflineIMAPDefaultsAndOutput(t *testing.T) {
 	}
 	// Never overwrite.
 	if code, _, errOut := runMain(t, "import", "offlineimap", "--output", out); code != ExitFailure ||
-		errOut != "mailmirror import: "+out+" already exists; remove it or choose another name\n" {
+		errOut != "mailmirror import: --output: "+out+" already exists; remove it or choose another name\n" {
 		t.Errorf("second run: exit %d, stderr %q", code, errOut)
 	}
 }
@@ -131,10 +131,67 @@ func TestImportUsage(t *testing.T) {
 	}
 	missing := filepath.Join(t.TempDir(), "nope")
 	if code, _, errOut := runMain(t, "import", "mbsync", missing); code != ExitFailure ||
-		errOut != "mailmirror import: open "+missing+": no such file or directory\n" {
+		errOut != "mailmirror import: cannot read the mbsync config to import: open "+missing+": no such file or directory\n" {
 		t.Errorf("missing file: exit %d, stderr %q", code, errOut)
 	}
 	if code, _, errOut := runMain(t, "import", "mbsync"); code != ExitFailure || !strings.Contains(errOut, ".mbsyncrc: no such file") {
 		t.Errorf("missing default: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// On a fresh home --output creates ~/.config/mailmirror (0700) and the
+// file (0600); a directory that cannot be made is named as such, not
+// mistaken for the input.
+func TestImportOutputFreshHome(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	rc := filepath.Join(home, ".mbsyncrc")
+	text := "IMAPStore r\nHost h.example.com\nUser u\nPassCmd p\n\nMaildirStore l\nPath ~/Mail/\nInbox ~/Mail/INBOX\n\nChannel c\nFar :r:\nNear :l:\nSync Pull\n"
+	if err := os.WriteFile(rc, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(home, ".config", "mailmirror", "config.toml")
+	code, _, errOut := runMain(t, "import", "mbsync", "--output", out)
+	if code != ExitOK {
+		t.Fatalf("exit %d, stderr %s", code, errOut)
+	}
+	for p, want := range map[string]os.FileMode{filepath.Dir(out): 0o700, out: 0o600} {
+		info, err := os.Stat(p)
+		if err != nil || info.Mode().Perm() != want {
+			t.Errorf("%s: %v, mode %v, want %o", p, err, info, want)
+		}
+	}
+	c, err := config.Load(out)
+	if err != nil || c.Accounts[0].Direction != "pull" {
+		t.Fatalf("load: %v", err)
+	}
+	// A file where the directory should be.
+	blocker := filepath.Join(home, "blocker")
+	os.WriteFile(blocker, nil, 0o600)
+	bad := filepath.Join(blocker, "mailmirror", "config.toml")
+	code, _, errOut = runMain(t, "import", "mbsync", "--output", bad)
+	if want := "mailmirror import: --output: cannot create the directory " + filepath.Dir(bad) + ": not a directory\n"; code != ExitFailure || errOut != want {
+		t.Errorf("exit %d, stderr %q, want %q", code, errOut, want)
+	}
+}
+
+// A line mailmirror would not follow makes the import fail and write
+// nothing, naming the line.
+func TestImportRefusesBehaviourChange(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	rc := filepath.Join(home, ".mbsyncrc")
+	text := "IMAPStore r\nHost h.example.com\nUser u\nPassCmd p\n\nMaildirStore l\nPath ~/Mail/\n\nChannel c\nFar :r:\nNear :l:\nSync Pull Flags\n"
+	if err := os.WriteFile(rc, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(home, "config.toml")
+	code, stdout, errOut := runMain(t, "import", "mbsync", "--output", out)
+	if code != ExitFailure || stdout != "" || !strings.Contains(errOut, "nothing written: 1 line change what a channel does") ||
+		!strings.Contains(errOut, "  line 12: Sync Pull Flags: mbsync kept messages that were deleted") {
+		t.Errorf("exit %d, stdout %q, stderr:\n%s", code, stdout, errOut)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("output written")
 	}
 }

@@ -101,8 +101,9 @@ maildir = %q
 		}
 		out.Write(o.Bytes())
 	}
-	run(0, "--config", cfgPath, "check")
-	run(0, "--config", cfgPath, "check", "--secrets")
+	run(0, "--config", cfgPath, "check", "--offline")
+	run(0, "--config", cfgPath, "check", "--offline", "--secrets")
+	run(1, "--config", cfgPath, "check") // signs in: "wrong" fails, its password never shown
 	run(0, "--config", cfgPath, "sync", "imap", "pop")
 	run(1, "--config", cfgPath, "sync")
 	run(0, "--config", cfgPath, "sync", "imap")
