@@ -83,8 +83,12 @@ type linkResult struct {
 	Syncs    int     `json:"syncs"`     // runs until one succeeded with the Maildir equal to the server
 	Complete bool    `json:"complete"`  // within maxLinkSyncs
 	Out      int64   `json:"out_bytes"` // what Dovecot sent, all syncs together
+	// Received is what reached the tool through the link (Dovecot's Out
+	// also counts what it wrote into sockets that a drop then lost).
 	// CleanOut is what Dovecot sent for the same tool's first sync
-	// without the link; Twice is Out - CleanOut: bytes sent again.
+	// without the link; Twice is Received - CleanOut: bytes fetched
+	// again.
+	Received    int64 `json:"received_bytes"`
 	CleanOut    int64 `json:"clean_out_bytes"`
 	Twice       int64 `json:"fetched_twice_bytes"`
 	Dropped     int   `json:"connections_dropped"`
@@ -142,19 +146,20 @@ func runLink(l link, work, repo string, srv *corpus.Server, tools []*tool) (map[
 		}
 		r.Seconds = time.Since(start).Seconds()
 		r.Dropped = p.Dropped()
+		r.Received = p.Through(faultproxy.Down)
 		p.Close()
 		after, err := srv.SettledCounters(before.IMAPSessions+1, settleTimeout)
 		if err != nil {
 			return nil, err
 		}
 		r.Out = after.Out - before.Out
-		r.Twice = max(0, r.Out-r.CleanOut)
+		r.Twice = max(0, r.Received-r.CleanOut)
 		out[t.name] = r
 	}
-	fmt.Printf("\n| first sync through %q | time | syncs | connections dropped | bytes sent | sent twice | complete |\n|---|---|---|---|---|---|---|\n", l.Spec)
+	fmt.Printf("\n| first sync through %q | time | syncs | connections dropped | received | fetched twice | server sent | complete |\n|---|---|---|---|---|---|---|---|\n", l.Spec)
 	for _, t := range tools {
 		r := out[t.name]
-		fmt.Printf("| %s | %.1f s | %d | %d | %s | %s (%.0f%%) | %v |\n", t.name, r.Seconds, r.Syncs, r.Dropped, human(r.Out), human(r.Twice), 100*float64(r.Twice)/float64(max(1, r.CleanOut)), r.Complete)
+		fmt.Printf("| %s | %.1f s | %d | %d | %s | %s (%.0f%%) | %s | %v |\n", t.name, r.Seconds, r.Syncs, r.Dropped, human(r.Received), human(r.Twice), 100*float64(r.Twice)/float64(max(1, r.CleanOut)), human(r.Out), r.Complete)
 	}
 	fmt.Println("(times include a 1.1 s rest between syncs of one tool; the machine may be shared)")
 	return out, nil

@@ -105,12 +105,13 @@ type Proxy struct {
 	fired    chan struct{}
 	stalled  bool
 	refuse   bool
-	rate     int           // bytes per second per direction; 0 = unlimited
-	dropAt   int64         // new connections end after this many bytes; 0 = never
-	latency  time.Duration // added to each direction of new connections
-	dropped  int           // connections ended by dropAt
-	linkRate int           // bytes per second per direction, all connections together; 0 = unlimited
-	linkNext [2]time.Time  // per direction: when the shared link is free again
+	rate     int             // bytes per second per direction; 0 = unlimited
+	dropAt   int64           // new connections end after this many bytes; 0 = never
+	latency  time.Duration   // added to each direction of new connections
+	dropped  int             // connections ended by dropAt
+	linkRate int             // bytes per second per direction, all connections together; 0 = unlimited
+	linkNext [2]time.Time    // per direction: when the shared link is free again
+	through  [2]atomic.Int64 // bytes delivered per direction, all connections
 	filter   func(line []byte) []byte
 	record   bool
 	upBytes  bytes.Buffer
@@ -263,6 +264,11 @@ func (p *Proxy) SetDropAfter(n int64) {
 	p.dropAt = n
 	p.mu.Unlock()
 }
+
+// Through is how many bytes the proxy delivered in direction dir so far,
+// every connection together: what reached the client (Down) or the server
+// (Up), unlike what the sender wrote into sockets a drop then lost.
+func (p *Proxy) Through(dir Direction) int64 { return p.through[dir].Load() }
 
 // Dropped is how many connections SetDropAfter's limit ended so far.
 func (p *Proxy) Dropped() int {
@@ -616,6 +622,7 @@ func (c *conn) forward(dir Direction, dst net.Conn, data []byte) bool {
 		if _, err := dst.Write(data[:n]); err != nil {
 			return false
 		}
+		c.p.through[dir].Add(int64(n))
 		if record {
 			c.p.mu.Lock()
 			c.p.upBytes.Write(data[:n])

@@ -233,6 +233,9 @@ func TestDropAfterBytesEveryConnection(t *testing.T) {
 	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, g) {
 		t.Errorf("without the limit: %v", err)
 	}
+	if n := p.Through(Down); n != int64(2000+len(g)) {
+		t.Errorf("Through(Down) = %d, want %d", n, 2000+len(g))
+	}
 }
 
 func TestLatencyDelaysEachDirection(t *testing.T) {
