@@ -172,6 +172,7 @@ func TestDefectFlagRenameRaceKeepsOldBase(t *testing.T) {
 	// While the pass sends \Seen to the server, the user marks it unread
 	// again: the pass's own rename then finds no file.
 	var raced atomic.Bool
+	srv.Lock()
 	srv.Hook = func(s *fakeimap.Session, c *fakeimap.Command) bool {
 		if c.Name == "UID STORE" && !raced.Load() {
 			raced.Store(true)
@@ -179,11 +180,14 @@ func TestDefectFlagRenameRaceKeepsOldBase(t *testing.T) {
 		}
 		return false
 	}
+	srv.Unlock()
 	h.mustPass()
 	if !raced.Load() {
 		t.Fatal("the pass sent no STORE")
 	}
+	srv.Lock()
 	srv.Hook = nil
+	srv.Unlock()
 	h.mustPass()
 	got := fakeIDs(srv, "INBOX")
 	if len(got) != 1 || !strings.Contains(got[0], `\Flagged`) {
