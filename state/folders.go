@@ -19,15 +19,19 @@ type Folder struct {
 	// LocalStamp fingerprints the local folder (modification times of new/
 	// and cur/) as of the last pass; "" forces a scan.
 	LocalStamp string
+	// OldMessages counts the server messages that max_age leaves out
+	// (never paired) as of the last pass: they count when the server's
+	// message count is checked.
+	OldMessages uint32
 }
 
-const folderCols = `id, account, name, remote, uidvalidity, uidnext, messages, highestmodseq, local_stamp`
+const folderCols = `id, account, name, remote, uidvalidity, uidnext, messages, highestmodseq, local_stamp, old_messages`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanFolder(r scanner) (Folder, error) {
 	var f Folder
-	err := r.Scan(&f.ID, &f.Account, &f.Name, &f.Remote, &f.UIDValidity, &f.UIDNext, &f.Messages, &f.HighestModSeq, &f.LocalStamp)
+	err := r.Scan(&f.ID, &f.Account, &f.Name, &f.Remote, &f.UIDValidity, &f.UIDNext, &f.Messages, &f.HighestModSeq, &f.LocalStamp, &f.OldMessages)
 	return f, err
 }
 
@@ -88,8 +92,8 @@ func (t *Tx) EnsureFolder(account, name, remote string) (Folder, error) {
 
 // UpdateFolder stores a folder's remote name and server counters.
 func (t *Tx) UpdateFolder(f Folder) error {
-	_, err := t.tx.Exec(`UPDATE folders SET remote = ?, uidvalidity = ?, uidnext = ?, messages = ?, highestmodseq = ?, local_stamp = ? WHERE id = ?`,
-		f.Remote, f.UIDValidity, f.UIDNext, f.Messages, f.HighestModSeq, f.LocalStamp, f.ID)
+	_, err := t.tx.Exec(`UPDATE folders SET remote = ?, uidvalidity = ?, uidnext = ?, messages = ?, highestmodseq = ?, local_stamp = ?, old_messages = ? WHERE id = ?`,
+		f.Remote, f.UIDValidity, f.UIDNext, f.Messages, f.HighestModSeq, f.LocalStamp, f.OldMessages, f.ID)
 	if err != nil {
 		return fmt.Errorf("state: update folder: %w", err)
 	}

@@ -90,7 +90,7 @@ func (d *DB) PairByKey(account, key string) (Pair, Folder, bool, error) {
 	var p Pair
 	var f Folder
 	err := row.Scan(&p.FolderID, &p.UID, &p.Key, &p.Flags, &p.Size, &p.MsgID, &p.Placeholder,
-		&f.ID, &f.Account, &f.Name, &f.Remote, &f.UIDValidity, &f.UIDNext, &f.Messages, &f.HighestModSeq, &f.LocalStamp)
+		&f.ID, &f.Account, &f.Name, &f.Remote, &f.UIDValidity, &f.UIDNext, &f.Messages, &f.HighestModSeq, &f.LocalStamp, &f.OldMessages)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Pair{}, Folder{}, false, nil
 	}

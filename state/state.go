@@ -326,6 +326,8 @@ var migrations = []string{
 		revision INTEGER NOT NULL,
 		stamp TEXT NOT NULL DEFAULT ''
 	);`,
+	// 8: server messages max_age leaves out, per folder.
+	`ALTER TABLE folders ADD COLUMN old_messages INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // SchemaVersion is the schema version this build writes.

@@ -172,6 +172,7 @@ func TestDefectFlagRenameRaceKeepsOldBase(t *testing.T) {
 	// While the pass sends \Seen to the server, the user marks it unread
 	// again: the pass's own rename then finds no file.
 	var raced atomic.Bool
+	srv.Lock()
 	srv.Hook = func(s *fakeimap.Session, c *fakeimap.Command) bool {
 		if c.Name == "UID STORE" && !raced.Load() {
 			raced.Store(true)
@@ -179,11 +180,14 @@ func TestDefectFlagRenameRaceKeepsOldBase(t *testing.T) {
 		}
 		return false
 	}
+	srv.Unlock()
 	h.mustPass()
 	if !raced.Load() {
 		t.Fatal("the pass sent no STORE")
 	}
+	srv.Lock()
 	srv.Hook = nil
+	srv.Unlock()
 	h.mustPass()
 	got := fakeIDs(srv, "INBOX")
 	if len(got) != 1 || !strings.Contains(got[0], `\Flagged`) {
@@ -480,5 +484,56 @@ func TestDefectLocalErrorsAreNotConnectionErrors(t *testing.T) {
 	os.Mkdir(tmp, 0o700)
 	if st := h.mustPass(); st.Down.New != 1 {
 		t.Errorf("after the fix: %v", st)
+	}
+}
+
+// Defect c: with max_age, the old messages left on the server unpaired
+// must count when the server's message count is checked: otherwise every
+// pass searched and fetched their identities again, and an expunge that
+// happened to even the counts out was missed for good.
+func TestDefectMaxAgeCountsOldMessages(t *testing.T) {
+	srv := fakeimap.New()
+	h := newHostile(t, srv)
+	h.acct.MaxAge = 30 * 24 * time.Hour
+	srv.Lock()
+	inbox := srv.Mailbox("INBOX")
+	inbox.Add(h.msg("old, left on the server")) // dated 2025
+	var recent [][]byte
+	var gone *fakeimap.Message
+	for i := 0; i < 2; i++ {
+		recent = append(recent, h.msg(fmt.Sprintf("recent %d", i)))
+		m := inbox.Add(recent[i], `\Seen`)
+		m.Date = time.Now().Add(-time.Hour)
+		gone = m
+	}
+	srv.Unlock()
+	if st := h.mustPass(); st.Down.New != 2 {
+		t.Fatalf("first pass: %v, want the 2 recent messages", st)
+	}
+	// A local flag change: the folder is looked at again, the server has
+	// not changed.
+	p := h.localFile("INBOX", testenv.MessageIDOf(recent[0]))
+	if err := os.Rename(p, p+"F"); err != nil {
+		t.Fatal(err)
+	}
+	n := len(srv.Commands())
+	if st := h.mustPass(); st.Up.Flags != 1 {
+		t.Errorf("second pass: %v", st)
+	}
+	for _, c := range srv.Commands()[n:] {
+		if strings.Contains(c, "UID SEARCH") || (strings.Contains(c, "UID FETCH 1 ") || strings.Contains(c, "UID FETCH 1:")) && strings.Contains(c, "HEADER.FIELDS") {
+			t.Errorf("second pass looked at the old message again: %s", c)
+		}
+	}
+	// Another client expunges a recent message: 2 messages on the server,
+	// as many as the pairs.
+	srv.Lock()
+	inbox.Messages = slices.DeleteFunc(inbox.Messages, func(m *fakeimap.Message) bool { return m == gone })
+	inbox.HighestModSeq++
+	srv.Unlock()
+	h.mustPass()
+	local := h.local()["INBOX"]
+	if len(local) != 1 || local[0].MessageID != testenv.MessageIDOf(recent[0]) {
+		t.Errorf("local INBOX after the expunge: %d messages, want only %s", len(local), testenv.MessageIDOf(recent[0]))
 	}
 }

@@ -320,6 +320,7 @@ func (j *job) detectServer(c *Conn) error {
 		for uid := range j.pairs {
 			j.serverGone[uid] = true
 		}
+		j.newSt.OldMessages = 0
 		return nil
 	}
 	from := st.UIDNext
@@ -389,13 +390,16 @@ func (j *job) detectServer(c *Conn) error {
 	}
 	// Expunged messages.
 	if full == nil {
-		want := uint32(len(j.pairs))
+		// The old messages max_age leaves out count too.
+		want := uint32(len(j.pairs)) + st.OldMessages
 		for uid := range newUIDs {
 			if _, paired := j.pairs[uid]; !paired {
 				want++
 			}
 		}
-		if sel.NumMessages != want {
+		if sel.NumMessages == want {
+			j.old += int(st.OldMessages)
+		} else {
 			all, err := searchAll(c, sel.NumMessages)
 			if err != nil {
 				return err
@@ -418,14 +422,41 @@ func (j *job) detectServer(c *Conn) error {
 				j.serverGone[uid] = true
 			}
 		}
+		if missing, err = j.countOld(c, missing); err != nil {
+			return err
+		}
 		if len(missing) > 0 {
 			if _, err := j.fetchMetaResuming(c, missing, nil, newUIDs); err != nil {
 				return err
 			}
 		}
 	}
+	j.newSt.OldMessages = uint32(j.old)
 	j.checkAccounted(sel.NumMessages)
 	return nil
+}
+
+// countOld counts, with max_age, the messages of set that it leaves out,
+// by their INTERNALDATE alone (a few bytes each, not their identity), and
+// returns the others.
+func (j *job) countOld(c *Conn, set imap.UIDSet) (imap.UIDSet, error) {
+	if j.s.acct.MaxAgeFor(j.local) <= 0 || len(set) == 0 {
+		return set, nil
+	}
+	var rest imap.UIDSet
+	err := each(c, c.Fetch(set, &imap.FetchOptions{UID: true, InternalDate: true}), func(m *imapclient.FetchMessageBuffer) {
+		switch {
+		case m.UID == 0:
+		case j.tooOld(&serverMsg{uid: uint32(m.UID), date: m.InternalDate}):
+			j.old++
+		default:
+			rest.AddNum(m.UID)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fetch dates: %w", err)
+	}
+	return rest, nil
 }
 
 // checkAccounted makes sure every message the server counts is either
@@ -466,6 +497,7 @@ func (j *job) detectReset(c *Conn, sel *imap.SelectData) error {
 	var set imap.UIDSet
 	set.AddRange(1, 0)
 	_, err := j.fetchMetaResuming(c, set, nil, map[uint32]bool{})
+	j.newSt.OldMessages = uint32(j.old)
 	return err
 }
 

@@ -1,9 +1,14 @@
 package syncer
 
 import (
+	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailmirror/mailmirror/internal/testenv"
+	"github.com/mailmirror/mailmirror/internal/testenv/fakeimap"
 )
 
 // Issue 19.1: a first sync through a link that drops every connection
@@ -53,4 +58,38 @@ func TestSlowLinkFirstSyncThroughDroppingLink(t *testing.T) {
 	}
 	f.noPartialFiles()
 	f.compare()
+}
+
+// Issue 19.1: one folder whose metadata step keeps failing on a broken
+// connection does not stop the pass for the others.
+func TestSlowLinkOtherFoldersGoOn(t *testing.T) {
+	srv := fakeimap.New()
+	h := newHostile(t, srv)
+	srv.Lock()
+	bad := srv.AddMailbox("Broken")
+	bad.Add(h.msg("never described"))
+	var good [][]byte
+	for i := 0; i < 3; i++ {
+		good = append(good, h.msg(fmt.Sprintf("good %d", i)))
+		srv.Mailbox("INBOX").Add(good[i])
+	}
+	srv.Unlock()
+	// Every description of Broken's message breaks the connection.
+	srv.OnFetch = func(s *fakeimap.Session, mb *fakeimap.Mailbox, m *fakeimap.Message, resp []byte) []byte {
+		if mb == bad && bytes.Contains(resp, []byte("HEADER.FIELDS")) {
+			return []byte("* 1 FETCH (UID {garbage\r\n")
+		}
+		return resp
+	}
+	_, err := h.pass()
+	if err == nil || !strings.Contains(err.Error(), `"Broken"`) {
+		t.Errorf("pass = %v, want an error naming Broken", err)
+	}
+	local := h.local()["INBOX"]
+	if len(local) != len(good) {
+		t.Fatalf("INBOX has %d local messages, want %d: the broken folder stopped the others", len(local), len(good))
+	}
+	for _, raw := range good {
+		h.localFile("INBOX", testenv.MessageIDOf(raw))
+	}
 }

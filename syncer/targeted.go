@@ -264,6 +264,7 @@ func (j *job) quickDetect(c *Conn, expunged []uint32) error {
 			return err
 		}
 	}
+	j.newSt.OldMessages = st.OldMessages + uint32(j.old)
 	// The count must add up: what was there, less what went, plus what
 	// is new.
 	gone := 0

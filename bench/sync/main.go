@@ -6,6 +6,7 @@
 //
 //	go run ./bench/sync [-messages 10000] [-seed 1] [-runs 5] [-keep]
 //	                    [-load maildir|append] [-no-mbsync] [-profile FILE]
+//	                    [-link rate=10Mbit,drop=4MB[,latency=20ms]]
 //	go run ./bench/sync -tags [-messages N] [-runs N]
 //
 // It generates the corpus of bench/corpus (10,000 messages, 4 folders, about
@@ -27,6 +28,14 @@
 // compared with the server message by message (Message-ID and flags).
 // It prints a table with mailmirror / mbsync ratios against the targets of
 // issues 3 and 10 and writes the results to bench/out/sync.json.
+//
+// -link SPEC replaces the runs above by each tool's first sync through the
+// fault proxy (internal/testenv/faultproxy) shaped as SPEC: a rate shared by
+// all connections, each connection dropped after so many bytes, a latency.
+// A tool is run again until a run succeeds with its Maildir equal to the
+// server (at most 30 runs); the time of all runs, their number, the bytes
+// Dovecot sent and how many of them it had sent before (against the tool's
+// own first sync without the link) are printed side by side.
 //
 // -profile FILE runs mailmirror's first sync in this process instead
 // (syncer.SyncAccount with the same config) with a CPU profile written to
@@ -53,6 +62,7 @@ func main() {
 	flag.BoolVar(&o.noMbsync, "no-mbsync", false, "do not run mbsync")
 	flag.StringVar(&o.profile, "profile", "", "run mailmirror's first sync in-process with a CPU profile written to this file")
 	flag.StringVar(&o.out, "out", "bench/out/sync.json", "results file (relative to the module root)")
+	flag.StringVar(&o.link, "link", "", `instead of the usual runs, each tool's first sync through a bad link, e.g. "rate=10Mbit,drop=4MB,latency=20ms": syncs until complete, time, bytes sent twice`)
 	flag.BoolVar(&o.tags, "tags", false, `measure tags = "notmuch" instead: no-change and 1%-changed passes with and without tags (needs notmuch)`)
 	flag.Parse()
 	if flag.NArg() > 0 || o.messages < 100 || o.runs < 1 || (o.load != "maildir" && o.load != "append") {
@@ -79,5 +89,6 @@ type options struct {
 	noMbsync bool
 	profile  string
 	out      string
+	link     string
 	tags     bool
 }

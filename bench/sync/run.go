@@ -45,6 +45,9 @@ type report struct {
 	Ratios          map[string]float64      `json:"ratios,omitempty"`
 	Targets         map[string]float64      `json:"targets"`
 	Missed          []string                `json:"missed_targets,omitempty"`
+	// Link, with -link: each tool's first sync through the bad link.
+	LinkSpec *link                  `json:"link,omitempty"`
+	Link     map[string]*linkResult `json:"link_first_sync,omitempty"`
 }
 
 func run(o *options) error {
@@ -115,7 +118,7 @@ func run(o *options) error {
 	if err := buildLauncher(work, repo); err != nil {
 		return err
 	}
-	mm, cfgPath, err := newMailmirror(filepath.Join(work, "mailmirror"), repo, srv)
+	mm, cfgPath, err := newMailmirror(filepath.Join(work, "mailmirror"), repo, srv, srv.Dovecot.IMAPPort)
 	if err != nil {
 		return err
 	}
@@ -127,7 +130,7 @@ func run(o *options) error {
 	case lookErr != nil:
 		fmt.Println("mbsync: not installed (Debian: apt-get install isync)")
 	default:
-		mb, err := newMbsync(filepath.Join(work, "mbsync"), srv)
+		mb, err := newMbsync(filepath.Join(work, "mbsync"), srv, srv.Dovecot.IMAPPort)
 		if err != nil {
 			return err
 		}
@@ -159,6 +162,20 @@ func run(o *options) error {
 		}
 		fmt.Printf("%-10s %-26s %s\n", t.name, label+":", r.describe())
 		return r, nil
+	}
+
+	if o.link != "" {
+		l, err := parseLink(o.link)
+		if err != nil {
+			return err
+		}
+		rep.LinkSpec = &l
+		if rep.Link, err = runLink(l, work, repo, srv, tools); err != nil {
+			return err
+		}
+		rep.LoadAverageEnd = loadAverage()
+		fmt.Printf("load average at the end: %s\n", rep.LoadAverageEnd)
+		return writeJSON(filepath.Join(repo, o.out), rep)
 	}
 
 	// 1. First full sync.

@@ -88,8 +88,9 @@ const envPassword = "MAILMIRROR_BENCH_PASSWORD"
 
 // newMailmirror builds the binary from the module at repo into dir and
 // writes a config for the server's user, with a fresh Maildir and state
-// directory under dir. It returns the tool and the config path.
-func newMailmirror(dir, repo string, srv *corpus.Server) (*tool, string, error) {
+// directory under dir, reaching the server on port. It returns the tool
+// and the config path.
+func newMailmirror(dir, repo string, srv *corpus.Server, port int) (*tool, string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, "", err
 	}
@@ -117,7 +118,7 @@ username = %q
 password_env = %q
 maildir = %q
 idle_folders = []
-`, filepath.Join(dir, "state"), srv.Dovecot.IMAPPort, srv.User.Name, envPassword, t.maildir)
+`, filepath.Join(dir, "state"), port, srv.User.Name, envPassword, t.maildir)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, "", err
 	}
@@ -167,8 +168,9 @@ func syncInProcess(cfgPath, password, profile string) (childStats, error) {
 
 // newMbsync writes an ~/.mbsyncrc equivalent to mailmirror's config into a
 // temporary HOME under dir: plain IMAP with LOGIN, a Maildir with verbatim
-// subfolders, every folder, both ways, expunges both ways.
-func newMbsync(dir string, srv *corpus.Server) (*tool, error) {
+// subfolders, every folder, both ways, expunges both ways; the server on
+// port.
+func newMbsync(dir string, srv *corpus.Server, port int) (*tool, error) {
 	home := filepath.Join(dir, "home")
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, err
@@ -205,7 +207,7 @@ Create Both
 Expunge Both
 SyncState *
 Sync All
-`, srv.Dovecot.IMAPPort, srv.User.Name, srv.User.Password, t.maildir, t.maildir)
+`, port, srv.User.Name, srv.User.Password, t.maildir, t.maildir)
 	if err := os.WriteFile(filepath.Join(home, ".mbsyncrc"), []byte(rc), 0o600); err != nil {
 		return nil, err
 	}

@@ -105,10 +105,13 @@ type Proxy struct {
 	fired    chan struct{}
 	stalled  bool
 	refuse   bool
-	rate     int           // bytes per second per direction; 0 = unlimited
-	dropAt   int64         // new connections end after this many bytes; 0 = never
-	latency  time.Duration // added to each direction of new connections
-	dropped  int           // connections ended by dropAt
+	rate     int             // bytes per second per direction; 0 = unlimited
+	dropAt   int64           // new connections end after this many bytes; 0 = never
+	latency  time.Duration   // added to each direction of new connections
+	dropped  int             // connections ended by dropAt
+	linkRate int             // bytes per second per direction, all connections together; 0 = unlimited
+	linkNext [2]time.Time    // per direction: when the shared link is free again
+	through  [2]atomic.Int64 // bytes delivered per direction, all connections
 	filter   func(line []byte) []byte
 	record   bool
 	upBytes  bytes.Buffer
@@ -262,6 +265,11 @@ func (p *Proxy) SetDropAfter(n int64) {
 	p.mu.Unlock()
 }
 
+// Through is how many bytes the proxy delivered in direction dir so far,
+// every connection together: what reached the client (Down) or the server
+// (Up), unlike what the sender wrote into sockets a drop then lost.
+func (p *Proxy) Through(dir Direction) int64 { return p.through[dir].Load() }
+
 // Dropped is how many connections SetDropAfter's limit ended so far.
 func (p *Proxy) Dropped() int {
 	p.mu.Lock()
@@ -276,6 +284,27 @@ func (p *Proxy) SetLatency(d time.Duration) {
 	p.mu.Lock()
 	p.latency = d
 	p.mu.Unlock()
+}
+
+// SetLinkRate limits each direction of all connections together to
+// bytesPerSecond, as one link they share would (10 Mbit/s: 1_250_000);
+// 0 removes the limit.
+func (p *Proxy) SetLinkRate(bytesPerSecond int) {
+	p.mu.Lock()
+	p.linkRate = bytesPerSecond
+	p.mu.Unlock()
+}
+
+// linkDelay books n bytes of direction dir on the shared link and returns
+// how long the sender waits for them to have gone through. p.mu is held.
+func (p *Proxy) linkDelay(dir Direction, n int) time.Duration {
+	now := time.Now()
+	start := now
+	if p.linkNext[dir].After(now) {
+		start = p.linkNext[dir]
+	}
+	p.linkNext[dir] = start.Add(time.Duration(n) * time.Second / time.Duration(p.linkRate))
+	return p.linkNext[dir].Sub(now)
 }
 
 // SetServerLineFilter makes connections opened from now on pass each
@@ -567,7 +596,7 @@ func (c *conn) forward(dir Direction, dst net.Conn, data []byte) bool {
 		for c.p.stalled && !c.p.closed && !c.isDone() {
 			c.p.cond.Wait()
 		}
-		rate, record, swallow := c.p.rate, c.p.record && dir == Up, c.stalled
+		rate, record, swallow, link := c.p.rate, c.p.record && dir == Up, c.stalled, c.p.linkRate
 		c.p.mu.Unlock()
 		if c.isDone() {
 			return false
@@ -579,9 +608,21 @@ func (c *conn) forward(dir Direction, dst net.Conn, data []byte) bool {
 		if rate > 0 {
 			n = min(n, max(1, rate/20))
 		}
+		if link > 0 {
+			n = min(n, max(1, link/50))
+			c.p.mu.Lock()
+			wait := c.p.linkDelay(dir, n)
+			c.p.mu.Unlock()
+			select {
+			case <-time.After(wait):
+			case <-c.done:
+				return false
+			}
+		}
 		if _, err := dst.Write(data[:n]); err != nil {
 			return false
 		}
+		c.p.through[dir].Add(int64(n))
 		if record {
 			c.p.mu.Lock()
 			c.p.upBytes.Write(data[:n])

@@ -233,6 +233,9 @@ func TestDropAfterBytesEveryConnection(t *testing.T) {
 	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, g) {
 		t.Errorf("without the limit: %v", err)
 	}
+	if n := p.Through(Down); n != int64(2000+len(g)) {
+		t.Errorf("Through(Down) = %d, want %d", n, 2000+len(g))
+	}
 }
 
 func TestLatencyDelaysEachDirection(t *testing.T) {
@@ -251,5 +254,30 @@ func TestLatencyDelaysEachDirection(t *testing.T) {
 	}
 	if rtt := time.Since(start); rtt < 80*time.Millisecond {
 		t.Errorf("round trip %v, want at least twice the 40ms latency", rtt)
+	}
+}
+
+func TestLinkRateIsShared(t *testing.T) {
+	g := bigGreeting() // 100 KB each
+	p := New(t, streamServer(t, g))
+	p.SetLinkRate(400 << 10)
+	start := time.Now()
+	done := make(chan int, 2)
+	for i := 0; i < 2; i++ {
+		c := dial(t, p)
+		go func() {
+			got := make([]byte, len(g))
+			n, _ := io.ReadFull(c, got)
+			done <- n
+		}()
+	}
+	for i := 0; i < 2; i++ {
+		if n := <-done; n != len(g) {
+			t.Errorf("got %d bytes, want %d", n, len(g))
+		}
+	}
+	// 200 KB over a 400 KB/s link shared by both: at least about 0.5 s.
+	if d := time.Since(start); d < 400*time.Millisecond {
+		t.Errorf("two connections moved 200 KB in %v over a 400 KB/s link", d)
 	}
 }
