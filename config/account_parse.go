@@ -50,6 +50,8 @@ func (s *section) decodeAccount() *Account {
 	a.PollInterval, _ = s.duration("poll_interval")
 	a.MaxConnections, _ = s.integer("max_connections")
 	a.DeleteMode, _ = s.str("delete_mode")
+	a.DeleteGuardCount, _ = s.integer("delete_guard_count")
+	a.DeleteGuardPercent, _ = s.integer("delete_guard_percent")
 	a.Direction, _ = s.str("direction")
 	a.OnNewMail, _ = s.str("on_new_mail")
 	a.MaxAge, _ = s.duration("max_age")
@@ -104,6 +106,12 @@ func (s *section) defaults(a *Account) {
 		}
 		if !s.has("delete_mode") {
 			a.DeleteMode = DeleteExpunge
+		}
+		if !s.has("delete_guard_count") {
+			a.DeleteGuardCount = 50
+		}
+		if !s.has("delete_guard_percent") {
+			a.DeleteGuardPercent = 25
 		}
 		if !s.has("direction") {
 			a.Direction = DirectionBoth
@@ -223,6 +231,12 @@ func (s *section) validate(a *Account) {
 	}
 	if s.ok("delete_mode") {
 		s.oneOf("delete_mode", a.DeleteMode, DeleteExpunge, DeleteTrash)
+	}
+	if s.ok("delete_guard_count") && a.DeleteGuardCount < 0 {
+		s.errorf("delete_guard_count", "must not be negative, got %s", s.got("delete_guard_count"))
+	}
+	if s.ok("delete_guard_percent") && (a.DeleteGuardPercent < 1 || a.DeleteGuardPercent > 100) {
+		s.errorf("delete_guard_percent", "must be between 1 and 100, got %s", s.got("delete_guard_percent"))
 	}
 	if s.ok("direction") {
 		s.oneOf("direction", a.Direction, DirectionBoth, DirectionPull, DirectionPush)

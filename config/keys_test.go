@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the key tables of ../docs/config-reference.md and ../README.md from KeyDocs")
+var update = flag.Bool("update", false, "rewrite the key tables of ../docs/config-reference.md from KeyDocs")
 
 // references are the documents holding the key tables, each with the
 // headings of its tables mapped to KeyDoc.Table.
@@ -20,10 +20,6 @@ var references = []struct {
 		"## Top-level keys":                   TableTop,
 		"## `[[account]]` keys":               TableAccount,
 		"## `[[account.folder_policy]]` keys": TableFolderPolicy,
-	}},
-	{"../README.md", map[string]string{
-		"### Top-level keys":     TableTop,
-		"### `[[account]]` keys": TableAccount,
 	}},
 }
 

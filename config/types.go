@@ -95,6 +95,12 @@ type Account struct {
 	PollInterval   time.Duration // default 2m IMAP, 5m POP3
 	MaxConnections int           // default 4
 	DeleteMode     string        // IMAP: DeleteExpunge (default) or DeleteTrash
+	// DeleteGuardCount and DeleteGuardPercent (IMAP, defaults 50 and 25):
+	// a pass that would delete more than DeleteGuardCount messages of a
+	// folder that are also more than DeleteGuardPercent of it, on either
+	// side, leaves that folder alone (see docs/folders.md).
+	DeleteGuardCount   int
+	DeleteGuardPercent int
 	// Direction is DirectionBoth (default), DirectionPull or
 	// DirectionPush (IMAP); a folder policy may set its own (DirectionFor).
 	Direction string

@@ -651,7 +651,7 @@ func (a *account) passPOP3(ctx context.Context) passResult {
 		folder = maildir.Inbox
 	}
 	return passResult{
-		summary:  fmt.Sprintf("pop3: %d new, %d deleted on the server, %d on the server", res.Downloaded, res.Deleted, res.Messages),
+		summary:  pop3pull.Summary(res),
 		newBy:    map[string]int{folder: res.Downloaded},
 		warnings: warnings,
 		changed:  res.Downloaded > 0 || res.Deleted > 0,
@@ -715,12 +715,7 @@ func (a *account) finishPass(res passResult, reqs []*syncRequest, authFail *bool
 		st.LastError = res.err.Error()
 		st.LastErrorAt = now
 		st.Reason = res.err.Error()
-		switch {
-		case *authFail:
-			st.State = StateAuthFailed
-		default:
-			st.State = StateDisconnected
-		}
+		st.State = stateFor(res.err, *authFail)
 	})
 	r := SyncResult{Account: a.cfg.Name, Summary: res.summary}
 	if res.err != nil {
@@ -768,11 +763,35 @@ func isDisconnect(err error) bool {
 	if isAuthError(err) {
 		return true
 	}
+	// Several folders' errors: disconnected when one of them says so.
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return slices.ContainsFunc(j.Unwrap(), isDisconnect)
+	}
+	if w := errors.Unwrap(err); w != nil && w != err {
+		if _, ok := w.(interface{ Unwrap() []error }); ok {
+			return isDisconnect(w)
+		}
+	}
+	if errors.Is(err, syncer.ErrLocal) {
+		return false // the Maildir or the state DB: the server is fine
+	}
 	var ie *imap.Error
 	if errors.As(err, &ie) {
 		return false
 	}
 	return !errors.Is(err, pop3pull.ErrUnsupported)
+}
+
+// stateFor is the account state after a pass that failed with err.
+func stateFor(err error, authFail bool) string {
+	switch {
+	case authFail:
+		return StateAuthFailed
+	case !isDisconnect(err) && errors.Is(err, syncer.ErrLocal):
+		return StateLocalError
+	default:
+		return StateDisconnected
+	}
 }
 
 // loadLocalChangeOps returns the folders with a local-change op already in

@@ -15,6 +15,7 @@ const (
 	StateConnected    = "connected"    // the last pass succeeded
 	StateDisconnected = "disconnected" // the last pass could not reach the server, or failed
 	StateAuthFailed   = "auth-failed"  // the server refused the login: waiting at the longest backoff
+	StateLocalError   = "local-error"  // the last pass failed on the Maildir or the state DB (Reason says how); the server is reachable
 	StateUnknown      = "unknown"      // the daemon is not running
 	StateStopped      = "stopped"      // the account is being stopped
 )
@@ -74,6 +75,23 @@ type AccountStatus struct {
 	// Quota is the server's quota as the last pass read it (IMAP servers
 	// with QUOTA only).
 	Quota []QuotaStatus `json:"quota,omitempty"`
+	// Problems are what the last POP3 poll could not do, one line each
+	// (messages not fetched, "stuck" ones among them, listing lines that
+	// were garbage, deletions held back), as of ProblemsAt.
+	Problems   []string  `json:"problems,omitempty"`
+	ProblemsAt time.Time `json:"problems_at,omitzero"`
+	// Notes are folder conditions that need the user (IMAP): a mass
+	// delete the guard refused, a folder deleted on one side that still
+	// holds mail on the other, a rename that met an existing name.
+	Notes []NoteStatus `json:"notes,omitempty"`
+}
+
+// NoteStatus is one folder note (see state.Note).
+type NoteStatus struct {
+	Folder string    `json:"folder"`
+	Kind   string    `json:"kind"` // "delete-guard", "deleted-on-server", "deleted-locally", "rename-conflict"
+	Text   string    `json:"text"`
+	Since  time.Time `json:"since,omitzero"`
 }
 
 // QuotaStatus is one resource of a server quota root (RFC 9208).
@@ -147,11 +165,23 @@ func fillFromDB(as *AccountStatus, a *config.Account, db *state.DB) error {
 			return fmt.Errorf("account %q: %w", a.Name, err)
 		}
 		as.Messages = len(uidls)
+		as.Problems, as.ProblemsAt, err = db.POP3Problems(a.Name)
+		if err != nil {
+			return fmt.Errorf("account %q: %w", a.Name, err)
+		}
 		return nil
 	}
 	quota, err := db.Quota(a.Name)
 	if err != nil {
 		return fmt.Errorf("account %q: %w", a.Name, err)
+	}
+	notes, err := db.Notes(a.Name)
+	if err != nil {
+		return fmt.Errorf("account %q: %w", a.Name, err)
+	}
+	as.Notes = nil
+	for _, n := range notes {
+		as.Notes = append(as.Notes, NoteStatus{Folder: n.Folder, Kind: n.Kind, Text: n.Text, Since: n.Since})
 	}
 	as.Quota = nil
 	for _, q := range quota {

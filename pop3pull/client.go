@@ -95,21 +95,29 @@ func (d *deadlineConn) Write(p []byte) (int, error) {
 // accepts only for a loopback host or with allow_insecure; DialAccount
 // checks that rule again.
 func DialAccount(ctx context.Context, acct *config.Account, timeout time.Duration) (*Client, error) {
-	tlsConf, err := acct.TLSConfig()
+	c, err := dialAccount(ctx, acct, timeout)
 	if err != nil {
 		return nil, fmt.Errorf("pop3: account %q: %w", acct.Name, err)
+	}
+	return c, nil
+}
+
+// dialAccount is DialAccount with errors that do not name the account.
+func dialAccount(ctx context.Context, acct *config.Account, timeout time.Duration) (*Client, error) {
+	tlsConf, err := acct.TLSConfig()
+	if err != nil {
+		return nil, err
 	}
 	opts := DialOptions{TLS: acct.TLS, TLSConfig: tlsConf, Timeout: timeout}
 	if acct.TLS == config.TLSNone {
 		if !acct.AllowInsecure && !isLoopback(acct.Host) {
-			return nil, fmt.Errorf("pop3: account %q: tls = \"none\" to %s without allow_insecure: %w",
-				acct.Name, acct.Host, ErrInsecure)
+			return nil, fmt.Errorf("tls = \"none\" to %s without allow_insecure: %w", acct.Host, ErrInsecure)
 		}
 		opts.AllowPlaintextAuth = true
 	}
 	c, err := Dial(ctx, acct.Address(), opts)
 	if err != nil {
-		return nil, fmt.Errorf("pop3: account %q: %w", acct.Name, err)
+		return nil, err
 	}
 	if mech := auth.MechanismOf(acct.Auth); mech != "" {
 		c.oauth = &oauthLogin{ctx: ctx, acct: acct, mech: mech}

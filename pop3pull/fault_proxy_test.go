@@ -99,7 +99,9 @@ func faultPOP3(t *testing.T, d pop3Disturbance, deleteFromServer bool) {
 	if d.passes && err != nil {
 		t.Fatalf("poll through a %s connection failed: %v", d.name, err)
 	}
-	if !d.passes && err == nil {
+	// A cut in the middle of a message names it; the poll logs in again
+	// for the others and may then succeed.
+	if !d.passes && err == nil && len(res.Errors) == 0 {
 		t.Errorf("poll reported no error although its connection was cut")
 	}
 	p.Disarm()
@@ -127,6 +129,8 @@ func faultPOP3(t *testing.T, d pop3Disturbance, deleteFromServer bool) {
 	// Recovery: an undisturbed poll (two when deleting: the first may
 	// just settle an interrupted deletion).
 	dev.opts.Timeout = 0
+	// Past the back-off of a message the cut fell in.
+	dev.opts.Now = func() time.Time { return time.Now().Add(firstBackoff + time.Minute) }
 	res = dev.poll(t)
 	t.Logf("recovery poll: %+v", res)
 	if deleteFromServer {

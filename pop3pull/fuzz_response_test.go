@@ -78,7 +78,7 @@ func FuzzPOP3Responses(f *testing.F) {
 		checkErr(err)
 		seen = map[int]bool{}
 		for _, u := range uidls {
-			if u.Num < 1 || !validUIDL(u.UIDL) || seen[u.Num] {
+			if u.Num < 1 || u.UIDL == "" || strings.ContainsAny(u.UIDL, " \t\r\n") || seen[u.Num] {
 				t.Fatalf("UIDL entry %+v", u)
 			}
 			seen[u.Num] = true

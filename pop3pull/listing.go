@@ -14,8 +14,11 @@ type MessageSize struct {
 
 // MessageUIDL is one line of a UIDL answer.
 type MessageUIDL struct {
-	Num  int    // message number, from 1
-	UIDL string // unique-id: 1 to 70 characters 0x21 to 0x7E
+	Num int // message number, from 1
+	// UIDL is the unique-id as the server sent it: RFC 1939 allows 1 to 70
+	// characters 0x21 to 0x7E, but servers send longer ones and 8-bit
+	// bytes too; only space, tab and line ends cannot occur.
+	UIDL string
 }
 
 // Listing reports lines of a LIST or UIDL answer that were skipped:
@@ -23,6 +26,19 @@ type MessageUIDL struct {
 // message number already seen.
 type Listing struct {
 	Skipped int
+	// Problems says why lines were skipped, one entry per line (at most
+	// maxProblems; Skipped counts them all).
+	Problems []string
+}
+
+// maxProblems caps Listing.Problems.
+const maxProblems = 10
+
+func (l *Listing) skip(format string, args ...any) {
+	l.Skipped++
+	if len(l.Problems) < maxProblems {
+		l.Problems = append(l.Problems, fmt.Sprintf(format, args...))
+	}
 }
 
 // Stat sends STAT and returns the number of messages and their total size.
@@ -54,19 +70,25 @@ func (c *Client) List() ([]MessageSize, Listing, error) {
 	}
 	skipped, err := c.readListing("LIST", func(line []byte) {
 		num, arg, ok := splitListingLine(line)
-		if !ok || seen[num] {
-			info.Skipped++
+		if !ok {
+			info.skip("LIST line %q is not \"number size\"", cleanText(string(line), 40))
+			return
+		}
+		if seen[num] {
+			info.skip("LIST lists message %d twice", num)
 			return
 		}
 		size, err := strconv.ParseInt(arg, 10, 64)
 		if err != nil || size < 0 {
-			info.Skipped++
+			info.skip("LIST gives message %d the size %q", num, cleanText(arg, 40))
 			return
 		}
 		seen[num] = true
 		out = append(out, MessageSize{Num: num, Size: size})
 	})
-	info.Skipped += skipped
+	for range skipped {
+		info.skip("a LIST line longer than %d bytes", maxListingLine)
+	}
 	if err != nil {
 		return nil, info, err
 	}
@@ -74,10 +96,12 @@ func (c *Client) List() ([]MessageSize, Listing, error) {
 }
 
 // UIDL sends UIDL and returns every message's number and unique-id, in the
-// server's order. Malformed lines (bad number, unique-id of a wrong length
-// or with bytes outside 0x21-0x7E, a number listed twice) are skipped and
-// counted. Two messages with the same unique-id are both returned: the
-// caller decides what a duplicate means. A server without UIDL gives a
+// server's order. Any unique-id is accepted, even one longer than RFC
+// 1939's 70 characters or with 8-bit bytes (the caller escapes it before
+// storing it). Malformed lines (no number, no unique-id, a number listed
+// twice, a line longer than 1024 bytes) are skipped, counted and described.
+// Two messages with the same unique-id are both returned: the caller
+// decides what a duplicate means. A server without UIDL gives a
 // *ServerError.
 func (c *Client) UIDL() ([]MessageUIDL, Listing, error) {
 	var out []MessageUIDL
@@ -88,14 +112,20 @@ func (c *Client) UIDL() ([]MessageUIDL, Listing, error) {
 	}
 	skipped, err := c.readListing("UIDL", func(line []byte) {
 		num, arg, ok := splitListingLine(line)
-		if !ok || seen[num] || !validUIDL(arg) {
-			info.Skipped++
+		if !ok {
+			info.skip("UIDL line %q is not \"number unique-id\"", cleanText(string(line), 40))
+			return
+		}
+		if seen[num] {
+			info.skip("UIDL lists message %d twice", num)
 			return
 		}
 		seen[num] = true
 		out = append(out, MessageUIDL{Num: num, UIDL: arg})
 	})
-	info.Skipped += skipped
+	for range skipped {
+		info.skip("a UIDL line longer than %d bytes (its message cannot be identified)", maxListingLine)
+	}
 	if err != nil {
 		return nil, info, err
 	}
@@ -103,9 +133,10 @@ func (c *Client) UIDL() ([]MessageUIDL, Listing, error) {
 }
 
 // splitListingLine splits "num arg" (extra fields after arg are ignored, as
-// RFC 1939 allows).
+// RFC 1939 allows). Fields are separated by spaces and tabs only: 8-bit
+// bytes in arg are kept as they are.
 func splitListingLine(line []byte) (num int, arg string, ok bool) {
-	f := strings.Fields(string(line))
+	f := strings.FieldsFunc(string(line), func(r rune) bool { return r == ' ' || r == '\t' })
 	if len(f) < 2 {
 		return 0, "", false
 	}
@@ -114,18 +145,4 @@ func splitListingLine(line []byte) (num int, arg string, ok bool) {
 		return 0, "", false
 	}
 	return n, f[1], true
-}
-
-// validUIDL checks RFC 1939's unique-id syntax: 1 to 70 characters in the
-// range 0x21 to 0x7E.
-func validUIDL(s string) bool {
-	if len(s) < 1 || len(s) > 70 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }

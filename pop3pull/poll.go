@@ -2,14 +2,10 @@ package pop3pull
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
+	"os"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/mailmirror/mailmirror/config"
@@ -41,6 +37,10 @@ import (
 // server are marked deleted; the others are decided again by the policies.
 // Since POP3 removes DELEd messages only at a successful QUIT, a crash
 // before QUIT deletes nothing.
+//
+// A poll makes progress past a message the server cannot send: see
+// failures.go. It is bounded as a whole (Options.PollTimeout), not only
+// read by read.
 
 // Kinds of the state ops the poller writes.
 const (
@@ -54,15 +54,39 @@ const (
 	DefaultBatchBytes    = 64 << 20
 )
 
+// The bound of a poll when Options.PollTimeout is zero: pollBoundBase,
+// plus the time the whole maildrop (STAT) takes at pollBoundRate.
+const (
+	pollBoundBase = 5 * time.Minute
+	pollBoundRate = 8 << 10 // bytes per second
+)
+
+// maxReconnects is how many times one poll logs in again after the
+// connection broke in the middle of a message, to fetch the others.
+const maxReconnects = 3
+
 // tmpMaxAge is how old a file in tmp/ must be before a poll removes it
 // (the Maildir convention: 36 hours).
 const tmpMaxAge = 36 * time.Hour
+
+// ErrPollTimeout means a poll ran longer than its overall bound
+// (Options.PollTimeout) and was cut off; what it stored is kept.
+var ErrPollTimeout = errors.New("pop3: the poll took too long")
+
+// ErrMaildirMissing means the account's Maildir folder (or its whole root)
+// is missing although this device stored messages in it: an unmounted
+// disk, most likely. Nothing is fetched or deleted until it is back.
+var ErrMaildirMissing = errors.New("the Maildir is missing")
 
 // Options tune a poll. A nil *Options means the defaults.
 type Options struct {
 	// Timeout bounds every read and write on the connection; zero means
 	// DefaultTimeout.
 	Timeout time.Duration
+	// PollTimeout bounds the whole poll, logins and transfers included.
+	// Zero derives it from the maildrop's size: 5 minutes plus the time
+	// its bytes take at 8 KiB/s.
+	PollTimeout time.Duration
 	// Window is how many commands are kept in flight when the server
 	// advertises PIPELINING; zero means DefaultWindow, 1 turns pipelining
 	// off.
@@ -75,7 +99,8 @@ type Options struct {
 	// Password, when set, is used instead of resolving the account's
 	// password (the daemon may hold it already).
 	Password config.Secret
-	// Now returns the current time (for delete_after); nil means time.Now.
+	// Now returns the current time (for delete_after and the back-off of
+	// failing messages); nil means time.Now.
 	Now func() time.Time
 }
 
@@ -87,6 +112,10 @@ type Result struct {
 	Deleted    int   // messages removed from the server at QUIT
 	Bytes      int64 // bytes written into the Maildir
 	Recovered  int   // messages of an interrupted poll found published and recorded
+	// NotFetched counts the messages on the server this device has still
+	// not stored after the poll: refused or broken downloads, messages
+	// waiting for their back-off, messages without a usable UIDL.
+	NotFetched int
 	// UIDL is false when the server has no UIDL and messages were
 	// identified by a hash of their headers (TOP n 0).
 	UIDL bool
@@ -94,31 +123,55 @@ type Result struct {
 	// (CAPA LOGIN-DELAY), zero when it asks for none. The daemon should
 	// not poll more often.
 	LoginDelay time.Duration
-	// Errors lists per-message failures (the server refused RETR or DELE,
-	// a listing line was garbage, a policy was held back). Those messages
-	// stay on the server and are tried again at the next poll.
+	// Errors lists the problems of the poll, one each: messages not
+	// fetched (refused, broken, waiting, stuck), listing lines that were
+	// garbage, DELE refused, a policy held back. Those messages stay on
+	// the server and are tried again later. The same lines are kept in
+	// the state DB (state.DB.POP3Problems) for `mailmirror status`.
 	Errors []MessageError
 }
 
-// MessageError is a problem with one message (Num 0: with the listing).
+// Summary is a one-line account of a poll: "pop3: 3 new, 0 deleted on the
+// server, 9 on the server, 1 not fetched, 1 problem".
+func Summary(res Result) string {
+	out := fmt.Sprintf("pop3: %d new, %d deleted on the server, %d on the server", res.Downloaded, res.Deleted, res.Messages)
+	if res.NotFetched > 0 {
+		out += fmt.Sprintf(", %d not fetched", res.NotFetched)
+	}
+	switch n := len(res.Errors); n {
+	case 0:
+	case 1:
+		out += ", 1 problem"
+	default:
+		out += fmt.Sprintf(", %d problems", n)
+	}
+	return out
+}
+
+// MessageError is a problem with one message (Num 0: with the listing or
+// the account as a whole).
 type MessageError struct {
 	Num  int    // message number in the session
-	UIDL string // the message's identifier, when known
+	UIDL string // the message's identifier as stored (escaped), when known
 	Err  error
 }
 
 // Error implements error.
 func (e MessageError) Error() string {
-	if e.UIDL != "" {
-		return fmt.Sprintf("message %d (%s): %v", e.Num, e.UIDL, e.Err)
+	switch {
+	case e.UIDL != "":
+		return fmt.Sprintf("message %d (UIDL %s): %v", e.Num, e.UIDL, e.Err)
+	case e.Num > 0:
+		return fmt.Sprintf("message %d: %v", e.Num, e.Err)
 	}
-	return fmt.Sprintf("message %d: %v", e.Num, e.Err)
+	return e.Err.Error()
 }
 
 // storeItem is one message of a store op.
 type storeItem struct {
 	UIDL string `json:"uidl"`
 	Key  string `json:"key"`
+	Hash string `json:"hash,omitempty"` // header hash
 }
 
 // crashHook, when set by tests, runs at each step of a poll ("retr",
@@ -135,9 +188,15 @@ func hook(step string) {
 // SyncAccount opens the account's Maildir with its layout and polls once.
 // It is what `mailmirror sync` runs for a POP3 account, and what the daemon
 // runs every poll_interval. cfg is the configuration the account belongs
-// to.
+// to. A Maildir root that is missing while this device stored messages in
+// it is not created again (ErrMaildirMissing).
 func SyncAccount(ctx context.Context, cfg *config.Config, acct *config.Account, db *state.DB) (Result, error) {
 	_ = cfg
+	if _, err := os.Stat(acct.Maildir); errors.Is(err, os.ErrNotExist) {
+		if err := checkStored(db, acct, acct.Maildir, "root"); err != nil {
+			return Result{}, fmt.Errorf("pop3: account %q: %w", acct.Name, err)
+		}
+	}
 	store, err := maildir.Open(acct.Maildir, acct.Layout)
 	if err != nil {
 		return Result{}, fmt.Errorf("pop3: account %q: %w", acct.Name, err)
@@ -145,11 +204,50 @@ func SyncAccount(ctx context.Context, cfg *config.Config, acct *config.Account, 
 	return Poll(ctx, acct, store, db, nil)
 }
 
+// checkStored fails with ErrMaildirMissing when the account has messages
+// stored in the missing directory dir.
+func checkStored(db *state.DB, acct *config.Account, dir, what string) error {
+	known, err := db.POP3UIDLs(acct.Name)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, u := range known {
+		if u.Key != "" && !u.Deleted {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: the Maildir %s %s does not exist, but this device stored %d messages in it "+
+		"(is its disk mounted?); nothing is fetched or deleted from the server until it is back. "+
+		"If you removed it on purpose, create the directory again and sync", ErrMaildirMissing, what, dir, n)
+}
+
 // serverMsg is one message of the server's listing.
 type serverMsg struct {
 	num int
-	id  string // UIDL, or hashPrefix + header hash; made unique (see listing)
+	id  string // stored id: UIDL (escaped), UIDL plus content, or hashPrefix + header hash
 	dup bool   // its UIDL was shared with another message: never DELE it
+}
+
+// poller is the state of one Poll.
+type poller struct {
+	ctx     context.Context // ends at the poll's bound too
+	acct    *config.Account
+	store   *maildir.Store
+	folder  *maildir.Folder
+	db      *state.DB
+	opts    *Options
+	now     func() time.Time
+	pass    config.Secret
+	known   map[string]state.UIDL
+	failing map[string]state.POP3Failure
+	tried   map[string]bool // failed in this poll: not tried again in it
+	deleOps []state.Op
+	res     *Result
+	bound   *time.Timer
 }
 
 // Poll runs one poll of a POP3 account: it resolves what an interrupted
@@ -157,178 +255,329 @@ type serverMsg struct {
 // headers when the server has no UIDL), downloads those this device has not
 // stored into the account's folder (pipelined, in durable batches), records
 // them, then sends the DELE commands the account's policies ask for and
-// QUIT. Per-message failures go to Result.Errors; the error is for failures
-// of the whole poll (connection, login, local disk, state DB), and then
-// Result still counts what was done.
+// QUIT. A message the server cannot send is recorded as failing and the
+// others are fetched all the same, after a new login when the connection
+// broke. Per-message failures go to Result.Errors (and to the state DB);
+// the error is for failures of the whole poll (connection, login, local
+// disk, state DB, the overall bound), and then Result still counts what
+// was done.
 func Poll(ctx context.Context, acct *config.Account, store *maildir.Store, db *state.DB, opts *Options) (res Result, err error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	now := time.Now
+	p := &poller{acct: acct, store: store, db: db, opts: opts, now: time.Now, res: &res, tried: map[string]bool{}}
 	if opts.Now != nil {
-		now = opts.Now
+		p.now = opts.Now
 	}
-	folderName := acct.Folder
-	if folderName == "" {
-		folderName = maildir.Inbox
-	}
-	wrap := func(err error) error {
-		if err == nil {
-			return nil
-		}
-		return fmt.Errorf("pop3: account %q: %w", acct.Name, err)
-	}
-	folder, err := store.Folder(folderName)
+	err = p.run(ctx)
 	if err != nil {
-		return res, wrap(err)
+		err = fmt.Errorf("pop3: account %q: %w", acct.Name, err)
 	}
-	cleanTmp(folder, now())
+	p.saveProblems(err)
+	return res, err
+}
 
-	// Resolve what an interrupted poll left.
-	ops, err := db.Ops(acct.Name)
-	if err != nil {
-		return res, wrap(err)
+// run is Poll.
+func (p *poller) run(ctx context.Context) error {
+	if err := p.prepare(); err != nil {
+		return err
 	}
-	var deleOps []state.Op
+	pass := p.opts.Password
+	if pass == "" {
+		var err error
+		if pass, err = p.acct.ResolvePassword(ctx); err != nil {
+			return err
+		}
+	}
+	p.pass = pass
+	bound := p.opts.PollTimeout
+	if bound <= 0 {
+		bound = pollBoundBase
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	p.bound = time.AfterFunc(bound, func() {
+		cancel(fmt.Errorf("%w: cut off after %v", ErrPollTimeout, bound))
+	})
+	defer p.bound.Stop()
+	p.ctx = ctx
+	known := p.loadKnown()
+	defer known.drain()
+	for session := 0; ; session++ {
+		again, err := p.session(known, session)
+		if err != nil || !again {
+			return err
+		}
+	}
+}
+
+// prepare opens the folder, cleans tmp/ and resolves what an interrupted
+// poll left.
+func (p *poller) prepare() error {
+	name := p.acct.Folder
+	if name == "" {
+		name = maildir.Inbox
+	}
+	f, ok, err := p.store.ExistingFolder(name)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := checkStored(p.db, p.acct, f.Path, "folder"); err != nil {
+			return err
+		}
+	}
+	if p.folder, err = p.store.Folder(name); err != nil {
+		return err
+	}
+	cleanTmp(p.folder, p.now())
+	ops, err := p.db.Ops(p.acct.Name)
+	if err != nil {
+		return err
+	}
 	for _, op := range ops {
 		switch op.Kind {
 		case OpStore:
-			n, err := resolveStore(store, db, acct.Name, op)
-			res.Recovered += n
+			n, err := resolveStore(p.store, p.db, p.acct.Name, op)
+			p.res.Recovered += n
 			if err != nil {
-				return res, wrap(err)
+				return err
 			}
 		case OpDele:
-			deleOps = append(deleOps, op)
+			p.deleOps = append(p.deleOps, op)
 		}
 	}
+	return nil
+}
 
-	pass := opts.Password
-	if pass == "" {
-		pass, err = acct.ResolvePassword(ctx)
-		if err != nil {
-			return res, wrap(err)
-		}
-	}
-	// Load what this device has stored while the server greets and logs
-	// us in.
-	type knownResult struct {
-		m   map[string]state.UIDL
-		err error
-	}
-	knownCh := make(chan knownResult, 1)
+// knownLoad loads what this device has stored while the server greets and
+// logs us in.
+type knownLoad struct {
+	ch chan error
+}
+
+func (p *poller) loadKnown() *knownLoad {
+	k := &knownLoad{ch: make(chan error, 1)}
 	go func() {
-		m, err := db.POP3UIDLs(acct.Name)
-		knownCh <- knownResult{m, err}
-	}()
-	waitKnown := func() (map[string]state.UIDL, error) {
-		if knownCh == nil {
-			return nil, errors.New("known UIDLs already taken")
+		var err error
+		if p.known, err = p.db.POP3UIDLs(p.acct.Name); err == nil {
+			p.failing, err = p.db.POP3Failures(p.acct.Name)
 		}
-		r := <-knownCh
-		knownCh = nil
-		return r.m, r.err
+		k.ch <- err
+	}()
+	return k
+}
+
+// wait returns the load's error; after the first call it returns nil.
+func (k *knownLoad) wait() error {
+	if k.ch == nil {
+		return nil
 	}
-	defer func() {
-		if knownCh != nil {
-			<-knownCh
-		}
-	}()
-	c, err := DialAccount(ctx, acct, opts.Timeout)
+	err := <-k.ch
+	k.ch = nil
+	return err
+}
+
+func (k *knownLoad) drain() { k.wait() }
+
+// saveProblems keeps the poll's problems for `mailmirror status`.
+func (p *poller) saveProblems(err error) {
+	var lines []string
+	for _, e := range p.res.Errors {
+		lines = append(lines, e.Error())
+	}
+	if err != nil && len(lines) == 0 && p.known == nil {
+		return // nothing known: keep what the last poll reported
+	}
+	p.db.SetPOP3Problems(p.acct.Name, lines, p.now())
+}
+
+// ctxErr says why the poll's context ended, when it did.
+func (p *poller) ctxErr(err error) error {
+	if p.ctx.Err() != nil {
+		return fmt.Errorf("%w (%v)", context.Cause(p.ctx), err)
+	}
+	return err
+}
+
+// timedOut reports whether the poll's bound cut it off.
+func (p *poller) timedOut() bool {
+	return p.ctx.Err() != nil && errors.Is(context.Cause(p.ctx), ErrPollTimeout)
+}
+
+// session is one login: listing, downloads, deletions, QUIT. again is true
+// when the connection broke in the middle of a message and another
+// session should fetch the rest.
+func (p *poller) session(known *knownLoad, n int) (again bool, err error) {
+	c, err := dialAccount(p.ctx, p.acct, p.opts.Timeout)
 	if err != nil {
-		return res, err
+		return false, &connectError{p.ctxErr(err)}
 	}
 	defer c.Abort()
-	stop := context.AfterFunc(ctx, c.Abort)
+	stop := context.AfterFunc(p.ctx, c.Abort)
 	defer stop()
-	ctxErr := func(err error) error {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w (%v)", ctx.Err(), err)
+	if p.opts.Window > 0 {
+		c.SetWindow(p.opts.Window)
+	}
+	if err := c.Login(p.acct.Username, p.pass); err != nil {
+		return false, &connectError{p.ctxErr(err)}
+	}
+	if err := known.wait(); err != nil {
+		return false, err
+	}
+	msgs, err := p.list(c, n == 0)
+	if err != nil {
+		return false, p.ctxErr(err)
+	}
+	var fresh []serverMsg
+	for _, m := range msgs {
+		if _, ok := p.known[m.id]; !ok && !p.tried[m.id] {
+			fresh = append(fresh, m)
 		}
-		return err
 	}
-	if opts.Window > 0 {
-		c.SetWindow(opts.Window)
+	if n == 0 {
+		p.res.New = len(fresh)
 	}
-	if err := c.Login(acct.Username, pass); err != nil {
-		return res, wrap(ctxErr(err))
+	todo, wait := orderFresh(fresh, p.failing, p.now())
+	p.reportWaiting(wait)
+	stored, dlErr := p.download(c, todo)
+	for _, u := range stored {
+		p.known[u.UIDL] = u
 	}
-	known, err := waitKnown()
+	p.res.NotFetched = 0
+	for _, m := range msgs {
+		if _, ok := p.known[m.id]; !ok {
+			p.res.NotFetched++
+		}
+	}
+	if dlErr != nil {
+		// Messages published and recorded so far stay recorded; the
+		// connection is given up without QUIT, so nothing is deleted.
+		return p.afterBreak(todo, dlErr, n)
+	}
+	return false, p.deleteAndQuit(c, msgs)
+}
+
+// afterBreak handles a download that stopped with err: a message the
+// connection broke in is recorded as failing, and another session fetches
+// the rest when there is more to do.
+func (p *poller) afterBreak(todo []serverMsg, err error, n int) (again bool, _ error) {
+	var be *BrokenError
+	if !errors.As(err, &be) || p.ctx.Err() != nil && !p.timedOut() {
+		return false, p.ctxErr(err)
+	}
+	var m serverMsg
+	for _, x := range todo {
+		if x.num == be.Num {
+			m = x
+		}
+	}
+	if m.id == "" {
+		return false, p.ctxErr(err)
+	}
+	p.tried[m.id] = true
+	cause := be.Err
+	if p.timedOut() {
+		cause = context.Cause(p.ctx)
+	}
+	if rerr := p.recordFailure(m, cause); rerr != nil {
+		return false, rerr
+	}
+	named := fmt.Errorf("message %d (UIDL %s): %w", m.num, m.id, cause)
+	if p.timedOut() {
+		return false, named
+	}
+	more := p.deletes()
+	for _, x := range todo {
+		if !p.tried[x.id] {
+			if _, ok := p.known[x.id]; !ok {
+				more = true
+			}
+		}
+	}
+	switch {
+	case !more:
+		return false, nil // the failure is reported; nothing else to do
+	case n >= maxReconnects || p.res.LoginDelay > 0:
+		return false, named
+	}
+	return true, nil
+}
+
+// deletes reports whether the account's policies may delete anything.
+func (p *poller) deletes() bool {
+	return !p.acct.LeaveOnServer || p.acct.DeleteAfter > 0 || p.acct.DeleteWhenDeletedLocally
+}
+
+// list reads the listing and settles what depends on it: the first
+// session's dele ops, records of messages gone from the server, the
+// poll's bound.
+func (p *poller) list(c *Client, first bool) ([]serverMsg, error) {
+	msgs, useUIDL, complete, err := listing(c, p.res, schemeOf(p.known), p.known)
 	if err != nil {
-		return res, wrap(err)
+		return nil, err
 	}
-	msgs, useUIDL, complete, err := listing(c, &res, schemeOf(known))
-	if err != nil {
-		return res, wrap(ctxErr(err))
-	}
-	res.UIDL = useUIDL
+	p.res.UIDL = useUIDL
 	if caps, _ := c.Capabilities(); len(caps["LOGIN-DELAY"]) > 0 {
 		if n, err := strconv.Atoi(caps["LOGIN-DELAY"][0]); err == nil && n > 0 {
-			res.LoginDelay = time.Duration(n) * time.Second
+			p.res.LoginDelay = time.Duration(n) * time.Second
 		}
 	}
-	res.Messages = len(msgs)
+	if p.res.Messages < len(msgs) {
+		p.res.Messages = len(msgs)
+	}
+	if first && p.opts.PollTimeout <= 0 {
+		if _, size, err := c.Stat(); err == nil {
+			p.bound.Reset(pollBoundBase + time.Duration(size/pollBoundRate)*time.Second)
+		}
+	}
 	onServer := make(map[string]bool, len(msgs))
 	for _, m := range msgs {
 		onServer[m.id] = true
 	}
-	marked, err := resolveDele(db, deleOps, onServer)
-	if err != nil {
-		return res, wrap(err)
-	}
-	for _, id := range marked {
-		if u, ok := known[id]; ok {
-			u.Deleted = true
-			known[id] = u
+	if first {
+		marked, err := resolveDele(p.db, p.deleOps, onServer)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range marked {
+			if u, ok := p.known[id]; ok {
+				u.Deleted = true
+				p.known[id] = u
+			}
 		}
 	}
 	// Forget the messages this device deleted once the server confirms
 	// they are gone (only from a listing known to be complete: a message
 	// missing from a partial listing must stay known, or it would be
 	// downloaded again when it reappears).
-	if complete {
-		var gone []string
-		for id, u := range known {
-			if u.Deleted && !onServer[id] {
-				gone = append(gone, id)
-				delete(known, id)
-			}
-		}
-		if len(gone) > 0 {
-			if err := db.ForgetPOP3UIDLs(acct.Name, gone); err != nil {
-				return res, wrap(err)
-			}
+	if !complete {
+		return msgs, nil
+	}
+	var gone []string
+	for id, u := range p.known {
+		if u.Deleted && !onServer[id] {
+			gone = append(gone, id)
+			delete(p.known, id)
 		}
 	}
+	if len(gone) > 0 {
+		if err := p.db.ForgetPOP3UIDLs(p.acct.Name, gone); err != nil {
+			return nil, err
+		}
+	}
+	return msgs, p.forgetGoneFailures(onServer)
+}
 
-	// Download what this device has not stored.
-	var fresh []serverMsg
-	for _, m := range msgs {
-		if _, ok := known[m.id]; !ok {
-			fresh = append(fresh, m)
-		}
-	}
-	res.New = len(fresh)
-	stored, dlErr := download(c, db, acct.Name, folder, fresh, opts, now, &res)
-	for _, u := range stored {
-		known[u.UIDL] = u
-	}
-	if dlErr != nil {
-		// Messages published and recorded so far stay recorded; the
-		// connection is given up without QUIT, so nothing is deleted.
-		return res, wrap(ctxErr(dlErr))
-	}
-
-	// Deletion policies.
-	dele, err := chooseDeletions(acct, folder, msgs, known, now(), &res)
+// deleteAndQuit sends the DELE commands the policies choose, then QUIT,
+// and records the deletions.
+func (p *poller) deleteAndQuit(c *Client, msgs []serverMsg) error {
+	dele, err := chooseDeletions(p.acct, p.folder, msgs, p.known, p.now(), p.res)
 	if err != nil {
-		return res, wrap(err)
+		return err
 	}
 	if len(dele) == 0 {
-		if err := c.Quit(); err != nil {
-			return res, wrap(ctxErr(err))
-		}
-		return res, nil
+		return p.ctxErr(c.Quit())
 	}
 	uidls := make([]string, len(dele))
 	nums := make([]int, len(dele))
@@ -336,19 +585,19 @@ func Poll(ctx context.Context, acct *config.Account, store *maildir.Store, db *s
 		uidls[i], nums[i] = m.id, m.num
 	}
 	data, _ := jsonMarshal(uidls)
-	opID, err := db.AddOp(state.Op{Account: acct.Name, Kind: OpDele, Folder: folder.Name, Data: data, Created: now()})
+	opID, err := p.db.AddOp(state.Op{Account: p.acct.Name, Kind: OpDele, Folder: p.folder.Name, Data: data, Created: p.now()})
 	if err != nil {
-		return res, wrap(err)
+		return err
 	}
 	refused, err := c.DeleEach(nums)
 	if err != nil {
-		return res, wrap(ctxErr(err))
+		return p.ctxErr(err)
 	}
 	hook("dele")
 	var done []string
 	for _, m := range dele {
 		if e := refused[m.num]; e != nil {
-			res.Errors = append(res.Errors, MessageError{Num: m.num, UIDL: m.id, Err: e})
+			p.res.Errors = append(p.res.Errors, MessageError{Num: m.num, UIDL: m.id, Err: e})
 			continue
 		}
 		done = append(done, m.id)
@@ -356,440 +605,31 @@ func Poll(ctx context.Context, acct *config.Account, store *maildir.Store, db *s
 	if err := c.Quit(); err != nil {
 		// The server may or may not have removed them: the op stays and
 		// the next poll's listing tells.
-		return res, wrap(ctxErr(err))
+		return p.ctxErr(err)
 	}
 	hook("quit")
-	if err := db.MarkPOP3Deleted(acct.Name, done); err != nil {
-		return res, wrap(err)
+	if err := p.db.MarkPOP3Deleted(p.acct.Name, done); err != nil {
+		return err
 	}
-	if err := db.DeleteOp(opID); err != nil {
-		return res, wrap(err)
+	if err := p.db.DeleteOp(opID); err != nil {
+		return err
 	}
-	res.Deleted = len(done)
-	return res, nil
+	p.res.Deleted = len(done)
+	return nil
 }
 
-// Ways of identifying messages: by UIDL, or by a hash of the header for
-// servers without UIDL.
-type idScheme int
+// connectError marks a failure before the login succeeded (dial, TLS,
+// greeting, login): the only ones where host, port and network are worth
+// checking.
+type connectError struct{ err error }
 
-const (
-	schemeAny  idScheme = iota // nothing stored yet: the server's capabilities decide
-	schemeUIDL                 // what is stored is keyed by UIDL
-	schemeHash                 // what is stored is keyed by header hashes
-)
+func (e *connectError) Error() string { return e.err.Error() }
+func (e *connectError) Unwrap() error { return e.err }
 
-// hashPrefix starts the identifier of a message known by its header hash.
-// A UIDL cannot contain a space, so it never collides with one.
-const hashPrefix = "hdr "
-
-// schemeOf tells how the stored messages were identified. The scheme
-// sticks: switching would make every stored message look new.
-func schemeOf(known map[string]state.UIDL) idScheme {
-	if len(known) == 0 {
-		return schemeAny
-	}
-	for id := range known {
-		if !strings.HasPrefix(id, hashPrefix) {
-			return schemeUIDL
-		}
-	}
-	return schemeHash
+// BeforeLogin reports whether err happened before the server accepted the
+// login (while connecting, in the TLS handshake, the greeting or the login
+// itself), as opposed to later in a session that worked.
+func BeforeLogin(err error) bool {
+	var ce *connectError
+	return errors.As(err, &ce)
 }
-
-// listing returns the server's messages with unique identifiers: UIDL, or
-// a hash of each message's header (TOP n 0) for a server without UIDL (one
-// that does not list it in CAPA, or answers UIDL with a plain -ERR and has
-// no CAPA) and for an account whose stored messages were identified that
-// way. A UIDL refused by a server that has it, or refused once messages
-// were stored under their UIDLs, is an error, never a reason to switch to
-// hashes (which would store every message again). A UIDL listed for
-// several messages gets " #2", " #3"... appended (a space cannot occur in
-// a real UIDL) for the second and later ones, and all of them are marked
-// dup so that no policy deletes them.
-//
-// complete is false when some message may be missing from the list (a
-// malformed UIDL line, a TOP refused).
-func listing(c *Client, res *Result, scheme idScheme) (msgs []serverMsg, useUIDL, complete bool, err error) {
-	var list []MessageUIDL
-	var info Listing
-	useUIDL, complete = scheme != schemeHash, true
-	if useUIDL {
-		list, info, err = c.UIDL()
-		if err != nil {
-			var se *ServerError
-			if !errors.As(err, &se) || scheme == schemeUIDL || se.Code != "" {
-				return nil, false, false, err
-			}
-			caps, capErr := c.Capabilities()
-			if capErr == nil && caps.Has("UIDL") {
-				return nil, false, false, err
-			}
-			useUIDL = false
-		}
-	}
-	if !useUIDL {
-		errs := len(res.Errors)
-		list, err = topHashes(c, res)
-		if err != nil {
-			return nil, false, false, err
-		}
-		complete = len(res.Errors) == errs
-	}
-	if info.Skipped > 0 {
-		complete = false
-		res.Errors = append(res.Errors, MessageError{Err: fmt.Errorf("%w: %d malformed UIDL lines ignored", ErrProtocol, info.Skipped)})
-	}
-	count := map[string]int{}
-	for _, m := range list {
-		count[m.UIDL]++
-	}
-	seen := map[string]int{}
-	out := make([]serverMsg, 0, len(list))
-	for _, m := range list {
-		seen[m.UIDL]++
-		id := m.UIDL
-		if k := seen[m.UIDL]; k > 1 {
-			id += " #" + strconv.Itoa(k)
-		}
-		out = append(out, serverMsg{num: m.Num, id: id, dup: count[m.UIDL] > 1})
-	}
-	return out, useUIDL, complete, nil
-}
-
-// topHashes identifies messages by the SHA-256 of their header, for servers
-// without UIDL.
-func topHashes(c *Client, res *Result) ([]MessageUIDL, error) {
-	n, _, err := c.Stat()
-	if err != nil {
-		return nil, err
-	}
-	nums := make([]int, n)
-	for i := range nums {
-		nums[i] = i + 1
-	}
-	var out []MessageUIDL
-	unsupported := false
-	err = c.TopEach(nums, 0, func(num int, body io.Reader, err error) error {
-		if err != nil {
-			if num == 1 {
-				unsupported = true
-				return fmt.Errorf("%w: no UIDL and no TOP: %w", ErrUnsupported, err)
-			}
-			res.Errors = append(res.Errors, MessageError{Num: num, Err: err})
-			return nil
-		}
-		h := sha256.New()
-		if _, err := io.Copy(h, body); err != nil {
-			return err
-		}
-		out = append(out, MessageUIDL{Num: num, UIDL: hashPrefix + hex.EncodeToString(h.Sum(nil)[:16])})
-		return nil
-	})
-	if err != nil && !unsupported {
-		return nil, err
-	}
-	return out, err
-}
-
-// download streams the messages fresh into folder in batches and returns
-// the records it made. Messages are received on this goroutine; each full
-// batch goes to a committer goroutine that publishes and records it (steps
-// 2 to 4 above) while the next batch is received. At most one batch is
-// being committed and one waiting, so memory stays bounded.
-func download(c *Client, db *state.DB, account string, folder *maildir.Folder, fresh []serverMsg,
-	opts *Options, now func() time.Time, res *Result) ([]state.UIDL, error) {
-	if len(fresh) == 0 {
-		return nil, nil
-	}
-	maxMsgs := opts.BatchMessages
-	if maxMsgs <= 0 {
-		maxMsgs = DefaultBatchMessages
-	}
-	maxBytes := opts.BatchBytes
-	if maxBytes <= 0 {
-		maxBytes = DefaultBatchBytes
-	}
-	cm := newCommitter(db, account, folder, now)
-	cur := &pendingBatch{}
-	nums := make([]int, len(fresh))
-	ids := make(map[int]string, len(fresh))
-	for i, m := range fresh {
-		nums[i] = m.num
-		ids[m.num] = m.id
-	}
-	buf := make([]byte, 64<<10)
-	files := newTmpFiles(folder, len(fresh), tmpAhead)
-	defer files.close()
-	err := c.RetrEach(nums, func(num int, body io.Reader, err error) error {
-		if err != nil {
-			res.Errors = append(res.Errors, MessageError{Num: num, UIDL: ids[num], Err: err})
-			return nil
-		}
-		if err := cm.failed(); err != nil {
-			return err
-		}
-		w, err := files.next()
-		if err != nil {
-			return err
-		}
-		n, err := io.CopyBuffer(w, body, buf)
-		if err != nil {
-			w.Abort()
-			return fmt.Errorf("message %d: %w", num, err)
-		}
-		if err := cur.batch.Add(w, "", time.Time{}); err != nil {
-			return err
-		}
-		cur.items = append(cur.items, storeItem{UIDL: ids[num], Key: w.Key()})
-		cur.bytes += n
-		hook("retr")
-		if len(cur.items) >= maxMsgs || cur.bytes >= maxBytes {
-			cm.submit(cur)
-			cur = &pendingBatch{}
-		}
-		return nil
-	})
-	// Keep what arrived whole, even after a failure.
-	if len(cur.items) > 0 {
-		cm.submit(cur)
-	}
-	recorded, downloaded, bytes, cerr := cm.wait()
-	res.Downloaded += downloaded
-	res.Bytes += bytes
-	if err != nil || cerr != nil {
-		return recorded, errors.Join(err, cerr)
-	}
-	return recorded, nil
-}
-
-// pendingBatch is a batch of received messages, closed in tmp/.
-type pendingBatch struct {
-	batch maildir.Batch
-	items []storeItem
-	bytes int64
-}
-
-// committer publishes and records batches on a goroutine of its own, in
-// the order they are submitted. After a failure it discards what it gets.
-type committer struct {
-	db      *state.DB
-	account string
-	folder  *maildir.Folder
-	now     func() time.Time
-	ch      chan *pendingBatch
-	done    chan struct{}
-
-	// Written by the goroutine, read after done (err also by failed).
-	mu         sync.Mutex
-	err        error
-	recorded   []state.UIDL
-	downloaded int
-	bytes      int64
-}
-
-func newCommitter(db *state.DB, account string, folder *maildir.Folder, now func() time.Time) *committer {
-	cm := &committer{db: db, account: account, folder: folder, now: now,
-		ch: make(chan *pendingBatch, 1), done: make(chan struct{})}
-	go cm.run()
-	return cm
-}
-
-func (cm *committer) run() {
-	defer close(cm.done)
-	for b := range cm.ch {
-		if cm.failed() != nil {
-			b.batch.Abort()
-			continue
-		}
-		uidls, err := cm.commit(b)
-		cm.mu.Lock()
-		if err != nil {
-			cm.err = err
-		} else {
-			cm.recorded = append(cm.recorded, uidls...)
-			cm.downloaded += len(uidls)
-			cm.bytes += b.bytes
-		}
-		cm.mu.Unlock()
-	}
-}
-
-// submit queues a batch; it blocks while one batch is being committed and
-// another already waits.
-func (cm *committer) submit(b *pendingBatch) { cm.ch <- b }
-
-// failed returns the error of a failed commit, if any.
-func (cm *committer) failed() error {
-	cm.mu.Lock()
-	defer cm.mu.Unlock()
-	return cm.err
-}
-
-// wait ends the committer and returns what it recorded.
-func (cm *committer) wait() ([]state.UIDL, int, int64, error) {
-	close(cm.ch)
-	<-cm.done
-	return cm.recorded, cm.downloaded, cm.bytes, cm.err
-}
-
-// commit writes the intent of a batch, publishes it and records it.
-func (cm *committer) commit(b *pendingBatch) ([]state.UIDL, error) {
-	data, err := jsonMarshal(b.items)
-	if err != nil {
-		b.batch.Abort()
-		return nil, err
-	}
-	opID, err := cm.db.AddOp(state.Op{Account: cm.account, Kind: OpStore, Folder: cm.folder.Name, Data: data, Created: cm.now()})
-	if err != nil {
-		b.batch.Abort()
-		return nil, err
-	}
-	hook("intent")
-	if _, err := b.batch.Commit(); err != nil {
-		// Nothing of the batch is left in new/ or cur/.
-		cm.db.DeleteOp(opID)
-		return nil, err
-	}
-	hook("publish")
-	t := cm.now()
-	uidls := make([]state.UIDL, len(b.items))
-	for i, it := range b.items {
-		uidls[i] = state.UIDL{UIDL: it.UIDL, Key: it.Key, FirstSeen: t}
-	}
-	if err := cm.db.Update(func(tx *state.Tx) error {
-		if err := tx.AddPOP3UIDLs(cm.account, uidls); err != nil {
-			return err
-		}
-		return tx.DeleteOp(opID)
-	}); err != nil {
-		return nil, err
-	}
-	hook("record")
-	return uidls, nil
-}
-
-// tmpAhead is how many message files tmpFiles creates ahead of need.
-const tmpAhead = 16
-
-// tmpFiles creates message files in tmp/ ahead of need, in a goroutine of
-// its own, so that the file system's work of creating them overlaps with
-// receiving messages. close aborts the files nobody took.
-type tmpFiles struct {
-	ch   chan tmpFile
-	stop chan struct{}
-	done chan struct{}
-}
-
-type tmpFile struct {
-	w   *maildir.Writer
-	err error
-}
-
-// newTmpFiles starts creating up to n files in folder, ahead at most.
-func newTmpFiles(folder *maildir.Folder, n, ahead int) *tmpFiles {
-	t := &tmpFiles{ch: make(chan tmpFile, ahead), stop: make(chan struct{}), done: make(chan struct{})}
-	go func() {
-		defer close(t.done)
-		defer close(t.ch)
-		for i := 0; i < n; i++ {
-			select {
-			case <-t.stop:
-				return
-			default:
-			}
-			w, err := folder.NewMessage()
-			select {
-			case t.ch <- tmpFile{w, err}:
-			case <-t.stop:
-				if w != nil {
-					w.Abort()
-				}
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return t
-}
-
-// next returns the next file.
-func (t *tmpFiles) next() (*maildir.Writer, error) {
-	tf, ok := <-t.ch
-	if !ok {
-		return nil, errors.New("maildir: no message file left")
-	}
-	return tf.w, tf.err
-}
-
-// close stops the creation and removes the files nobody took.
-func (t *tmpFiles) close() {
-	close(t.stop)
-	for tf := range t.ch {
-		if tf.w != nil {
-			tf.w.Abort()
-		}
-	}
-	<-t.done
-}
-
-// chooseDeletions applies the account's policies to the messages on the
-// server that this device has recorded as stored.
-func chooseDeletions(acct *config.Account, folder *maildir.Folder, msgs []serverMsg,
-	known map[string]state.UIDL, now time.Time, res *Result) ([]serverMsg, error) {
-	byAge := acct.DeleteAfter > 0
-	if acct.LeaveOnServer && !byAge && !acct.DeleteWhenDeletedLocally {
-		return nil, nil
-	}
-	var local map[string]bool
-	if acct.DeleteWhenDeletedLocally {
-		ents, err := folder.Scan()
-		if err != nil {
-			return nil, err
-		}
-		local = make(map[string]bool, len(ents))
-		for _, e := range ents {
-			local[e.Key] = true
-		}
-		// A folder that lost every message this device stored looks like
-		// a wiped or moved Maildir, not like a user's deletions: refuse to
-		// empty the server because of it.
-		recordedHere, missing := 0, 0
-		for _, m := range msgs {
-			if u, ok := known[m.id]; ok && u.Key != "" {
-				recordedHere++
-				if !local[u.Key] {
-					missing++
-				}
-			}
-		}
-		if recordedHere >= wipeGuard && missing == recordedHere {
-			res.Errors = append(res.Errors, MessageError{Err: fmt.Errorf(
-				"delete_when_deleted_locally: all %d stored messages are missing from %s: not deleting them from the server",
-				missing, folder.Path)})
-			local = nil
-		}
-	}
-	var out []serverMsg
-	for _, m := range msgs {
-		u, ok := known[m.id]
-		if !ok || m.dup {
-			continue
-		}
-		switch {
-		case !acct.LeaveOnServer:
-		case byAge && !u.FirstSeen.IsZero() && now.Sub(u.FirstSeen) >= acct.DeleteAfter:
-		case local != nil && u.Key != "" && !local[u.Key]:
-		default:
-			continue
-		}
-		out = append(out, m)
-	}
-	return out, nil
-}
-
-// wipeGuard is how many stored messages must all be missing locally before
-// delete_when_deleted_locally suspects a wiped Maildir.
-const wipeGuard = 10

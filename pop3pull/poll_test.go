@@ -325,6 +325,9 @@ func TestPollInUseAndLoginDelay(t *testing.T) {
 	}
 }
 
+// TestPollDropMidRetrLosesNothing: a connection that drops in the middle
+// of message 12 keeps the 11 before it, names message 12, logs in again for
+// the 8 after it, and leaves message 12 for a later poll (its back-off).
 func TestPollDropMidRetrLosesNothing(t *testing.T) {
 	for _, leave := range []bool{true, false} {
 		t.Run(fmt.Sprintf("leave_on_server=%v", leave), func(t *testing.T) {
@@ -334,20 +337,22 @@ func TestPollDropMidRetrLosesNothing(t *testing.T) {
 			d := newDevice(t, addr, func(a *config.Account) { a.LeaveOnServer = leave })
 			d.opts.BatchMessages = 5
 			srv.SetFaults(pop3srv.Faults{DropAfterBytes: 40, DropRetrSkip: 11})
-			res, err := Poll(context.Background(), d.acct, d.store, d.db, &d.opts)
-			if err == nil || !Temporary(err) {
-				t.Fatalf("poll through a dropped connection: %v", err)
+			res := d.poll(t)
+			if res.Downloaded != 19 || res.NotFetched != 1 || srv.Logins() != 2 {
+				t.Errorf("poll through a dropped connection: %+v after %d logins, want 19 downloaded in 2 logins", res, srv.Logins())
 			}
-			if res.Downloaded != 11 {
-				t.Errorf("downloaded %d whole messages before the drop, want 11", res.Downloaded)
+			if len(res.Errors) != 1 || res.Errors[0].Num != 12 || res.Errors[0].UIDL != uidls[11] {
+				t.Fatalf("problems %v, want message 12 (%s) named", res.Errors, uidls[11])
 			}
-			if srv.Mailbox.Len() != 20 {
-				t.Fatalf("server lost messages after a failed poll: %d left", srv.Mailbox.Len())
+			want := append(append([][]byte{}, all[:11]...), all[12:]...)
+			checkSame(t, "local after the drop", d.local(t), wantSet(want...))
+			if leave && srv.Mailbox.Len() != 20 || !leave && srv.Mailbox.Len() != 1 {
+				t.Fatalf("server has %d messages after the drop", srv.Mailbox.Len())
 			}
-			checkSame(t, "local after the drop", d.local(t), wantSet(all[:11]...))
+			d.opts.Now = func() time.Time { return time.Now().Add(firstBackoff + time.Second) }
 			res = d.poll(t)
-			if res.Downloaded != 9 {
-				t.Errorf("second poll downloaded %d, want 9", res.Downloaded)
+			if res.Downloaded != 1 || len(res.Errors) != 0 {
+				t.Errorf("second poll: %+v, want message 12 downloaded", res)
 			}
 			checkSame(t, "local after recovery", d.local(t), wantSet(all...))
 			if leave && srv.Mailbox.Len() != 20 || !leave && srv.Mailbox.Len() != 0 {

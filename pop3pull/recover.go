@@ -47,7 +47,7 @@ func resolveStore(store *maildir.Store, db *state.DB, account string, op state.O
 	var found []state.UIDL
 	for _, it := range items {
 		if present[it.Key] {
-			found = append(found, state.UIDL{UIDL: it.UIDL, Key: it.Key, FirstSeen: op.Created})
+			found = append(found, state.UIDL{UIDL: it.UIDL, Key: it.Key, FirstSeen: op.Created, HeaderHash: it.Hash})
 			continue
 		}
 		// Never published: drop the leftover tmp/ file, if any.

@@ -78,28 +78,54 @@ func (c *Client) Top(num, lines int, w io.Writer) (int64, error) {
 	return n, err
 }
 
+// BrokenError is a connection that failed while the answer to the command
+// about one message was being read (RetrEach, TopEach): Num names the
+// message, so that a caller can tell which one the server could not send.
+type BrokenError struct {
+	Num int   // the message whose answer was being read
+	Err error // the connection's error
+}
+
+// Error implements error.
+func (e *BrokenError) Error() string { return fmt.Sprintf("message %d: %v", e.Num, e.Err) }
+
+// Unwrap returns the connection's error.
+func (e *BrokenError) Unwrap() error { return e.Err }
+
 // RetrEach retrieves the messages nums, pipelined when the server allows
-// it, and calls fn for each answer in order. See BodyFunc.
+// it, and calls fn for each answer in order. See BodyFunc. A connection
+// that fails while an answer is read gives a *BrokenError naming the
+// message.
 func (c *Client) RetrEach(nums []int, fn BodyFunc) error {
 	lines := make([]string, len(nums))
 	for i, n := range nums {
 		lines[i] = "RETR " + strconv.Itoa(n)
 	}
-	return c.pipeline("RETR", lines, true, func(i int, body io.Reader, err error) error {
-		return fn(nums[i], body, err)
-	})
+	return c.pipelineEach("RETR", nums, lines, fn)
 }
 
 // TopEach sends TOP num lines for each of nums, pipelined when the server
-// allows it, and calls fn for each answer in order.
+// allows it, and calls fn for each answer in order. A connection that fails
+// while an answer is read gives a *BrokenError naming the message.
 func (c *Client) TopEach(nums []int, lines int, fn BodyFunc) error {
 	cmds := make([]string, len(nums))
 	for i, n := range nums {
 		cmds[i] = "TOP " + strconv.Itoa(n) + " " + strconv.Itoa(lines)
 	}
-	return c.pipeline("TOP", cmds, true, func(i int, body io.Reader, err error) error {
+	return c.pipelineEach("TOP", nums, cmds, fn)
+}
+
+// pipelineEach runs a multi-line command per message and names the
+// message whose answer the connection broke in.
+func (c *Client) pipelineEach(verb string, nums []int, lines []string, fn BodyFunc) error {
+	at := -1
+	err := c.pipeline(verb, lines, true, func(i int, body io.Reader, err error) error {
 		return fn(nums[i], body, err)
-	})
+	}, &at)
+	if err != nil && at >= 0 && c.err != nil {
+		return &BrokenError{Num: nums[at], Err: err}
+	}
+	return err
 }
 
 // Dele marks message num for deletion; the server removes it at Quit.
@@ -124,14 +150,15 @@ func (c *Client) DeleEach(nums []int) (refused map[int]error, err error) {
 			refused[nums[i]] = err
 		}
 		return nil
-	})
+	}, nil)
 	return refused, err
 }
 
 // pipeline sends lines with up to windowSize in flight (one at a time
 // without PIPELINING) and hands each answer to fn in order. multiline says
-// whether +OK answers carry a dot-terminated body.
-func (c *Client) pipeline(verb string, lines []string, multiline bool, fn func(i int, body io.Reader, err error) error) error {
+// whether +OK answers carry a dot-terminated body. When the connection
+// breaks while answer i is read, *at (when at is not nil) is set to i.
+func (c *Client) pipeline(verb string, lines []string, multiline bool, fn func(i int, body io.Reader, err error) error, at *int) error {
 	window := 1
 	if c.Pipelining() {
 		window = c.windowSize()
@@ -139,6 +166,9 @@ func (c *Client) pipeline(verb string, lines []string, multiline bool, fn func(i
 	sent := 0
 	var stop error
 	for i := 0; i < sent || (stop == nil && i < len(lines)); i++ {
+		if at != nil {
+			*at = -1 // a failure to send is no message's fault
+		}
 		if stop == nil && sent < len(lines) && sent < i+window {
 			for sent < len(lines) && sent < i+window {
 				if err := c.send(verb, lines[sent]); err != nil {
@@ -149,6 +179,9 @@ func (c *Client) pipeline(verb string, lines []string, multiline bool, fn func(i
 			if err := c.flush(verb); err != nil {
 				return err
 			}
+		}
+		if at != nil {
+			*at = i
 		}
 		_, err := c.readStatus(verb)
 		if err != nil {

@@ -106,3 +106,13 @@ func (t *Tx) DeleteFolder(id int64) error {
 	}
 	return nil
 }
+
+// RenameFolder gives a folder a new local and server name, keeping its
+// counters and pairs (a folder renamed on either side).
+func (t *Tx) RenameFolder(id int64, name, remote string) error {
+	_, err := t.tx.Exec(`UPDATE folders SET name = ?, remote = ? WHERE id = ?`, name, remote, id)
+	if err != nil {
+		return fmt.Errorf("state: rename folder: %w", err)
+	}
+	return nil
+}

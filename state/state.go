@@ -3,7 +3,9 @@
 // folders and their server counters, message pairs (UID ↔ Maildir key) with
 // the flags both sides last agreed on, pending operations (the write-ahead
 // intents of side effects that cannot be undone), the UIDLs a POP3
-// account has stored and the server quota an IMAP pass last read.
+// account has stored, the server quota an IMAP pass last read and the
+// folder notes status shows (a refused mass delete, a folder deleted on
+// one side only).
 //
 // One process at a time may open the state for writing: Open takes an
 // exclusive lock on a file beside the database and fails with ErrLocked
@@ -16,8 +18,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
@@ -25,6 +30,14 @@ import (
 
 // ErrLocked is returned by Open when another process holds the state.
 var ErrLocked = errors.New("the state directory is in use by another mailmirror process")
+
+// ErrCorrupt means the state database is damaged (truncated, overwritten):
+// SQLite says "database disk image is malformed" or "file is not a
+// database". The error says what to do: move it aside.
+var ErrCorrupt = errors.New("the state database is damaged")
+
+// ErrNotWritable means the state directory or database cannot be written.
+var ErrNotWritable = errors.New("not writable")
 
 // FileName is the database's file name inside the state directory.
 const FileName = "state.db"
@@ -42,15 +55,27 @@ type DB struct {
 // Open opens (creating when needed, 0700 directory, 0600 file) the state
 // database in dir for reading and writing, migrating its schema. It fails
 // with an error wrapping ErrLocked while another process has it open.
+//
+// Errors say what to do: a directory that cannot be written is named
+// (ErrNotWritable), a read-only state.db too; a -wal or -shm file left
+// read-only (SQLite copies the database's mode into them) is made
+// writable again; a damaged database (ErrCorrupt) is to be moved aside.
 func Open(dir string) (*DB, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state: %w", err)
+	}
+	if err := checkWritableDir(dir); err != nil {
+		return nil, err
 	}
 	lock, err := lockFile(filepath.Join(dir, lockName))
 	if err != nil {
 		return nil, err
 	}
 	path := filepath.Join(dir, FileName)
+	if err := checkFiles(path); err != nil {
+		unlockFile(lock)
+		return nil, err
+	}
 	// Create the file ourselves so that SQLite (and its -wal and -shm files,
 	// which copy the database's mode) never make it readable by others.
 	if f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600); err == nil {
@@ -59,14 +84,69 @@ func Open(dir string) (*DB, error) {
 	db, err := openSQL(path, false)
 	if err != nil {
 		unlockFile(lock)
-		return nil, err
+		return nil, corrupt(path, err)
 	}
 	d := &DB{sql: db, lock: lock, path: path}
 	if err := d.migrate(); err != nil {
 		d.Close()
-		return nil, err
+		return nil, corrupt(path, err)
 	}
 	return d, nil
+}
+
+// checkWritableDir fails with ErrNotWritable, naming the directory, when
+// no file can be created in dir (SQLite creates its -wal and -shm files
+// there, and would blame state.db).
+func checkWritableDir(dir string) error {
+	f, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+			return fmt.Errorf("state: the state directory %s is %w (%v): mailmirror keeps state.db and its journal there; "+
+				"make it writable by this user (chmod u+w %s) or set state_dir to another directory", dir, ErrNotWritable, err, dir)
+		}
+		return fmt.Errorf("state: %w", err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
+// checkFiles refuses a read-only state.db with what to do, and makes its
+// -wal and -shm files writable again when an earlier run left them
+// read-only (SQLite gives them the database's mode: a state.db that was
+// read-only once leaves a 0444 -shm that breaks every later open).
+func checkFiles(path string) error {
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o200 == 0 {
+		return fmt.Errorf("state: %s is read-only (mode %v), %w: make it writable again (chmod u+w %s)",
+			path, st.Mode().Perm(), ErrNotWritable, path)
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		p := path + suffix
+		st, err := os.Stat(p)
+		if err != nil || st.Mode().Perm()&0o200 != 0 {
+			continue
+		}
+		if err := os.Chmod(p, st.Mode().Perm()|0o600); err != nil {
+			return fmt.Errorf("state: %s is read-only (mode %v) and could not be made writable (%v): "+
+				"make it writable (chmod u+w %s), or have its owner do it", p, st.Mode().Perm(), err, p)
+		}
+	}
+	return nil
+}
+
+// corrupt turns SQLite's word for a damaged database into what to do.
+func corrupt(path string, err error) error {
+	msg := err.Error()
+	if !strings.Contains(msg, "database disk image is malformed") && !strings.Contains(msg, "file is not a database") {
+		return err
+	}
+	return fmt.Errorf("state: %s: %w (%v): %s", path, ErrCorrupt, err, CorruptAdvice(path))
+}
+
+// CorruptAdvice says what to do with a damaged state database at path.
+func CorruptAdvice(path string) string {
+	return fmt.Sprintf("move it aside (mv %s %s.damaged) and sync again: IMAP accounts pair the messages already "+
+		"in the Maildir again without downloading them; POP3 accounts download the messages still on the server again", path, path)
 }
 
 // OpenReadOnly opens the state database in dir for reading only; it works
@@ -188,6 +268,37 @@ var migrations = []string{
 		local_size INTEGER NOT NULL,
 		size INTEGER NOT NULL,
 		PRIMARY KEY (folder_id, uid)
+	);`,
+	// 5: POP3: a hash of each stored message's header (to tell apart
+	// messages that share a UIDL), the messages whose download keeps
+	// failing, and the problems the last poll reported.
+	`ALTER TABLE pop3_uidls ADD COLUMN header_hash TEXT NOT NULL DEFAULT '';
+	CREATE TABLE pop3_failures (
+		account TEXT NOT NULL,
+		uidl TEXT NOT NULL,
+		failures INTEGER NOT NULL,
+		last_error TEXT NOT NULL,
+		last_failed INTEGER NOT NULL,
+		next_try INTEGER NOT NULL,
+		PRIMARY KEY (account, uidl)
+	);
+	CREATE TABLE pop3_problems (
+		account TEXT NOT NULL,
+		seq INTEGER NOT NULL,
+		text TEXT NOT NULL,
+		updated INTEGER NOT NULL,
+		PRIMARY KEY (account, seq)
+	);`,
+	// 6: conditions of a folder a pass reported once and status shows
+	// until they clear (a refused mass delete, a folder deleted on one
+	// side that still holds mail on the other, a rename conflict).
+	`CREATE TABLE folder_notes (
+		account TEXT NOT NULL,
+		folder TEXT NOT NULL,
+		kind TEXT NOT NULL,
+		text TEXT NOT NULL,
+		since INTEGER NOT NULL,
+		PRIMARY KEY (account, folder, kind)
 	);`,
 }
 

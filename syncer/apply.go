@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -69,6 +70,12 @@ func (j *job) apply(ctx context.Context, lc *lazyConn) error {
 		}
 		return c, nil
 	}
+	// reconnect replaces a connection a broken link took (downloads go on).
+	reconnect := func(cause error) (*Conn, error) {
+		lc.release(cause)
+		c = nil
+		return server()
+	}
 	if j.reset {
 		if err := s.db.Update(func(tx *state.Tx) error { return tx.DeletePairs(j.st.ID) }); err != nil {
 			return err
@@ -99,7 +106,7 @@ func (j *job) apply(ctx context.Context, lc *lazyConn) error {
 	if err := j.applyAppends(ctx, server); err != nil {
 		return err
 	}
-	if err := j.applyDownloads(ctx, server); err != nil {
+	if err := j.applyDownloads(ctx, server, reconnect); err != nil {
 		return err
 	}
 	return j.finish()
@@ -247,7 +254,10 @@ func (j *job) applyFlags(server func() (*Conn, error)) error {
 		ne, err := j.lf.SetFlags(u.e, u.letters)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				continue // changed again meanwhile: next pass
+				// Changed again meanwhile: the next pass merges
+				// that change against the old base, which stays.
+				updates[i].p = nil
+				continue
 			}
 			return err
 		}
@@ -260,13 +270,17 @@ func (j *job) applyFlags(server func() (*Conn, error)) error {
 		j.s.count(func(st *Stats) { st.Down.Flags += nLocal })
 	}
 	for _, u := range updates {
+		if u.p == nil {
+			continue
+		}
 		j.pending = append(j.pending, func(tx *state.Tx) error { return tx.SetPairFlags(u.p.FolderID, u.p.UID, u.base) })
 	}
 	return nil
 }
 
 // applyServerDeletes mirrors local deletions: \Deleted and UID EXPUNGE, or
-// a move to the Trash folder with delete_mode = "trash". Without UIDPLUS no
+// a move to the Trash folder with delete_mode = "trash" (UID MOVE, or
+// without MOVE a UID COPY there and the same delete). Without UIDPLUS no
 // EXPUNGE is sent (it would remove every \Deleted message in the folder,
 // other clients' too): the message stays marked \Deleted and a tombstone
 // pair remembers it until the server expunges it.
@@ -284,15 +298,26 @@ func (j *job) applyServerDeletes(server func() (*Conn, error)) error {
 	}
 	trash := j.s.trash
 	tombstone := false
-	if j.s.acct.DeleteMode == "trash" && trash != "" && trash != j.remote {
+	caps := c.Caps()
+	uidPlus := caps.Has(imap.CapUIDPlus) || caps.Has(imap.CapIMAP4rev2)
+	switch {
+	case j.s.acct.DeleteMode == "trash" && trash != "" && trash != j.remote && (caps.Has(imap.CapMove) || caps.Has(imap.CapIMAP4rev2)):
 		if _, err := c.Move(set, trash).Wait(); err != nil {
 			return fmt.Errorf("move to %q: %w", trash, err)
 		}
-	} else {
+	default:
+		// Without MOVE, go-imap's Move would end in a plain EXPUNGE
+		// on servers without UIDPLUS: copy to Trash and delete here
+		// like any other delete instead.
+		if j.s.acct.DeleteMode == "trash" && trash != "" && trash != j.remote {
+			if _, err := c.Copy(set, trash).Wait(); err != nil {
+				return fmt.Errorf("copy to %q: %w", trash, err)
+			}
+		}
 		if err := markDeleted(c, set); err != nil {
 			return err
 		}
-		if c.Caps().Has(imap.CapUIDPlus) || c.Caps().Has(imap.CapIMAP4rev2) {
+		if uidPlus {
 			if err := c.UIDExpunge(set).Close(); err != nil {
 				return fmt.Errorf("expunge: %w", err)
 			}
@@ -583,24 +608,29 @@ func (j *job) appendOne(c *Conn, l *localMsg) error {
 	if err != nil {
 		return fmt.Errorf("append: %w", err)
 	}
+	// Trust an APPENDUID only for a UID that can be new: at or above the
+	// UIDNEXT seen before, and not paired with another file.
+	if ad == nil || ad.UID == 0 || (ad.UIDValidity != 0 && ad.UIDValidity != j.newSt.UIDValidity) ||
+		uint32(ad.UID) < j.newSt.UIDNext || j.pairs[uint32(ad.UID)] != nil {
+		// Without APPENDUID the next full pass pairs it by identity and
+		// size. The intent stays until then: a targeted pass (an IDLE
+		// echo of this APPEND) must not take the message for new mail.
+		return nil
+	}
 	return j.s.db.Update(func(tx *state.Tx) error {
-		// Trust an APPENDUID only for a UID that can be new: at or above
-		// the UIDNEXT seen before, and not paired with another file.
-		if ad != nil && ad.UID != 0 && (ad.UIDValidity == 0 || ad.UIDValidity == j.newSt.UIDValidity) &&
-			uint32(ad.UID) >= j.newSt.UIDNext && j.pairs[uint32(ad.UID)] == nil {
-			p := state.Pair{FolderID: j.st.ID, UID: uint32(ad.UID), Key: l.e.Key, Flags: letters, Size: l.size, MsgID: l.ident}
-			if err := tx.PutPair(p); err != nil {
-				return err
-			}
+		p := state.Pair{FolderID: j.st.ID, UID: uint32(ad.UID), Key: l.e.Key, Flags: letters, Size: l.size, MsgID: l.ident}
+		if err := tx.PutPair(p); err != nil {
+			return err
 		}
-		// Without APPENDUID the next pass pairs it by identity and size.
 		return tx.DeleteOp(opID)
 	})
 }
 
 // applyDownloads streams new server messages into the Maildir, newest
-// first, publishing them in batches with one file-system sync each.
-func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error)) error {
+// first, publishing them in batches with one file-system sync each. When
+// the connection breaks, what arrived whole is published and the rest
+// comes over a new connection (reconnect; see downloader.retry).
+func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error), reconnect func(error) (*Conn, error)) error {
 	msgs := j.newServer
 	for _, p := range j.restore {
 		msgs = append(msgs, &serverMsg{uid: p.UID, size: p.Size, flags: j.serverFlags[p.UID], ident: p.MsgID})
@@ -624,11 +654,21 @@ func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error)) 
 		total += m.size
 	}
 	d := &downloader{j: j, c: c, byUID: byUID, total: len(msgs), totalBytes: total}
+	defer func() {
+		j.s.count(func(st *Stats) { st.Down.New += d.done; st.Bytes += d.bytes; st.Placeholders += d.placeholder })
+	}()
 	// Downloads cut short by an earlier pass go on where they stopped.
 	for _, m := range msgs {
 		if resume[m.uid] {
-			if err := d.resume(ctx, m); err != nil {
-				d.batch.Abort()
+			err := d.retry(ctx, reconnect, []*serverMsg{m}, func(left []*serverMsg) error {
+				for _, m := range left {
+					if err := d.resume(ctx, m); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
 				return err
 			}
 		}
@@ -652,8 +692,7 @@ func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error)) 
 			}
 		}
 		if len(ph) > 0 {
-			if err := d.placeholders(ctx, ph); err != nil {
-				d.batch.Abort()
+			if err := d.retry(ctx, reconnect, ph, func(left []*serverMsg) error { return d.placeholders(ctx, left) }); err != nil {
 				return err
 			}
 		}
@@ -661,8 +700,7 @@ func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error)) 
 			if len(part) == 0 {
 				continue
 			}
-			if err := d.fetch(ctx, part); err != nil {
-				d.batch.Abort()
+			if err := d.retry(ctx, reconnect, part, func(left []*serverMsg) error { return d.fetch(ctx, left) }); err != nil {
 				return err
 			}
 		}
@@ -670,12 +708,11 @@ func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error)) 
 	if err := d.flush(); err != nil {
 		return err
 	}
-	j.s.count(func(st *Stats) { st.Down.New += d.done; st.Bytes += d.bytes; st.Placeholders += d.placeholder })
 	if len(d.byUID) > 0 {
 		// The server did not deliver some messages: do not record the
 		// folder as handled, so that the next pass looks again.
 		j.newSt.Messages = 0
-		j.s.warn("folder %q: the server did not deliver %d message(s) asked for; will retry", j.local, len(d.byUID))
+		j.s.warn("folder %q: the server did not deliver %s%s; will retry", j.local, uidList(d.byUID), said(d.refused))
 	}
 	return nil
 }
@@ -696,6 +733,7 @@ type downloader struct {
 	total       int
 	bytes       int64
 	totalBytes  int64
+	refused     string // the text of a NO that ended a FETCH, if any
 }
 
 var bodySection = &imap.FetchItemBodySection{Peek: true}
@@ -714,10 +752,23 @@ func (d *downloader) fetch(ctx context.Context, part []*serverMsg) error {
 	limit = limit*2 + 1<<20
 	cmd := d.c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{bodySection}})
 	defer cmd.Close()
+	// A message is whole once its response parsed to its end, which
+	// shows when the next response or the command's end arrives: until
+	// then it is held out of the batch (a literal shorter than the data
+	// breaks the connection after it).
+	var held *heldMsg
+	defer func() {
+		if held != nil {
+			held.w.Abort()
+		}
+	}()
 	for {
 		msg := cmd.Next()
 		if msg == nil {
 			break
+		}
+		if err := d.add(&held); err != nil {
+			return err
 		}
 		var uid uint32
 		var w *maildir.Writer
@@ -764,25 +815,53 @@ func (d *downloader) fetch(ctx context.Context, part []*serverMsg) error {
 			}
 			continue
 		}
-		delete(d.byUID, uid)
-		if err := d.batch.Add(w, m.flags, m.date); err != nil {
-			return err
-		}
-		d.pending = append(d.pending, downloadItem{UID: uid, Key: w.Key(), Flags: m.flags, Size: m.size, Ident: m.ident})
-		d.batchBytes += written
-		d.bytes += written
-		d.done++
-		d.report()
-		if d.batch.Len() >= 1000 || d.batchBytes >= 32<<20 {
-			if err := d.flush(); err != nil {
-				return err
-			}
-		}
+		held = &heldMsg{w: w, m: m, written: written}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 	}
-	return cmd.Close()
+	if err := cmd.Close(); err != nil {
+		// A NO after some messages (Gmail: "Some messages could not be
+		// FETCHed"): keep those that came; the others stay in byUID, are
+		// reported, and the next pass asks for them again.
+		var ie *imap.Error
+		if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeNo {
+			d.refused = ie.Text
+			return d.add(&held)
+		}
+		return err
+	}
+	return d.add(&held)
+}
+
+// heldMsg is a received message not yet known whole (see fetch).
+type heldMsg struct {
+	w       *maildir.Writer
+	m       *serverMsg
+	written int64
+}
+
+// add puts the held message, if any, into the batch (publishing the batch
+// when it is full) and clears it.
+func (d *downloader) add(held **heldMsg) error {
+	h := *held
+	if h == nil {
+		return nil
+	}
+	*held = nil
+	delete(d.byUID, h.m.uid)
+	if err := d.batch.Add(h.w, h.m.flags, h.m.date); err != nil {
+		return err
+	}
+	d.pending = append(d.pending, downloadItem{UID: h.m.uid, Key: h.w.Key(), Flags: h.m.flags, Size: h.m.size, Ident: h.m.ident})
+	d.batchBytes += h.written
+	d.bytes += h.written
+	d.done++
+	d.report()
+	if d.batch.Len() >= 1000 || d.batchBytes >= 32<<20 {
+		return d.flush()
+	}
+	return nil
 }
 
 // flush publishes the batch: intent first, then one sync and the renames,
@@ -800,6 +879,10 @@ func (d *downloader) flush() error {
 	}
 	j := d.j
 	data, _ := json.Marshal(downloadIntent{FolderID: j.st.ID, Items: d.pending})
+	if err := j.recordValidity(); err != nil {
+		d.batch.Abort()
+		return err
+	}
 	opID, err := j.s.db.AddOp(state.Op{Account: j.s.acct.Name, Kind: opDownload, Folder: j.local, Data: data})
 	if err != nil {
 		d.batch.Abort()
@@ -820,4 +903,55 @@ func (d *downloader) flush() error {
 		}
 		return tx.DeleteOp(opID)
 	})
+}
+
+// uidList names the messages of m ("UID 5", "UIDs 5, 7, 9 and 3 more").
+func uidList(m map[uint32]*serverMsg) string {
+	uids := make([]uint32, 0, len(m))
+	for u := range m {
+		uids = append(uids, u)
+	}
+	sort.Slice(uids, func(a, b int) bool { return uids[a] < uids[b] })
+	if len(uids) == 1 {
+		return fmt.Sprintf("UID %d", uids[0])
+	}
+	var b strings.Builder
+	b.WriteString("UIDs ")
+	for i, u := range uids {
+		if i == 10 {
+			fmt.Fprintf(&b, " and %d more", len(uids)-10)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprint(&b, u)
+	}
+	return b.String()
+}
+
+// said quotes a server's reason, if any.
+func said(text string) string {
+	if text == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (the server said %q)", text)
+}
+
+// recordValidity records the folder's UIDVALIDITY before the first pairs
+// of a folder seen for the first time, or of a new UIDVALIDITY, are
+// recorded (a pass cut short publishes what it downloaded): the next pass
+// must know which UIDs they are. The rest of the folder's counters stay
+// unset, so that the next pass looks at the whole folder again.
+func (j *job) recordValidity() error {
+	if j.st.UIDValidity == j.newSt.UIDValidity || j.newSt.UIDValidity == 0 {
+		return nil
+	}
+	f := j.st
+	f.UIDValidity, f.UIDNext, f.Messages, f.HighestModSeq, f.LocalStamp = j.newSt.UIDValidity, 0, 0, 0, ""
+	if err := j.s.db.Update(func(tx *state.Tx) error { return tx.UpdateFolder(f) }); err != nil {
+		return err
+	}
+	j.st = f
+	return nil
 }

@@ -52,7 +52,13 @@ type job struct {
 	st     state.Folder
 	lf     *maildir.Folder
 
-	quiet   bool // nothing changed on either side
+	quiet bool // nothing changed on either side
+	// noServer: a dry run's folder that a real pass would first create on
+	// the server (nothing to look at there).
+	noServer bool
+	// refused says why the mass-delete guard leaves the folder alone
+	// this pass (it is then quiet too).
+	refused string
 	newSt   state.Folder
 	reset   bool // UIDVALIDITY changed
 	pairs   map[uint32]*state.Pair
@@ -76,6 +82,17 @@ type job struct {
 	moved         map[uint32]bool // pairs leaving this folder
 
 	old int // server messages left out by max_age
+
+	// Targeted passes look at part of a folder: partial downloads of
+	// UIDs below partialsFrom, or all when keepPartials, are left alone
+	// (see partials).
+	partialsFrom uint32
+	keepPartials bool
+
+	// redial replaces a broken connection during detect (see
+	// fetchMetaResuming); nil: no retry.
+	redial func(cause error) (*Conn, error)
+	failed bool // detect failed: the pass leaves the folder out
 
 	// set by apply
 	pending []func(tx *state.Tx) error // state changes for the final transaction
@@ -171,14 +188,19 @@ func (j *job) detect(ctx context.Context, lc *lazyConn) error {
 	if serverSame && len(j.localGone) == 0 && len(j.newLocal) == 0 && !j.localFlagsChanged() {
 		j.quiet = true
 		if stamp != j.st.LocalStamp {
-			return j.s.db.Update(func(tx *state.Tx) error { return tx.UpdateFolder(j.newSt) })
+			return j.s.record(func(tx *state.Tx) error { return tx.UpdateFolder(j.newSt) })
 		}
+		return nil
+	}
+	if j.noServer {
+		j.serverFlags, j.serverGone = map[uint32]string{}, map[uint32]bool{}
 		return nil
 	}
 	c, err := lc.get()
 	if err != nil {
 		return err
 	}
+	j.redial = j.redialFor(lc)
 	return j.detectServer(c)
 }
 
@@ -304,9 +326,18 @@ func (j *job) detectServer(c *Conn) error {
 	if from == 0 {
 		from = 1
 	}
+	// Pairs at or above the stored UIDNEXT: downloaded by a pass that a
+	// broken link cut short, or uploaded or moved here by the last pass.
+	// Their flags come with the older ones'; their identity is known.
+	above := map[uint32]bool{}
+	for uid := range j.pairs {
+		if uid >= from {
+			above[uid] = true
+		}
+	}
 	// Flags of known messages.
 	var full map[uint32]bool
-	if len(j.pairs) > 0 && from > 1 {
+	if len(j.pairs) > 0 && (from > 1 || len(above) > 0) {
 		opts := &imap.FetchOptions{UID: true, Flags: true}
 		fetch := true
 		if c.CondStore() && st.HighestModSeq > 0 {
@@ -319,7 +350,12 @@ func (j *job) detectServer(c *Conn) error {
 		}
 		if fetch {
 			var set imap.UIDSet
-			set.AddRange(1, imap.UID(from-1))
+			if from > 1 {
+				set.AddRange(1, imap.UID(from-1))
+			}
+			for uid := range above {
+				set.AddNum(imap.UID(uid))
+			}
 			err := each(c, c.Fetch(set, opts), func(m *imapclient.FetchMessageBuffer) {
 				uid := uint32(m.UID)
 				if full != nil {
@@ -339,7 +375,7 @@ func (j *job) detectServer(c *Conn) error {
 	if sel.UIDNext == 0 || uint32(sel.UIDNext) > from {
 		var set imap.UIDSet
 		set.AddRange(imap.UID(from), 0)
-		if err := j.fetchMeta(c, set, func(m *serverMsg) bool { return m.uid >= from }, newUIDs); err != nil {
+		if c, err = j.fetchMetaResuming(c, uidsMinus(set, above), func(m *serverMsg) bool { return m.uid >= from }, newUIDs); err != nil {
 			return err
 		}
 	}
@@ -383,7 +419,7 @@ func (j *job) detectServer(c *Conn) error {
 			}
 		}
 		if len(missing) > 0 {
-			if err := j.fetchMeta(c, missing, nil, newUIDs); err != nil {
+			if _, err := j.fetchMetaResuming(c, missing, nil, newUIDs); err != nil {
 				return err
 			}
 		}
@@ -429,7 +465,8 @@ func (j *job) detectReset(c *Conn, sel *imap.SelectData) error {
 	}
 	var set imap.UIDSet
 	set.AddRange(1, 0)
-	return j.fetchMeta(c, set, nil, map[uint32]bool{})
+	_, err := j.fetchMetaResuming(c, set, nil, map[uint32]bool{})
+	return err
 }
 
 func fileTime(p string) time.Time {

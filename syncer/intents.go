@@ -38,6 +38,11 @@ func (s *Syncer) resolveIntents(ctx context.Context, p *pool) error {
 				return err
 			}
 			continue
+		case opFolderRename:
+			if err := s.resolveFolderRename(op); err != nil {
+				return fmt.Errorf("resolve an interrupted rename of %q: %w", op.Folder, err)
+			}
+			continue
 		case opArchive:
 			if err := s.resolveArchive(ctx, p, op); err != nil {
 				return fmt.Errorf("resolve an interrupted archiving of %q: %w", op.Folder, err)

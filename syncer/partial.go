@@ -211,8 +211,11 @@ func (j *job) target(uid uint32, size int64) bodyTarget {
 // left cut short and this pass continues. Partial downloads of anything
 // else (a message gone, downloaded meanwhile, now a placeholder, or of an
 // earlier UIDVALIDITY) are dropped, except those of placeholders (a
-// `mailmirror fetch` cut short).
+// `mailmirror fetch` cut short) and those a targeted pass did not look at.
 func (j *job) partials(msgs []*serverMsg) (map[uint32]bool, error) {
+	if j.keepPartials {
+		return nil, nil
+	}
 	list, err := j.s.db.Partials(j.st.ID)
 	if err != nil || len(list) == 0 {
 		return nil, err
@@ -223,6 +226,9 @@ func (j *job) partials(msgs []*serverMsg) (map[uint32]bool, error) {
 	}
 	out := map[uint32]bool{}
 	for _, p := range list {
+		if p.UID < j.partialsFrom && p.UIDValidity == j.newSt.UIDValidity {
+			continue // a targeted pass knows nothing of these UIDs
+		}
 		if pp := j.pairs[p.UID]; pp != nil && pp.Placeholder && !j.serverGone[p.UID] && p.UIDValidity == j.newSt.UIDValidity {
 			continue // a placeholder's fetch cut short: fetch or the fetch flag goes on with it
 		}

@@ -82,91 +82,125 @@ func (s *Syncer) plan(ctx context.Context, p *pool, remotes map[string]*remoteFo
 		remoteByLocal[ln] = r
 	}
 
-	var jobs []*job
-	seen := map[string]bool{}
-	add := func(ln string, r *remoteFolder) error {
-		seen[ln] = true
-		lf, err := s.store.Folder(ln)
-		if err != nil {
+	fs := &folderSets{known: knownByName, local: localSet, remote: remoteByLocal}
+	if err := s.renameFolders(ctx, p, fs); err != nil {
+		return nil, err
+	}
+	pl := &planner{s: s, ctx: ctx, p: p, fs: fs, seen: map[string]bool{}}
+	if err := pl.serverFolders(); err != nil {
+		return nil, err
+	}
+	if err := pl.localFolders(); err != nil {
+		return nil, err
+	}
+	// Known folders gone on both sides: forget them.
+	for ln, kf := range knownByName {
+		if !pl.seen[ln] {
+			if _, ok := remoteByLocal[ln]; !ok && !localSet[ln] {
+				s.record(func(tx *state.Tx) error { return tx.DeleteFolder(kf.ID) })
+			}
+		}
+	}
+	return pl.jobs, nil
+}
+
+// planner builds a pass's jobs from the folder sets, creating and deleting
+// folders on the side that misses them (in a dry run: describing it).
+type planner struct {
+	s    *Syncer
+	ctx  context.Context
+	p    *pool
+	fs   *folderSets
+	seen map[string]bool
+	jobs []*job
+}
+
+// add makes the job of a folder present on both sides (or about to be).
+// noServer: in a dry run, the server folder is not created.
+func (pl *planner) add(ln string, r *remoteFolder, noServer bool) error {
+	s := pl.s
+	pl.seen[ln] = true
+	var lf *maildir.Folder
+	var err error
+	if s.opts.DryRun {
+		lf, _, err = s.store.ExistingFolder(ln)
+	} else {
+		lf, err = s.store.Folder(ln)
+	}
+	if err != nil {
+		return err
+	}
+	st, ok := pl.fs.known[ln]
+	switch {
+	case s.opts.DryRun && !ok:
+		st = state.Folder{Account: s.acct.Name, Name: ln, Remote: r.name}
+	case s.opts.DryRun:
+		st.Remote = r.name
+	case !ok || st.Remote != r.name:
+		// Only new folders cost a write (and its fsync).
+		if st, err = s.db.EnsureFolder(s.acct.Name, ln, r.name); err != nil {
 			return err
 		}
-		st, ok := knownByName[ln]
-		if !ok || st.Remote != r.name {
-			// Only new folders cost a write (and its fsync).
-			if st, err = s.db.EnsureFolder(acct, ln, r.name); err != nil {
+		if st.Remote != r.name {
+			st.Remote = r.name
+			if err := s.db.Update(func(tx *state.Tx) error { return tx.UpdateFolder(st) }); err != nil {
 				return err
 			}
-			if st.Remote != r.name {
-				st.Remote = r.name
-				if err := s.db.Update(func(tx *state.Tx) error { return tx.UpdateFolder(st) }); err != nil {
-					return err
-				}
-			}
 		}
-		jobs = append(jobs, &job{s: s, local: ln, remote: r.name, status: r.status, st: st, lf: lf})
-		return nil
 	}
-	for ln, r := range remoteByLocal {
-		_, wasKnown := knownByName[ln]
-		if !s.writesLocal(ln) && !localSet[ln] && !wasKnown {
+	pl.jobs = append(pl.jobs, &job{s: s, local: ln, remote: r.name, status: r.status, st: st, lf: lf, noServer: noServer})
+	return nil
+}
+
+// serverFolders makes the jobs of the server's folders; a known folder
+// deleted locally is deleted on the server when it is empty there.
+func (pl *planner) serverFolders() error {
+	s := pl.s
+	for ln, r := range pl.fs.remote {
+		kf, wasKnown := pl.fs.known[ln]
+		if !s.writesLocal(ln) && !pl.fs.local[ln] && !wasKnown {
 			continue // direction = "push": no new local folder
 		}
-		if wasKnown && !localSet[ln] {
-			// Deleted locally (directory gone).
+		if wasKnown && !pl.fs.local[ln] {
+			pl.seen[ln] = true
 			if !s.writesServer(ln) {
-				seen[ln] = true
 				continue // direction = "pull": kept on the server
 			}
-			n := messageCount(r)
-			if n != 0 {
-				s.warn("folder %q was deleted locally but still holds %s on the server: not deleted there; delete its messages first, or re-create the local folder to get them back", ln, countText(n))
-				seen[ln] = true
-				continue
+			if err := s.deletedLocally(pl.ctx, pl.p, kf, r); err != nil {
+				return err
 			}
-			c, err := p.get(ctx)
-			if err != nil {
-				return nil, err
-			}
-			err = c.Delete(r.name).Wait()
-			p.put(c)
-			if err != nil {
-				s.warn("delete server folder %q: %v", r.name, err)
-			} else {
-				s.db.Update(func(tx *state.Tx) error { return tx.DeleteFolder(knownByName[ln].ID) })
-			}
-			seen[ln] = true
 			continue
 		}
-		if err := add(ln, r); err != nil {
+		if s.opts.DryRun && !pl.fs.local[ln] && !wasKnown {
+			s.planFolder(ln).Actions = append(s.planFolder(ln).Actions, fmt.Sprintf("create local folder %q", ln))
+		}
+		if err := pl.add(ln, r, false); err != nil {
 			s.warn("folder %q: %v; skipped", ln, err)
 		}
 	}
-	for ln := range localSet {
-		if seen[ln] {
+	return nil
+}
+
+// localFolders makes the jobs of local folders the server does not have:
+// new ones are created there; known ones were deleted on the server.
+func (pl *planner) localFolders() error {
+	s := pl.s
+	for ln := range pl.fs.local {
+		if pl.seen[ln] {
 			continue
 		}
-		seen[ln] = true
+		pl.seen[ln] = true
 		lf, _, err := s.store.ExistingFolder(ln)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if kf, wasKnown := knownByName[ln]; wasKnown {
-			// Deleted on the server.
-			ents, err := lf.Scan()
-			if err != nil {
-				return nil, err
-			}
-			if len(ents) == 0 && !s.writesLocal(ln) {
+		if kf, wasKnown := pl.fs.known[ln]; wasKnown {
+			if !s.writesLocal(ln) {
 				continue // direction = "push": the local folder stays
 			}
-			if len(ents) > 0 {
-				s.warn("folder %q was deleted on the server but still holds %s locally: kept here; move them elsewhere or delete the local folder", ln, countText(len(ents)))
-				continue
+			if err := s.deletedOnServer(kf, lf); err != nil {
+				return err
 			}
-			if err := removeEmptyFolder(lf); err != nil {
-				s.warn("remove local folder %q: %v", ln, err)
-			}
-			s.db.Update(func(tx *state.Tx) error { return tx.DeleteFolder(kf.ID) })
 			continue
 		}
 		// New local folder: create it on the server.
@@ -178,29 +212,190 @@ func (s *Syncer) plan(ctx context.Context, p *pool, remotes map[string]*remoteFo
 			s.warn("%v; skipped", err)
 			continue
 		}
-		c, err := p.get(ctx)
-		if err != nil {
-			return nil, err
+		if s.opts.DryRun {
+			s.planFolder(ln).Actions = append(s.planFolder(ln).Actions, fmt.Sprintf("create server folder %q", rn))
+		} else {
+			c, err := pl.p.get(pl.ctx)
+			if err != nil {
+				return err
+			}
+			err = c.Create(rn, nil).Wait()
+			s.release(c, err)
+			if err != nil {
+				s.warn("create server folder %q: %v", rn, err)
+				continue
+			}
 		}
-		err = c.Create(rn, nil).Wait()
-		p.put(c)
-		if err != nil {
-			s.warn("create server folder %q: %v", rn, err)
-			continue
-		}
-		if err := add(ln, &remoteFolder{name: rn}); err != nil {
+		if err := pl.add(ln, &remoteFolder{name: rn}, s.opts.DryRun); err != nil {
 			s.warn("folder %q: %v; skipped", ln, err)
 		}
 	}
-	// Known folders gone on both sides: forget them.
-	for ln, kf := range knownByName {
-		if !seen[ln] {
-			if _, ok := remoteByLocal[ln]; !ok && !localSet[ln] {
-				s.db.Update(func(tx *state.Tx) error { return tx.DeleteFolder(kf.ID) })
-			}
+	return nil
+}
+
+// beforeFolderDelete, when set (tests), runs just before the emptiness of
+// a server folder about to be deleted is checked.
+var beforeFolderDelete func(remote string)
+
+// deletedLocally handles a known folder whose local directory is gone: the
+// server folder is deleted when it is empty at that moment (STATUS right
+// before DELETE: mail delivered since the pass began survives); else it is
+// kept and a note says so, once. With --allow-deletes for the folder, the
+// messages the state pairs are deleted first.
+func (s *Syncer) deletedLocally(ctx context.Context, p *pool, kf state.Folder, r *remoteFolder) error {
+	ln := kf.Name
+	allowed := s.allowed(ln)
+	if s.opts.DryRun {
+		n := messageCount(r)
+		switch {
+		case n == 0:
+			s.planFolder(ln).Actions = append(s.planFolder(ln).Actions, fmt.Sprintf("delete server folder %q (deleted locally, empty on the server)", r.name))
+		case allowed:
+			s.planFolder(ln).Actions = append(s.planFolder(ln).Actions, fmt.Sprintf("delete the known messages of server folder %q and the folder if then empty (--allow-deletes)", r.name))
+		default:
+			s.planFolder(ln).Refused = fmt.Sprintf("folder deleted locally but the server folder %q holds %s: kept", r.name, countText(n))
+		}
+		return nil
+	}
+	c, err := p.get(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := s.emptyAndCount(c, kf, r.name, allowed)
+	if err == nil && n == 0 {
+		err = c.Delete(r.name).Wait()
+		if err != nil {
+			s.warn("delete server folder %q: %v", r.name, err)
+		} else {
+			s.record(func(tx *state.Tx) error { return tx.DeleteFolder(kf.ID) })
+		}
+		s.release(c, err)
+		return nil
+	}
+	s.release(c, err)
+	if err != nil {
+		return err
+	}
+	s.note(ln, noteDeletedLocal, fmt.Sprintf("folder %q was deleted locally but still holds %s on the server: not deleted there; delete its messages first, re-create the local folder to get them back, or run mailmirror sync --allow-deletes %s/%s", ln, countText(n), s.acct.Name, ln))
+	return nil
+}
+
+// emptyAndCount returns the number of messages in a server folder now
+// (STATUS). With allowed, the messages of kf's pairs are deleted first
+// (\Deleted and UID EXPUNGE; servers without UIDPLUS keep them).
+func (s *Syncer) emptyAndCount(c *Conn, kf state.Folder, remote string, allowed bool) (int, error) {
+	if beforeFolderDelete != nil {
+		beforeFolderDelete(remote)
+	}
+	if c.Selected() != "" && (c.Caps().Has(imap.CapUnselect) || c.Caps().Has(imap.CapIMAP4rev2)) {
+		c.ClearSelected()
+		if err := c.Unselect().Wait(); err != nil {
+			return 0, err
 		}
 	}
-	return jobs, nil
+	if allowed && (c.Caps().Has(imap.CapUIDPlus) || c.Caps().Has(imap.CapIMAP4rev2)) {
+		pairs, err := s.db.Pairs(kf.ID)
+		if err != nil {
+			return 0, err
+		}
+		var set imap.UIDSet
+		for _, pp := range pairs {
+			set.AddNum(imap.UID(pp.UID))
+		}
+		if len(set) > 0 {
+			if _, err := c.Reselect(remote); err != nil {
+				return 0, err
+			}
+			if err := markDeleted(c, set); err != nil {
+				return 0, err
+			}
+			if err := c.UIDExpunge(set).Close(); err != nil {
+				return 0, fmt.Errorf("expunge: %w", err)
+			}
+			if err := c.Unselect().Wait(); err != nil {
+				return 0, err
+			}
+			c.ClearSelected()
+		}
+	}
+	st, err := c.Status(remote, &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil {
+		return 0, fmt.Errorf("status %q: %w", remote, err)
+	}
+	if st.NumMessages == nil {
+		return -1, nil
+	}
+	return int(*st.NumMessages), nil
+}
+
+// deletedOnServer handles a known folder gone from the server whose local
+// folder is still there: an empty one is removed; one holding messages is
+// kept and a note says so, once. With --allow-deletes for the folder, the
+// files the state pairs (they were on the server) are removed first.
+func (s *Syncer) deletedOnServer(kf state.Folder, lf *maildir.Folder) error {
+	ln := kf.Name
+	ents, err := lf.Scan()
+	if err != nil {
+		return err
+	}
+	allowed := s.allowed(ln)
+	if s.opts.DryRun {
+		switch {
+		case len(ents) == 0:
+			s.planFolder(ln).Actions = append(s.planFolder(ln).Actions, fmt.Sprintf("remove local folder %q (deleted on the server, empty here)", ln))
+		case allowed:
+			s.planFolder(ln).Actions = append(s.planFolder(ln).Actions, fmt.Sprintf("remove the known messages of local folder %q and the folder if then empty (--allow-deletes)", ln))
+		default:
+			s.planFolder(ln).Refused = fmt.Sprintf("folder deleted on the server but %s here: kept", countText(len(ents)))
+		}
+		return nil
+	}
+	if allowed && len(ents) > 0 {
+		if ents, err = s.removePaired(kf, lf, ents); err != nil {
+			return err
+		}
+	}
+	if len(ents) > 0 {
+		s.note(ln, noteDeletedServer, fmt.Sprintf("folder %q was deleted on the server but still holds %s locally: kept here; move them elsewhere, delete the local folder, or run mailmirror sync --allow-deletes %s/%s", ln, countText(len(ents)), s.acct.Name, ln))
+		return nil
+	}
+	if err := removeEmptyFolder(lf); err != nil {
+		s.warn("remove local folder %q: %v", ln, err)
+	}
+	s.record(func(tx *state.Tx) error { return tx.DeleteFolder(kf.ID) })
+	return nil
+}
+
+// removePaired removes the files of a folder that the state pairs and
+// returns the others.
+func (s *Syncer) removePaired(kf state.Folder, lf *maildir.Folder, ents []maildir.Entry) ([]maildir.Entry, error) {
+	pairs, err := s.db.Pairs(kf.ID)
+	if err != nil {
+		return nil, err
+	}
+	keys := map[string]bool{}
+	for _, pp := range pairs {
+		keys[pp.Key] = true
+	}
+	var rest []maildir.Entry
+	for _, e := range ents {
+		if !keys[e.Key] {
+			rest = append(rest, e)
+			continue
+		}
+		if err := lf.Remove(e); err != nil {
+			return nil, err
+		}
+	}
+	return rest, lf.Sync()
+}
+
+// record runs a state change, except in a dry run.
+func (s *Syncer) record(fn func(tx *state.Tx) error) error {
+	if s.opts.DryRun {
+		return nil
+	}
+	return s.db.Update(fn)
 }
 
 func messageCount(r *remoteFolder) int {

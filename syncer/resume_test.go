@@ -29,12 +29,15 @@ func TestResumeCutDownload(t *testing.T) {
 			size := int64(len(f.u.Raw(t, "INBOX", uid)))
 			f.u.Append(t, "INBOX", testenvGen(f, "small", 3000))
 
-			p.Arm(faultproxy.Fault{Action: action, Dir: faultproxy.Down, Match: []byte("BODY[] {"), After: size * 6 / 10})
+			// The link stays down: the pass cannot go on over a new
+			// connection, the next one resumes.
+			p.Arm(faultproxy.Fault{Action: action, Dir: faultproxy.Down, Match: []byte("BODY[] {"), After: size * 6 / 10, ThenRefuse: true})
 			st, err := f.pass(0)
 			if err == nil || !p.HasFired() {
 				t.Fatalf("cut pass: %v, err %v, fired %v", st, err, p.HasFired())
 			}
 			p.Disarm()
+			p.SetRefuse(false)
 			fo, _, _ := f.db.Folder(f.acct.Name, "INBOX")
 			parts, err := f.db.Partials(fo.ID)
 			// A reset loses what was still in the socket buffers: less
@@ -92,11 +95,12 @@ func TestResumeDropsStalePartial(t *testing.T) {
 	f, p := proxied(t)
 	big := testenvGen(f, "big", 2_000_000)
 	uid := f.u.Append(t, "INBOX", big)
-	p.Arm(faultproxy.Fault{Action: faultproxy.Reset, Dir: faultproxy.Down, Match: []byte("BODY[] {"), After: 1_000_000})
+	p.Arm(faultproxy.Fault{Action: faultproxy.Reset, Dir: faultproxy.Down, Match: []byte("BODY[] {"), After: 1_000_000, ThenRefuse: true})
 	if _, err := f.pass(0); err == nil {
 		t.Fatal("cut pass succeeded")
 	}
 	p.Disarm()
+	p.SetRefuse(false)
 	fo, _, _ := f.db.Folder(f.acct.Name, "INBOX")
 	if parts, _ := f.db.Partials(fo.ID); len(parts) != 1 {
 		t.Fatalf("partials after the cut: %+v", parts)

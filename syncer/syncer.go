@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -22,6 +24,14 @@ type Options struct {
 	// Progress, when set, is called as messages are transferred. It may be
 	// called from several goroutines at once.
 	Progress func(Progress)
+	// DryRun: Sync finds what a pass would do and changes nothing (not the
+	// server, not the Maildir, not the state, which may then be open
+	// read-only); Stats.Plan holds what it found.
+	DryRun bool
+	// AllowDeletes names the local folders where this pass may delete
+	// more than the mass-delete guard lets through ("" or "*": every
+	// folder of the account).
+	AllowDeletes []string
 }
 
 // Progress reports the transfer of one folder.
@@ -76,6 +86,8 @@ type Stats struct {
 	// could not be mapped, a folder deleted on one side that still holds
 	// messages on the other).
 	Warnings []string
+	// Plan is what a dry run found (Options.DryRun only).
+	Plan *Plan
 }
 
 // Add adds the work of another pass to s (targeted passes before a full
@@ -140,6 +152,10 @@ type Syncer struct {
 	ns    *nameMap // the personal namespace, once NAMESPACE answered
 	trash string   // server name of the Trash folder, "" when none
 	conns int      // connections this pass uses (see connsFor)
+	// remotes are the server's folders by name as the pass's LIST saw them.
+	remotes map[string]*remoteFolder
+	// notes are the folder notes this pass raised (see settleNotes).
+	notes map[noteKey]string
 	// rescan is a second look at every folder's keys, made when a pass is
 	// about to delete on the server (see findKey); nil until then.
 	rescan map[string]located
@@ -151,6 +167,9 @@ type Syncer struct {
 	lastQuota []state.Quota
 	// quotaRead is when readQuota last asked the server.
 	quotaRead time.Time
+	// tmpCleaned: the first pass removed what killed passes left in the
+	// folders' tmp/ (see cleanTmp).
+	tmpCleaned bool
 
 	mu    sync.Mutex
 	stats Stats
@@ -213,12 +232,13 @@ func (s *Syncer) counted(fn func() (Stats, error)) (Stats, error) {
 	st, err := fn()
 	st.BytesIn = s.opts.Counters.In.Load() - in
 	st.BytesOut = s.opts.Counters.Out.Load() - out
-	return st, err
+	return st, markLocal(err)
 }
 
 // sync is Sync without the byte counts.
 func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 	s.stats = Stats{}
+	s.notes = nil
 	p := s.pool
 
 	c, err := p.get(ctx)
@@ -230,14 +250,24 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 		p.discard(c)
 		return s.stats, err
 	}
-	if err := s.readQuota(c); err != nil {
-		p.discard(c)
-		return s.stats, err
+	if !s.opts.DryRun {
+		if err := s.readQuota(c); err != nil {
+			p.discard(c)
+			return s.stats, err
+		}
 	}
 	p.put(c)
 	s.names = names
+	s.remotes = remotes
 
-	if err := s.resolveIntents(ctx, p); err != nil {
+	if s.opts.DryRun {
+		n, err := s.db.OpCount(s.acct.Name)
+		if err != nil {
+			return s.stats, err
+		}
+		s.planFolder(maildir.Inbox) // the plan is never nil
+		s.stats.Plan.Pending = n
+	} else if err := s.resolveIntents(ctx, p); err != nil {
 		return s.stats, err
 	}
 
@@ -246,6 +276,10 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 		return s.stats, err
 	}
 	s.stats.Folders = len(jobs)
+	if !s.tmpCleaned {
+		s.tmpCleaned = true
+		s.cleanTmp(jobs)
+	}
 	s.conns = s.connsFor(jobs)
 	busy := 0
 	for _, j := range jobs {
@@ -257,16 +291,35 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 		p.warm(ctx, min(busy, s.conns))
 	}
 
-	// Phase A: find what changed, folder by folder, in parallel.
-	if err := s.parallel(ctx, p, jobs, (*job).detect); err != nil {
-		return s.stats, err
+	// Phase A: find what changed, folder by folder, in parallel. A
+	// folder that fails (a broken link) is left out; the others go on.
+	detectErr := s.parallel(ctx, p, jobs, (*job).detect)
+	if ctx.Err() != nil {
+		return s.stats, detectErr
+	}
+	var ok, failed []*job
+	for _, j := range jobs {
+		if j.failed {
+			failed = append(failed, j)
+		} else {
+			ok = append(ok, j)
+		}
 	}
 	// Moves and pairs across folders need every folder's changes.
 	s.rescan = nil
-	s.matchAcross(jobs)
-	s.holdOneWay(jobs)
+	s.matchAcross(ok)
+	s.keepDeletesSeenIn(ok, failed)
+	s.holdOneWay(ok)
+	s.guardDeletes(ok)
+	if s.opts.DryRun {
+		s.describe(ok)
+		return s.stats, detectErr
+	}
+	if err := s.settleNotes(); err != nil {
+		return s.stats, err
+	}
 	// Phase B: apply.
-	err = s.parallel(ctx, p, jobs, (*job).apply)
+	err = errors.Join(detectErr, s.parallel(ctx, p, ok, (*job).apply))
 	// Then archive_after, with the state up to date.
 	err = errors.Join(err, s.archiveStep(ctx))
 	return s.stats, err
@@ -274,7 +327,8 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 
 // parallel runs fn for every job with up to MaxConnections connections,
 // each taken from the pool only when the job needs the server. Errors of
-// single folders are collected and do not stop the other folders.
+// single folders are collected and do not stop the other folders. Once ctx
+// is done no more folders start, and its error is among those returned.
 func (s *Syncer) parallel(ctx context.Context, p *pool, jobs []*job, fn func(*job, context.Context, *lazyConn) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -295,12 +349,13 @@ func (s *Syncer) parallel(ctx context.Context, p *pool, jobs []*job, fn func(*jo
 			lc := &lazyConn{p: p, ctx: ctx, sem: sem}
 			defer lc.release(nil)
 			for j := range work {
-				if j.quiet {
+				if j.quiet || ctx.Err() != nil {
 					continue
 				}
 				// One folder's error does not stop the others.
-				err := fn(j, ctx, lc)
+				err := markLocal(fn(j, ctx, lc))
 				if err != nil {
+					j.failed = true
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("folder %q: %w", j.local, err))
 					mu.Unlock()
@@ -319,6 +374,11 @@ func (s *Syncer) parallel(ctx context.Context, p *pool, jobs []*job, fn func(*jo
 	}
 	close(work)
 	wg.Wait()
+	// A cancelled pass never reports success: folders it did not reach
+	// were neither fetched nor applied.
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -367,10 +427,11 @@ func (l *lazyConn) release(err error) {
 	<-l.sem
 }
 
-// isConnError reports errors after which a connection is not reusable.
+// isConnError reports errors after which a connection is not reusable:
+// not a server's refusal of one command, not a local error.
 func isConnError(err error) bool {
 	var ie *imap.Error
-	if errors.As(err, &ie) {
+	if errors.As(err, &ie) || errors.Is(err, ErrLocal) || localCause(err) {
 		return false
 	}
 	return true
@@ -466,13 +527,32 @@ func SyncAccount(ctx context.Context, acct *config.Account, db *state.DB, opts O
 		}
 		opts.Password = pw
 	}
-	store, err := maildir.Open(acct.Maildir, acct.Layout)
+	store, err := openStore(acct, opts.DryRun)
 	if err != nil {
 		return Stats{}, err
 	}
 	s := New(acct, store, db, opts)
 	defer s.Close()
 	return s.Sync(ctx)
+}
+
+// openStore opens the account's Maildir; a dry run does not create its
+// root when it is missing.
+func openStore(acct *config.Account, dryRun bool) (*maildir.Store, error) {
+	if dryRun {
+		if _, err := os.Stat(acct.Maildir); err != nil {
+			abs, aerr := filepath.Abs(acct.Maildir)
+			if aerr != nil {
+				return nil, aerr
+			}
+			layout := acct.Layout
+			if layout == "" {
+				layout = maildir.LayoutVerbatim
+			}
+			return &maildir.Store{Root: abs, Layout: layout}, nil
+		}
+	}
+	return maildir.Open(acct.Maildir, acct.Layout)
 }
 
 // bulkMessages is the number of new server messages from which a pass uses
@@ -497,4 +577,62 @@ func (s *Syncer) connsFor(jobs []*job) int {
 		return s.acct.MaxConnections
 	}
 	return 1
+}
+
+// cleanTmp removes the downloads that an earlier process, killed before it
+// published them, left in the folders' tmp/ (its intents are settled by
+// then), keeping the partial downloads the state records for resuming.
+// Failures only leave files behind: they are warned about, not fatal.
+func (s *Syncer) cleanTmp(jobs []*job) {
+	for _, j := range jobs {
+		if j.lf == nil {
+			continue
+		}
+		keep := map[string]bool{}
+		if j.st.ID != 0 {
+			parts, err := s.db.Partials(j.st.ID)
+			if err != nil {
+				s.warn("folder %q: tmp/ not cleaned: %v", j.local, err)
+				continue
+			}
+			for _, p := range parts {
+				keep[p.File] = true
+			}
+		}
+		if _, err := j.lf.CleanTmp(keep, time.Now()); err != nil {
+			s.warn("folder %q: tmp/ not cleaned: %v", j.local, err)
+		}
+	}
+}
+
+// keepDeletesSeenIn cancels the server deletes of jobs whose file now lies
+// in a folder left out of the pass (failed): that is a move the pass
+// cannot see, which the next pass carries out.
+func (s *Syncer) keepDeletesSeenIn(jobs, failed []*job) {
+	if len(failed) == 0 {
+		return
+	}
+	keys := map[string]bool{}
+	for _, f := range failed {
+		ents, err := f.lf.Scan()
+		if err != nil {
+			// Unknown: no delete this pass.
+			for _, j := range jobs {
+				j.serverDeletes = nil
+			}
+			return
+		}
+		for _, e := range ents {
+			keys[e.Key] = true
+		}
+	}
+	for _, j := range jobs {
+		kept := j.serverDeletes[:0]
+		for _, p := range j.serverDeletes {
+			if !keys[p.Key] {
+				kept = append(kept, p)
+			}
+		}
+		j.serverDeletes = kept
+	}
 }

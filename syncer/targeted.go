@@ -91,6 +91,11 @@ func (s *Syncer) applyOn(ctx context.Context, c *Conn, jobs []*job) error {
 	lc := &lazyConn{p: s.pool, ctx: ctx, sem: make(chan struct{}, 1), c: c}
 	lc.sem <- struct{}{}
 	s.holdOneWay(jobs)
+	if s.guardTrips(jobs) {
+		// A mass delete: a full pass refuses it and says so.
+		lc.release(nil)
+		return ErrFullPass
+	}
 	var errs []error
 	for _, j := range jobs {
 		if j.quiet {
@@ -198,6 +203,7 @@ func (j *job) quickDetect(c *Conn, expunged []uint32) error {
 	j.serverGone = map[uint32]bool{}
 	j.pairs = map[uint32]*state.Pair{}
 	from := max(st.UIDNext, 1)
+	j.partialsFrom = from // only the new UIDs and their pairs are known here
 	if sel.HighestModSeq == st.HighestModSeq && sel.NumMessages == st.Messages && uint32(sel.UIDNext) <= from {
 		j.quiet = true
 		return nil
@@ -436,7 +442,8 @@ func (s *Syncer) localJobs(changes []LocalChange) ([]*job, error) {
 		}
 		j := &job{s: s, local: folder, remote: f.Remote, st: f, newSt: f, lf: lf,
 			pairs: map[uint32]*state.Pair{}, entries: map[string]maildir.Entry{},
-			serverFlags: map[uint32]string{}, serverGone: map[uint32]bool{}}
+			serverFlags: map[uint32]string{}, serverGone: map[uint32]bool{},
+			keepPartials: true} // downloads nothing, knows few pairs
 		jobs[folder] = j
 		order = append(order, j)
 		return j, nil
@@ -620,7 +627,7 @@ func (j *job) detectServerOnly(lc *lazyConn, stamp string) (bool, error) {
 	}
 	err = j.quickDetect(c, nil)
 	if errors.Is(err, ErrFullPass) {
-		j.newServer, j.old, j.localDeletes, j.quiet = nil, 0, nil, false
+		j.newServer, j.old, j.localDeletes, j.quiet, j.partialsFrom = nil, 0, nil, false, 0
 		j.pairs, j.entries, j.serverFlags, j.serverGone = nil, nil, nil, nil
 		return false, nil
 	}

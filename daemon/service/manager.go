@@ -238,12 +238,21 @@ func (p *Plan) Install(start bool) (err error) {
 			}
 		}
 	}
-	if err := svc.Install(); err != nil {
+	install := svc.Install
+	if p.Kind == SystemdUser || p.Kind == SystemdSystem {
+		install = func() error { return installSystemd(p) }
+	}
+	if err := install(); err != nil {
 		return fmt.Errorf("service: install: %w", err)
 	}
 	if p.Windows != nil {
-		if err := setRecovery(p); err != nil {
-			return fmt.Errorf("service: recovery actions: %w", err)
+		warnings, err := setWindowsSettings(p)
+		if err != nil {
+			return fmt.Errorf("service: SCM settings: %w", err)
+		}
+		p.Warnings = warnings
+		for _, w := range warnings {
+			p.Notes = append(p.Notes, "not applied: "+w)
 		}
 	}
 	rollback = false

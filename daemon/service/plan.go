@@ -105,9 +105,13 @@ type Plan struct {
 	StartCommand string
 	// UninstallCommands are run by uninstall around removing File.
 	UninstallCommands []string
-	Logs              string         // where to read the logs
-	Notes             []string       // things the user should know after install
-	Windows           *WindowsConfig // Windows only
+	Logs              string   // where to read the logs
+	Notes             []string // things the user should know after install
+	// Warnings are set by Install: the settings the service manager
+	// refused (Wine's SCM: delayed start, recovery on error exits), one
+	// sentence each; Install appends them to Notes too, as "not applied: …".
+	Warnings []string
+	Windows  *WindowsConfig // Windows only
 }
 
 // ErrUnsupportedOS is returned by NewPlan for a target OS with no service
@@ -233,7 +237,10 @@ func (p *Plan) ServiceConfig() *kservice.Config {
 	case WindowsService:
 		w := p.Windows
 		c.Option["StartType"] = w.StartType
-		c.Option["DelayedAutoStart"] = w.DelayedAutoStart
+		// Not through kardianos: where the SCM refuses the delayed-start
+		// level (Wine), its CreateService fails the whole install. Install
+		// sets it afterwards (setWindowsSettings).
+		c.Option["DelayedAutoStart"] = false
 		c.Option["OnFailure"] = "restart"
 		c.Option["OnFailureDelayDuration"] = w.Recovery[0].Delay.String()
 		c.Option["OnFailureResetPeriod"] = int(w.ResetPeriod / time.Second)

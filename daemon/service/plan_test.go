@@ -56,7 +56,7 @@ func TestSystemdUserUnit(t *testing.T) {
 	if want := "/home/alice/.config/systemd/user/mailmirror.service"; p.File != want {
 		t.Errorf("file %s, want %s", p.File, want)
 	}
-	wantCmds := []string{"systemctl enable --user mailmirror.service", "systemctl daemon-reload --user"}
+	wantCmds := []string{"systemctl daemon-reload --user", "systemctl enable --user mailmirror.service"}
 	if !slices.Equal(p.InstallCommands, wantCmds) {
 		t.Errorf("install commands %q, want %q", p.InstallCommands, wantCmds)
 	}
@@ -97,7 +97,7 @@ func TestSystemdSystemUnit(t *testing.T) {
 	if p.Kind != SystemdSystem || p.File != "/etc/systemd/system/mailmirror.service" {
 		t.Errorf("kind %s file %s", p.Kind, p.File)
 	}
-	wantCmds := []string{"systemctl enable mailmirror.service", "systemctl daemon-reload"}
+	wantCmds := []string{"systemctl daemon-reload", "systemctl enable mailmirror.service"}
 	if !slices.Equal(p.InstallCommands, wantCmds) {
 		t.Errorf("install commands %q, want %q", p.InstallCommands, wantCmds)
 	}
@@ -295,8 +295,10 @@ func TestWindowsServiceConfig(t *testing.T) {
 	if v, ok := c.Option["OnFailureResetPeriod"].(int); !ok || v != 86400 {
 		t.Errorf("OnFailureResetPeriod = %#v, want int 86400", c.Option["OnFailureResetPeriod"])
 	}
-	if v, ok := c.Option["DelayedAutoStart"].(bool); !ok || !v {
-		t.Errorf("DelayedAutoStart = %#v", c.Option["DelayedAutoStart"])
+	// Install sets the delayed start itself, after kardianos (which would
+	// fail the whole install where the SCM refuses that level).
+	if v, ok := c.Option["DelayedAutoStart"].(bool); !ok || v {
+		t.Errorf("DelayedAutoStart = %#v, want false (set by Install)", c.Option["DelayedAutoStart"])
 	}
 	if v, ok := c.Option["StartType"].(string); !ok || v != "automatic" {
 		t.Errorf("StartType = %#v", c.Option["StartType"])
@@ -365,8 +367,8 @@ func TestWriteInstallSystemd(t *testing.T) {
 		t.Errorf("content between the markers:\n%s\nwant:\n%s", got, p.Content)
 	}
 	after := s[j+len(end):]
-	wantRuns := "run:      systemctl enable --user mailmirror.service\n" +
-		"run:      systemctl daemon-reload --user\n" +
+	wantRuns := "run:      systemctl daemon-reload --user\n" +
+		"run:      systemctl enable --user mailmirror.service\n" +
 		"run:      systemctl start --user mailmirror.service\n" +
 		"logs:     journalctl --user -u mailmirror -f\n"
 	if !strings.HasPrefix(after, wantRuns) {

@@ -60,7 +60,7 @@ func Run(name string, runFn func(ctx context.Context) error) error {
 		}
 		_ = logger.Infof("%s started", name)
 	}
-	if err := svc.Run(); err != nil {
+	if err := runService(name, svc, p); err != nil {
 		if p.logger != nil {
 			_ = p.logger.Errorf("%s: %v", name, err)
 		}
@@ -70,6 +70,17 @@ func Run(name string, runFn func(ctx context.Context) error) error {
 		_ = p.logger.Infof("%s stopped", name)
 	}
 	return p.err
+}
+
+// runService runs p under the service manager. kardianos decides once, at
+// start, whether the process is a Windows service (it must be in session 0
+// too); where it took a service for a console program (Wine, see
+// Interactive), runSCM talks to the SCM itself.
+func runService(name string, svc kservice.Service, p *program) error {
+	if kservice.Interactive() {
+		return runSCM(name, svc, p)
+	}
+	return svc.Run()
 }
 
 func runInteractive(runFn func(ctx context.Context) error) error {

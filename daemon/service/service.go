@@ -35,7 +35,10 @@ const Description = "mailmirror: keeps a local Maildir in step with IMAP and POP
 
 // Interactive reports whether the process was started from a terminal (or
 // anything other than the OS service manager). In a container it is always
-// true.
+// true. On Windows a process whose parent is services.exe is a service even
+// outside session 0: Wine runs services in the user's session, where
+// kardianos (and golang.org/x/sys/windows/svc.IsWindowsService) take it
+// for a console program and the SCM's start times out.
 func Interactive() bool {
-	return kservice.Interactive()
+	return kservice.Interactive() && !startedBySCM()
 }

@@ -2,6 +2,8 @@ package service
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"path"
 	"strings"
 )
@@ -12,8 +14,8 @@ import (
 func planSystemd(p *Plan) {
 	p.Name = Name
 	unit := Name + ".service"
-	// The commands as kardianos/service runs them: "systemctl ACTION
-	// [--user] [UNIT]".
+	// The commands as Install runs them: "systemctl ACTION [--user]
+	// [UNIT]"; the manager reloads its units before it enables the new one.
 	scope := ""
 	if p.Spec.System {
 		p.Kind = SystemdSystem
@@ -31,8 +33,8 @@ func planSystemd(p *Plan) {
 	}
 	p.Content = systemdUnit(p)
 	p.InstallCommands = []string{
-		"systemctl enable" + scope + " " + unit,
 		"systemctl daemon-reload" + scope,
+		"systemctl enable" + scope + " " + unit,
 	}
 	p.StartCommand = "systemctl start" + scope + " " + unit
 	p.UninstallCommands = []string{
@@ -119,4 +121,20 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// installSystemd writes the unit (exactly p.Content) and runs
+// p.InstallCommands in order. kardianos/service would enable the unit
+// before reloading the manager; this is the order systemd documents.
+func installSystemd(p *Plan) error {
+	if err := os.WriteFile(p.File, []byte(p.Content), FileMode); err != nil {
+		return err
+	}
+	for _, c := range p.InstallCommands {
+		args := strings.Fields(c)
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %w: %s", c, err, firstLine(string(out)))
+		}
+	}
+	return nil
 }

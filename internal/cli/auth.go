@@ -18,6 +18,7 @@ import (
 
 func init() {
 	register("auth", "sign in to OAuth accounts (Gmail, Microsoft 365): login, status, logout", runAuth)
+	registerSubs("auth", "login", "status", "logout")
 }
 
 // openBrowser opens the code flow's URL; tests replace it.

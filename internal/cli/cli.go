@@ -27,11 +27,22 @@ type Env struct {
 	Stdin      io.Reader
 	Stdout     io.Writer
 	Stderr     io.Writer
+
+	// flagSets records every flag set Flags made, for describe.
+	flagSets []flagSet
+}
+
+// flagSet is one flag set a command made, with its synopsis.
+type flagSet struct {
+	name, synopsis string
+	fs             *flag.FlagSet
 }
 
 type command struct {
 	summary string
 	run     func(*Env) int
+	subs    []string // subcommands or actions, for completion and the man page
+	hidden  bool     // a helper for the completion scripts: not in usage nor the man page
 }
 
 // commands is filled by the init functions of the files next to this one.
@@ -39,6 +50,20 @@ var commands = map[string]command{}
 
 func register(name, summary string, run func(*Env) int) {
 	commands[name] = command{summary: summary, run: run}
+}
+
+// registerSubs names the subcommands (auth login) or actions (service
+// install) of a registered command, for completion and the man page.
+func registerSubs(name string, subs ...string) {
+	c := commands[name]
+	c.subs = subs
+	commands[name] = c
+}
+
+// registerHidden registers a helper command that usage and the man page
+// leave out.
+func registerHidden(name, summary string, run func(*Env) int) {
+	commands[name] = command{summary: summary, run: run, hidden: true}
 }
 
 // DefaultConfigPath returns $MAILMIRROR_CONFIG, else
@@ -62,9 +87,12 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].summary)
+		if !commands[n].hidden {
+			fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		}
 	}
 	fmt.Fprintf(w, "\nglobal flags:\n  --config FILE  config file (default $MAILMIRROR_CONFIG, else %s)\n", DefaultConfigPath())
+	fmt.Fprintf(w, "  --version      print the version and commit, and exit\n")
 	fmt.Fprintf(w, "\nRun 'mailmirror COMMAND --help' for a command's own flags.\n")
 }
 
@@ -73,6 +101,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("mailmirror", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file")
+	showVersion := fs.Bool("version", false, "print the version and commit")
 	fs.Usage = func() { usage(stderr) }
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -80,6 +109,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return ExitOK
 		}
 		return ExitUsage
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, versionLine())
+		return ExitOK
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
@@ -104,14 +137,25 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // Flags returns a flag set for a subcommand that also accepts --config
 // after the subcommand name (mailmirror sync --config F). Its usage text
 // prints the synopsis and the flags.
+//
+// The synopsis's first line is the usage line; further lines (after a
+// blank line) describe the command, in --help and in the man page.
 func (e *Env) Flags(name, synopsis string) *flag.FlagSet {
+	fs := e.FlagsNoConfig(name, synopsis)
+	fs.StringVar(&e.ConfigPath, "config", e.ConfigPath, "config file")
+	return fs
+}
+
+// FlagsNoConfig is Flags for a command that reads no config file (import,
+// completion, version): its flag set has no --config.
+func (e *Env) FlagsNoConfig(name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.Stderr)
-	fs.StringVar(&e.ConfigPath, "config", e.ConfigPath, "config file")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: mailmirror %s\n\n", synopsis)
 		fs.PrintDefaults()
 	}
+	e.flagSets = append(e.flagSets, flagSet{name: name, synopsis: synopsis, fs: fs})
 	return fs
 }
 

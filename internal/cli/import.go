@@ -35,7 +35,7 @@ var importSources = map[string]struct {
 // output; stderr gets a summary, the warnings, and the problems the
 // result still has as a config.
 func runImport(e *Env) int {
-	flags := e.Flags("import", "import mbsync|offlineimap [FILE] [--output NEW-FILE]")
+	flags := e.FlagsNoConfig("import", "import mbsync|offlineimap [FILE] [--output NEW-FILE]")
 	output := flags.String("output", "", "write the config to this new file (mode 0600) instead of stdout")
 	if ok, code := e.Parse(flags); !ok {
 		return code

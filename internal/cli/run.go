@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/mailmirror/mailmirror/config"
 	"github.com/mailmirror/mailmirror/daemon"
@@ -70,6 +71,14 @@ func daemonSync(ctx context.Context, e *Env, cfg *config.Config, accts []*config
 	}
 	if len(names) == len(cfg.Accounts) {
 		names = nil // all of them, as the daemon knows them
+	}
+	// Say that the daemon syncs only once one answers: the state may be
+	// held by another one-shot sync.
+	probe, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_, err := daemon.RequestStatus(probe, cfg.StateDir)
+	cancel()
+	if errors.Is(err, daemon.ErrNotRunning) {
+		return 0, false
 	}
 	if !quiet {
 		fmt.Fprintln(e.Stderr, "mailmirror sync: the daemon is running; asking it to sync")

@@ -15,6 +15,7 @@ import (
 
 func init() {
 	register("service", "install and control the OS service (systemd, launchd, Windows)", serviceCmd)
+	registerSubs("service", "install", "uninstall", "start", "stop", "restart", "status")
 }
 
 const serviceSynopsis = `service ACTION [flags]
@@ -164,8 +165,15 @@ func serviceStatus(e *Env, plan *service.Plan, spec service.Spec) int {
 		fmt.Fprintf(e.Stdout, "file:     %s\n", plan.File)
 	}
 	if state == service.StateNotInstalled {
-		fmt.Fprintf(e.Stdout, "state:    not installed (install it with: mailmirror service install%s)\n",
-			map[bool]string{true: " --system"}[spec.System && spec.OS != "windows"])
+		if errors.As(plan.Check("install"), &unusable) {
+			fmt.Fprintf(e.Stdout, "state:    not installed, and install would be refused: %s\n", unusable.Reason)
+			for _, s := range unusable.Instead {
+				fmt.Fprintf(e.Stdout, "instead:  %s\n", s)
+			}
+		} else {
+			fmt.Fprintf(e.Stdout, "state:    not installed (install it with: mailmirror service install%s)\n",
+				map[bool]string{true: " --system"}[spec.System && spec.OS != "windows"])
+		}
 		if spec.OS != "windows" {
 			// Say so when the other scope has it.
 			other := spec

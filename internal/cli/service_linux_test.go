@@ -73,9 +73,9 @@ func TestServiceInstallDryRun(t *testing.T) {
 	}
 	for _, want := range []string{
 		"WantedBy=default.target\n", "Restart=on-failure\n", "RestartSec=5s\n",
-		"run:      systemctl enable --user mailmirror.service\n",
-		"run:      systemctl daemon-reload --user\n",
-		"run:      systemctl start --user mailmirror.service\n",
+		"run:      systemctl daemon-reload --user\n" +
+			"run:      systemctl enable --user mailmirror.service\n" +
+			"run:      systemctl start --user mailmirror.service\n",
 		"logs:     journalctl --user -u mailmirror -f\n",
 	} {
 		if !strings.Contains(stdout, want) {
@@ -128,8 +128,32 @@ func TestServiceInstallWithoutUserSession(t *testing.T) {
 	}
 
 	code, stdout, stderr = runCLI("service", "status")
-	if code != ExitOK || !strings.Contains(stdout, "state:    not installed") {
+	if code != ExitOK || !strings.Contains(stdout, "state:    not installed, and install would be refused") {
 		t.Errorf("status: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestServiceStatusSaysWhyInstallIsRefused: where install would be
+// refused (no systemd user session here), status says why and what to do
+// instead, not just "not installed" with an install command that fails.
+func TestServiceStatusSaysWhyInstallIsRefused(t *testing.T) {
+	_, cfg := serviceTestEnv(t)
+	t.Setenv("XDG_RUNTIME_DIR", "")
+	code, stdout, stderr := runCLI("service", "status", "--config", cfg)
+	if code != ExitOK {
+		t.Fatalf("exit %d; stdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "state:    not installed, and install would be refused: ") {
+		t.Errorf("status does not say install would be refused:\n%s", stdout)
+	}
+	if !strings.Contains(stdout, "no systemd user session") && !strings.Contains(stdout, "systemd is not running") {
+		t.Errorf("status does not say why:\n%s", stdout)
+	}
+	if strings.Contains(stdout, "install it with") {
+		t.Errorf("status suggests an install that would be refused:\n%s", stdout)
+	}
+	if !strings.Contains(stdout, "instead:  ") || !strings.Contains(stdout, "mailmirror run --config '"+cfg+"'") {
+		t.Errorf("status does not say what to do instead:\n%s", stdout)
 	}
 }
 

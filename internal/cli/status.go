@@ -122,6 +122,7 @@ func printStatus(w io.Writer, st *daemon.Status, note string, now time.Time) {
 		}
 		if a.Protocol == config.ProtocolPOP3 {
 			fmt.Fprintf(w, "  messages:    %d downloaded\n", a.Messages)
+			printProblems(w, a)
 			continue
 		}
 		for _, q := range a.Quota {
@@ -132,6 +133,9 @@ func printStatus(w io.Writer, st *daemon.Status, note string, now time.Time) {
 				fmt.Fprintf(w, "  warning:     server quota %d%% full (%s): consider archive_after\n", q.Percent, quotaText(q))
 			}
 		}
+		for _, n := range a.Notes {
+			fmt.Fprintf(w, "  attention:   %s (since %s)\n", n.Text, n.Since.Format("2006-01-02 15:04"))
+		}
 		fmt.Fprintf(w, "  messages:    %d in %d folders\n", a.Messages, len(a.Folders))
 		width := 0
 		for _, f := range a.Folders {
@@ -140,6 +144,17 @@ func printStatus(w io.Writer, st *daemon.Status, note string, now time.Time) {
 		for _, f := range a.Folders {
 			fmt.Fprintf(w, "    %s%s %7d\n", f.Name, strings.Repeat(" ", width-len(f.Name)), f.Messages)
 		}
+	}
+}
+
+// printProblems lists what the last POP3 poll could not do.
+func printProblems(w io.Writer, a daemon.AccountStatus) {
+	if len(a.Problems) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  problems:    %d at the last poll (%s):\n", len(a.Problems), a.ProblemsAt.Format("2006-01-02 15:04:05"))
+	for _, p := range a.Problems {
+		fmt.Fprintf(w, "    %s\n", p)
 	}
 }
 

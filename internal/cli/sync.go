@@ -23,9 +23,25 @@ func init() {
 	register("sync", "run one two-way pass and exit", runSync)
 }
 
+const syncSynopsis = `sync [--config F] [--quiet] [--dry-run] [--allow-deletes ACCOUNT[/FOLDER]]... [ACCOUNT...]
+
+Runs one complete pass of each account (all when none is named) and exits.
+When the daemon (mailmirror run, or the service) is running, it holds the
+state: sync then hands the pass to the daemon over its control socket and
+prints the daemon's results.
+
+Exit status: 0 when every account synced; 1 when one failed (the reason
+is on standard error) or the config is invalid; 2 for bad usage or an
+account the config does not have.
+
+Flags:`
+
 func runSync(e *Env) int {
-	fs := e.Flags("sync", "sync [--config F] [--quiet] [ACCOUNT...]")
+	fs := e.Flags("sync", syncSynopsis)
 	quiet := fs.Bool("quiet", false, "print nothing but errors")
+	dryRun := fs.Bool("dry-run", false, "print what a pass would do, per account and folder; change nothing (server, Maildir, state)")
+	var allow allowList
+	fs.Var(&allow, "allow-deletes", "let this pass delete more than the mass-delete guard allows in ACCOUNT (every folder) or ACCOUNT/FOLDER; repeatable")
 	if ok, code := e.Parse(fs); !ok {
 		return code
 	}
@@ -33,15 +49,31 @@ func runSync(e *Env) int {
 	if code != ExitOK {
 		return code
 	}
+	for _, a := range allow {
+		if cfg.Account(a.account) == nil {
+			fmt.Fprintf(e.Stderr, "mailmirror sync: --allow-deletes %s: no account named %q in %s\n", a.raw, a.account, cfg.Path)
+			return ExitUsage
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *dryRun {
+		return dryRunSync(ctx, e, cfg, accts)
+	}
 
 	db, err := state.Open(cfg.StateDir)
 	if err != nil {
 		if errors.Is(err, state.ErrLocked) {
+			if len(allow) > 0 {
+				fmt.Fprintf(e.Stderr, "mailmirror sync: --allow-deletes: the daemon is running and holds the state; stop it, run this again, then start it\n")
+				return ExitFailure
+			}
 			if code, ok := askDaemonToSync(ctx, e, cfg, accts, *quiet); ok {
 				return code
 			}
+			fmt.Fprintf(e.Stderr, "mailmirror sync: another mailmirror process holds the state in %s and no daemon answers "+
+				"there: most likely another `mailmirror sync` is running; wait for it to finish and try again\n", cfg.StateDir)
+			return ExitFailure
 		}
 		fmt.Fprintf(e.Stderr, "mailmirror sync: %v\n", err)
 		return ExitFailure
@@ -53,19 +85,35 @@ func runSync(e *Env) int {
 	for _, a := range accts {
 		start := time.Now()
 		nb := &newBy{m: map[string]int{}}
-		summary, err := SyncOne(ctx, a, db, nb.wrap(prog.report(a.Name)))
+		summary, err := syncOne(ctx, a, db, syncer.Options{Progress: nb.wrap(prog.report(a.Name)), AllowDeletes: allow.folders(a.Name)})
 		prog.clear()
-		if !*quiet && err == nil {
-			fmt.Fprintf(e.Stdout, "%s: %s (%.1fs)\n", a.Name, summary, time.Since(start).Seconds())
-		}
 		// New mail stored, even by a pass that then failed: run the hook
 		// (notmuch new) as the daemon would.
 		if herr := daemon.RunHook(ctx, a.OnNewMail, a.Name, nb.m, e.Stdout, e.Stderr); herr != nil {
 			fmt.Fprintf(e.Stderr, "mailmirror sync: account %q: on_new_mail failed: %v\n", a.Name, herr)
 		}
+		var pe *ProblemsError
+		if errors.As(err, &pe) {
+			// One line per problem, then the pass's own error if any.
+			failed = true
+			if !*quiet && summary != "" {
+				fmt.Fprintf(e.Stdout, "%s: %s (%.1fs)\n", a.Name, summary, time.Since(start).Seconds())
+			}
+			for _, p := range pe.Problems {
+				fmt.Fprintf(e.Stderr, "%s: %s\n", a.Name, p)
+			}
+			if pe.Err != nil {
+				fmt.Fprintf(e.Stderr, "%s\n", explain(a, pe.Err))
+			}
+			continue
+		}
 		if err != nil {
 			failed = true
 			fmt.Fprintf(e.Stderr, "%s\n", explain(a, err))
+			continue
+		}
+		if !*quiet {
+			fmt.Fprintf(e.Stdout, "%s: %s (%.1fs)\n", a.Name, summary, time.Since(start).Seconds())
 		}
 	}
 	if failed {
@@ -100,18 +148,33 @@ func (n *newBy) wrap(next func(syncer.Progress)) func(syncer.Progress) {
 // one-line summary. Warnings are part of the summary. progress, when set,
 // also gets a "down" report of a POP3 pass's downloads.
 func SyncOne(ctx context.Context, a *config.Account, db *state.DB, progress func(syncer.Progress)) (string, error) {
+	return syncOne(ctx, a, db, syncer.Options{Progress: progress})
+}
+
+// syncOne is SyncOne with the IMAP engine's options.
+func syncOne(ctx context.Context, a *config.Account, db *state.DB, opts syncer.Options) (string, error) {
 	switch a.Protocol {
 	case config.ProtocolPOP3:
 		res, err := pop3pull.SyncAccount(ctx, nil, a, db)
-		if progress != nil && res.Downloaded > 0 {
-			progress(syncer.Progress{Folder: a.Folder, Direction: "down", Done: res.Downloaded, Total: res.Downloaded})
+		if opts.Progress != nil && res.Downloaded > 0 {
+			opts.Progress(syncer.Progress{Folder: a.Folder, Direction: "down", Done: res.Downloaded, Total: res.Downloaded})
+		}
+		if len(res.Errors) > 0 {
+			pe := &ProblemsError{Err: err}
+			for _, e := range res.Errors {
+				pe.Problems = append(pe.Problems, e.Error())
+			}
+			if err != nil {
+				return "", pe
+			}
+			return pop3pull.Summary(res), pe
 		}
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("pop3: %d new, %d deleted on the server, %d on the server", res.Downloaded, res.Deleted, res.Messages), nil
+		return pop3pull.Summary(res), nil
 	default:
-		st, err := syncer.SyncAccount(ctx, a, db, syncer.Options{Progress: progress})
+		st, err := syncer.SyncAccount(ctx, a, db, opts)
 		out := st.String()
 		for _, w := range st.Warnings {
 			out += "\n  warning: " + w
@@ -119,6 +182,25 @@ func SyncOne(ctx context.Context, a *config.Account, db *state.DB, progress func
 		return out, err
 	}
 }
+
+// ProblemsError is a pass that left things undone: Problems says what, one
+// line each (a POP3 message not fetched, a deletion held back); Err is the
+// pass's own error, nil when it ended normally.
+type ProblemsError struct {
+	Problems []string
+	Err      error
+}
+
+// Error implements error.
+func (e *ProblemsError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("%d problems: %s", len(e.Problems), strings.Join(e.Problems, "; "))
+}
+
+// Unwrap returns the pass's own error.
+func (e *ProblemsError) Unwrap() error { return e.Err }
 
 func selectAccounts(cfg *config.Config, names []string) ([]*config.Account, error) {
 	if len(names) == 0 {
@@ -226,12 +308,34 @@ func explain(a *config.Account, err error) string {
 		msg = fmt.Sprintf("login failed for account %s: %v; check username and %s", a.Name, err, src)
 	case errors.Is(err, syncer.ErrNoStartTLS):
 		msg += "; the server cannot encrypt the connection: use tls = \"implicit\" (port 993) if it offers it"
-	case strings.Contains(err.Error(), "connection refused"), strings.Contains(err.Error(), "no such host"), strings.Contains(err.Error(), "i/o timeout"):
+	case strings.Contains(err.Error(), "connection refused"), strings.Contains(err.Error(), "no such host"),
+		strings.Contains(err.Error(), "i/o timeout") && beforeLogin(err):
 		msg += fmt.Sprintf("; check host and port (%s) and your network", a.Address())
+	case strings.Contains(err.Error(), "i/o timeout"):
+		msg += "; the server stopped answering in the middle of the session (a bad link, or a server in trouble): sync again later"
+	case errors.Is(err, state.ErrCorrupt), strings.Contains(err.Error(), "database disk image is malformed"):
+		msg += "; the state database is damaged: move state.db in the state directory aside and sync again (IMAP accounts pair their messages again without downloading them)"
 	case strings.Contains(err.Error(), "certificate"):
 		msg += "; if the server uses a private CA, set tls_ca_file"
 	}
 	return msg
+}
+
+// beforeLogin reports whether err happened before the server accepted
+// the login: only then are host, port and network the likely cause of a
+// timeout. POP3 errors say it (pop3pull.BeforeLogin); IMAP errors are
+// recognised by the steps of syncer.Dial that come before the login.
+func beforeLogin(err error) bool {
+	if pop3pull.BeforeLogin(err) {
+		return true
+	}
+	msg := err.Error()
+	for _, step := range []string{"connect to ", "TLS handshake with ", "greeting from ", "STARTTLS with "} {
+		if strings.Contains(msg, step) {
+			return true
+		}
+	}
+	return false
 }
 
 // loadAccounts loads the config and selects the accounts named in e.Args

@@ -213,6 +213,20 @@ func (u *User) DeleteFolder(t testing.TB, name string) {
 	})
 }
 
+// RenameFolder renames a folder (and its subfolders) as another client
+// would.
+func (u *User) RenameFolder(t testing.TB, from, to string) {
+	t.Helper()
+	u.do(t, fmt.Sprintf("rename %q to %q", from, to), func(c *imapclient.Client) error {
+		if c.Mailbox() != nil {
+			if err := c.Unselect().Wait(); err != nil {
+				return err
+			}
+		}
+		return c.Rename(from, to, nil).Wait()
+	})
+}
+
 // SetFlags adds (add) or removes flags of the message uid in folder.
 func (u *User) SetFlags(t testing.TB, folder string, uid uint32, add bool, flags ...imap.Flag) {
 	t.Helper()

@@ -153,6 +153,12 @@ func (ss *Session) handle(c *Command) {
 				bad(err.Error())
 				return
 			}
+			if srv.FetchNo != nil {
+				if text := srv.FetchNo(ss, c); text != "" {
+					no(text)
+					return
+				}
+			}
 			ok("FETCH done")
 		case "UID SEARCH":
 			ss.search(c)
@@ -226,6 +232,10 @@ func (ss *Session) append(c *Command, ok, no func(string)) {
 	}
 	m := mb.Add([]byte(c.Args[len(c.Args)-1].S), flags...)
 	m.Date = date
+	if !ss.srv.hasCap("UIDPLUS") {
+		ok("APPEND done") // APPENDUID is UIDPLUS's
+		return
+	}
 	ok(fmt.Sprintf("[APPENDUID %d %d] APPEND done", mb.UIDValidity, m.UID))
 }
 

@@ -100,6 +100,10 @@ type Server struct {
 	OnFetch func(s *Session, mb *Mailbox, m *Message, resp []byte) []byte
 	// OnSelect is called before SELECT or EXAMINE of mb is answered.
 	OnSelect func(s *Session, mb *Mailbox)
+	// FetchNo, when set, is called once a UID FETCH's messages are sent;
+	// a non-empty result ends the command with a tagged NO of that text
+	// instead of OK (Gmail: "Some messages could not be FETCHed").
+	FetchNo func(s *Session, c *Command) string
 
 	mu        sync.Mutex
 	mailboxes []*Mailbox

@@ -2,8 +2,10 @@
 // between a client (mailmirror) and a server (Dovecot, pop3srv) on
 // 127.0.0.1 and, on command, drops connections, stalls them silently,
 // resets them after a number of bytes (in the middle of a literal, say),
-// truncates a response, slows everything to modem speed, refuses new
-// connections, or rewrites the server's lines (to strip STARTTLS from a
+// truncates a response, slows everything to modem speed, drops every
+// connection after a number of bytes (a link that breaks every few
+// megabytes), adds latency, refuses new connections, or rewrites the
+// server's lines (to strip STARTTLS from a
 // capability list). It records what the client sent, so that a test can
 // prove that a secret never reached the server side.
 //
@@ -85,6 +87,9 @@ type Fault struct {
 	Match  []byte
 	After  int64
 	Skip   int
+	// ThenRefuse makes the proxy refuse new connections once the fault
+	// fired (the link went down), until SetRefuse(false).
+	ThenRefuse bool
 }
 
 // Proxy is a running fault-injection proxy. Its methods are safe for
@@ -100,7 +105,10 @@ type Proxy struct {
 	fired    chan struct{}
 	stalled  bool
 	refuse   bool
-	rate     int // bytes per second per direction; 0 = unlimited
+	rate     int           // bytes per second per direction; 0 = unlimited
+	dropAt   int64         // new connections end after this many bytes; 0 = never
+	latency  time.Duration // added to each direction of new connections
+	dropped  int           // connections ended by dropAt
 	filter   func(line []byte) []byte
 	record   bool
 	upBytes  bytes.Buffer
@@ -245,6 +253,31 @@ func (p *Proxy) SetRate(bytesPerSecond int) {
 	p.mu.Unlock()
 }
 
+// SetDropAfter makes every connection opened from now on end (FIN on both
+// sides) once n bytes, both directions together, went through it: a link
+// that breaks every few megabytes. 0 turns it off for new connections.
+func (p *Proxy) SetDropAfter(n int64) {
+	p.mu.Lock()
+	p.dropAt = n
+	p.mu.Unlock()
+}
+
+// Dropped is how many connections SetDropAfter's limit ended so far.
+func (p *Proxy) Dropped() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dropped
+}
+
+// SetLatency delays every byte of connections opened from now on by d in
+// each direction (a round trip then takes 2d more); what was read ahead
+// meanwhile (up to 64 reads) is delayed the same, not queued behind it.
+func (p *Proxy) SetLatency(d time.Duration) {
+	p.mu.Lock()
+	p.latency = d
+	p.mu.Unlock()
+}
+
 // SetServerLineFilter makes connections opened from now on pass each
 // complete line the server sends (with its line end) through fn, which
 // returns the bytes to send instead (nil drops the line). Bytes not
@@ -298,7 +331,10 @@ type conn struct {
 	stalled bool      // this connection stalls for good (a Stall fault)
 	tail    [2][]byte // last bytes seen per direction, to find a Match split over reads
 	filter  func([]byte) []byte
-	ended   atomic.Int32 // directions finished
+	ended   atomic.Int32  // directions finished
+	dropAt  int64         // see SetDropAfter
+	moved   atomic.Int64  // bytes forwarded, both directions
+	latency time.Duration // see SetLatency
 }
 
 func (p *Proxy) serve() {
@@ -315,14 +351,14 @@ func (p *Proxy) serve() {
 			continue
 		}
 		p.accepted++
-		filter := p.filter
+		filter, dropAt, latency := p.filter, p.dropAt, p.latency
 		p.mu.Unlock()
 		sc, err := net.DialTimeout("tcp", p.target, 10*time.Second)
 		if err != nil {
 			nc.Close()
 			continue
 		}
-		c := &conn{p: p, client: nc.(*net.TCPConn), server: sc, done: make(chan struct{}), filter: filter}
+		c := &conn{p: p, client: nc.(*net.TCPConn), server: sc, done: make(chan struct{}), filter: filter, dropAt: dropAt, latency: latency}
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
@@ -391,12 +427,24 @@ func (c *conn) pump(dir Direction) {
 	if dir == Down && c.filter != nil {
 		src = &filterReader{br: bufio.NewReaderSize(src, 64<<10), fn: c.filter}
 	}
+	if c.latency > 0 {
+		src = newDelayReader(src, c.latency, c.done)
+	}
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		data := buf[:n]
 		for len(data) > 0 {
 			cut, act := c.p.inspect(c, dir, data)
+			if c.dropAt > 0 {
+				if left := c.dropAt - c.moved.Load(); int64(cut) >= left {
+					cut, act = int(max(left, 0)), Drop
+					c.p.mu.Lock()
+					c.p.dropped++
+					c.p.mu.Unlock()
+				}
+				c.moved.Add(int64(cut))
+			}
 			if !c.forward(dir, dst, data[:cut]) {
 				c.abort(false)
 				return
@@ -489,6 +537,9 @@ func (p *Proxy) inspect(c *conn, dir Direction, data []byte) (int, Action) {
 	}
 	cut := start + int(f.remaining)
 	p.fault = nil
+	if f.ThenRefuse {
+		p.refuse = true
+	}
 	close(p.fired)
 	return cut, f.Action
 }
@@ -584,5 +635,64 @@ func (f *filterReader) Read(p []byte) (int, error) {
 	}
 	n := copy(p, f.pending)
 	f.pending = f.pending[n:]
+	return n, nil
+}
+
+// delayReader hands out what src read each no earlier than d after it
+// was read; a goroutine reads ahead meanwhile.
+type delayReader struct {
+	ch   chan delayed
+	cur  []byte
+	err  error
+	d    time.Duration
+	done <-chan struct{}
+}
+
+type delayed struct {
+	at   time.Time
+	data []byte
+	err  error
+}
+
+func newDelayReader(src io.Reader, d time.Duration, done <-chan struct{}) *delayReader {
+	r := &delayReader{ch: make(chan delayed, 64), d: d, done: done}
+	go func() {
+		defer close(r.ch)
+		for {
+			buf := make([]byte, 32<<10)
+			n, err := src.Read(buf)
+			select {
+			case r.ch <- delayed{at: time.Now(), data: buf[:n], err: err}:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return r
+}
+
+func (r *delayReader) Read(p []byte) (int, error) {
+	for len(r.cur) == 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		x, ok := <-r.ch
+		if !ok {
+			return 0, net.ErrClosed
+		}
+		if wait := time.Until(x.at.Add(r.d)); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-r.done:
+				return 0, net.ErrClosed
+			}
+		}
+		r.cur, r.err = x.data, x.err
+	}
+	n := copy(p, r.cur)
+	r.cur = r.cur[n:]
 	return n, nil
 }

@@ -212,3 +212,44 @@ func TestLineFilterAndRefuse(t *testing.T) {
 		t.Fatal("dropped connection answered")
 	}
 }
+
+func TestDropAfterBytesEveryConnection(t *testing.T) {
+	g := bigGreeting()
+	p := New(t, streamServer(t, g))
+	p.SetDropAfter(1000)
+	for i := 0; i < 2; i++ {
+		c := dial(t, p)
+		got, _ := io.ReadAll(c)
+		if !bytes.Equal(got, g[:1000]) {
+			t.Errorf("connection %d: got %d bytes, want the first 1000", i, len(got))
+		}
+	}
+	if n := p.Dropped(); n != 2 {
+		t.Errorf("Dropped() = %d, want 2", n)
+	}
+	p.SetDropAfter(0)
+	c := dial(t, p)
+	got := make([]byte, len(g))
+	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, g) {
+		t.Errorf("without the limit: %v", err)
+	}
+}
+
+func TestLatencyDelaysEachDirection(t *testing.T) {
+	p := New(t, streamServer(t, []byte("* OK\r\n")))
+	p.SetLatency(40 * time.Millisecond)
+	c := dial(t, p)
+	br := bufio.NewReader(c)
+	if _, err := br.ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	io.WriteString(c, "a1 NOOP\r\n")
+	line, err := br.ReadString('\n')
+	if err != nil || line != "echo: a1 NOOP\r\n" {
+		t.Fatalf("echo %q, %v", line, err)
+	}
+	if rtt := time.Since(start); rtt < 80*time.Millisecond {
+		t.Errorf("round trip %v, want at least twice the 40ms latency", rtt)
+	}
+}

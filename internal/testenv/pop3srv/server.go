@@ -7,13 +7,15 @@
 // on one Mailbox shared by every session. Faults (SetFaults) switch off
 // UIDL, TOP, CAPA, PIPELINING or STLS, answer -ERR [IN-USE] or
 // [LOGIN-DELAY] at login, lie about sizes, repeat UIDLs, add garbage and
-// endless lines to listings, and cut the connection in the middle of a
-// RETR. Counters (Count, RetrCount, Pipelined) let tests prove what the
+// endless lines to listings, cut the connection in the middle of a RETR
+// (once, or for chosen messages every time), and trickle RETR answers one
+// byte at a time. Counters (Count, RetrCount, Pipelined) let tests prove what the
 // client sent.
 package pop3srv
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
@@ -76,6 +78,14 @@ type Faults struct {
 	// DropOnQuit closes the connection on QUIT without removing the
 	// messages marked with DELE (as a server crash would).
 	DropOnQuit bool
+	// BreakUIDL: every RETR of the message with this UIDL sends half of
+	// the message and closes the connection (a message the server can
+	// never deliver).
+	BreakUIDL string
+	// TrickleEvery, when positive, makes RETR send its answer one byte at
+	// a time with that pause between bytes (a server that never times out
+	// a read but never finishes either).
+	TrickleEvery time.Duration
 }
 
 // Server is a running POP3 server.
@@ -95,6 +105,7 @@ type Server struct {
 	ln        net.Listener
 	conns     map[net.Conn]bool
 	closed    bool
+	done      chan struct{} // closed by Close
 	wg        sync.WaitGroup
 }
 
@@ -112,6 +123,7 @@ func New(opts Options) *Server {
 		counts:  map[string]int{},
 		retrs:   map[string]int{},
 		conns:   map[net.Conn]bool{},
+		done:    make(chan struct{}),
 	}
 }
 
@@ -150,6 +162,9 @@ func (s *Server) Addr() string {
 // Close stops listening, closes every session and waits for them.
 func (s *Server) Close() error {
 	s.mu.Lock()
+	if !s.closed {
+		close(s.done)
+	}
 	s.closed = true
 	ln := s.ln
 	for c := range s.conns {
@@ -627,6 +642,12 @@ func (ss *session) transaction(verb, arg string, f Faults) error {
 			return nil
 		}
 		limit := int64(-1)
+		if verb == "RETR" && f.BreakUIDL != "" && f.BreakUIDL == m.UIDL {
+			limit = m.Size / 2
+		}
+		if verb == "RETR" && f.TrickleEvery > 0 {
+			return ss.trickle(m, f.TrickleEvery)
+		}
 		if verb == "RETR" {
 			ss.s.mu.Lock()
 			if ss.s.faults.DropAfterBytes > 0 && ss.s.retrSeen == ss.s.faults.DropRetrSkip {
@@ -659,6 +680,32 @@ func (ss *session) transaction(verb, arg string, f Faults) error {
 		ss.reply("+OK")
 	default:
 		ss.reply("-ERR unknown command")
+	}
+	return nil
+}
+
+// trickle answers RETR one byte at a time, every pause.
+func (ss *session) trickle(m *Message, pause time.Duration) error {
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	fmt.Fprintf(w, "+OK %d octets\r\n", m.Size)
+	if err := writeDotStuffed(w, m.Open(), -1, -1); err != nil {
+		return err
+	}
+	w.Flush()
+	if err := ss.bw.Flush(); err != nil {
+		return err
+	}
+	for _, b := range buf.Bytes() {
+		ss.deadline()
+		if _, err := ss.conn.Write([]byte{b}); err != nil {
+			return err
+		}
+		select {
+		case <-time.After(pause):
+		case <-ss.s.done:
+			return errDrop
+		}
 	}
 	return nil
 }
