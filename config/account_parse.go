@@ -266,6 +266,7 @@ func (s *section) validate(a *Account) {
 	if s.ok(policyKey) {
 		s.decodePolicies(a)
 	}
+	s.decodeTags(a)
 }
 
 // crossCheck reports duplicate account names and maildirs that are the

@@ -111,6 +111,13 @@ type Account struct {
 	FolderPolicies []FolderPolicy
 	MaxSize        int64  // IMAP: larger messages become placeholders; 0 = no limit
 	FetchFlag      string // IMAP: Maildir letter that fetches a placeholder in full; default "F", "" = off
+	// Tags is TagsNotmuch when IMAP keywords sync with notmuch tags, ""
+	// (the default) when they do not. TagMap renames keywords to tags
+	// ("$label1" → "important"); TagsAllow and TagsDeny are tag patterns
+	// that choose which tags sync (see package tags).
+	Tags                string
+	TagMap              map[string]string
+	TagsAllow, TagsDeny []string
 
 	// POP3 only.
 	LeaveOnServer            bool          // default true

@@ -177,6 +177,9 @@ func (a *account) run(ctx context.Context, firstDone func()) {
 		}
 	}
 	offlineOps := a.loadLocalChangeOps()
+	if isIMAP && a.cfg.Tags != "" {
+		go a.watchTags(ctx) // tags.go
+	}
 
 	ticker := time.NewTicker(a.cfg.PollInterval)
 	lastPoll := time.Now()
@@ -614,6 +617,14 @@ func (a *account) targetedPass(ctx context.Context, s *syncer.Syncer, t *targete
 		st.Add(pulled)
 		if err != nil {
 			return st, err
+		}
+		// Keyword changes came with the pushed FLAGS (tags.go).
+		if a.cfg.Tags != "" {
+			tagged, err := s.TagPass(ctx)
+			st.Add(tagged)
+			if err != nil {
+				st.Warnings = append(st.Warnings, err.Error())
+			}
 		}
 	}
 	return st, nil

@@ -300,6 +300,32 @@ var migrations = []string{
 		since INTEGER NOT NULL,
 		PRIMARY KEY (account, folder, kind)
 	);`,
+	// 7: notmuch tags (see tags.go): the tags both sides agreed on per
+	// message, the keyword modseq per folder, the notmuch revision per
+	// account. A pair's tag base goes with the pair.
+	`CREATE TABLE tag_bases (
+		folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+		uid INTEGER NOT NULL,
+		merged INTEGER NOT NULL DEFAULT 0,
+		tags TEXT NOT NULL DEFAULT '[]',
+		remote TEXT NOT NULL DEFAULT '[]',
+		nmid TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (folder_id, uid)
+	);
+	CREATE TRIGGER pairs_tag_base_gone AFTER DELETE ON pairs BEGIN
+		DELETE FROM tag_bases WHERE folder_id = old.folder_id AND uid = old.uid;
+	END;
+	CREATE TABLE tag_folders (
+		folder_id INTEGER PRIMARY KEY REFERENCES folders(id) ON DELETE CASCADE,
+		uidvalidity INTEGER NOT NULL,
+		modseq INTEGER NOT NULL
+	);
+	CREATE TABLE tag_revisions (
+		account TEXT PRIMARY KEY,
+		uuid TEXT NOT NULL,
+		revision INTEGER NOT NULL,
+		stamp TEXT NOT NULL DEFAULT ''
+	);`,
 }
 
 // SchemaVersion is the schema version this build writes.

@@ -32,6 +32,11 @@ type Options struct {
 	// more than the mass-delete guard lets through ("" or "*": every
 	// folder of the account).
 	AllowDeletes []string
+	// NotmuchEnv, when not nil, is the environment notmuch runs with for
+	// tags = "notmuch" (this process's when nil).
+	NotmuchEnv []string
+	// NotmuchBin is the notmuch command ("notmuch" in PATH when empty).
+	NotmuchBin string
 }
 
 // Progress reports the transfer of one folder.
@@ -82,6 +87,9 @@ type Stats struct {
 	// Placeholders of messages above max_size stored (counted in
 	// Down.New too), and placeholders replaced by their message.
 	Placeholders, Fetched int
+	// TagsDown counts notmuch messages whose tags a pass changed,
+	// TagsUp server messages whose keywords it changed (tags = "notmuch").
+	TagsDown, TagsUp int
 	// Warnings are problems that did not stop the pass (a folder that
 	// could not be mapped, a folder deleted on one side that still holds
 	// messages on the other).
@@ -108,6 +116,8 @@ func (s *Stats) Add(o Stats) {
 	s.BytesOut += o.BytesOut
 	s.Placeholders += o.Placeholders
 	s.Fetched += o.Fetched
+	s.TagsDown += o.TagsDown
+	s.TagsUp += o.TagsUp
 	s.Warnings = append(s.Warnings, o.Warnings...)
 }
 
@@ -137,6 +147,9 @@ func (s Stats) String() string {
 	}
 	if s.Fetched > 0 {
 		out += fmt.Sprintf("; %d placeholders fetched in full", s.Fetched)
+	}
+	if s.TagsDown+s.TagsUp > 0 {
+		out += fmt.Sprintf("; tags: %d down, %d up", s.TagsDown, s.TagsUp)
 	}
 	return out
 }
@@ -170,6 +183,8 @@ type Syncer struct {
 	// tmpCleaned: the first pass removed what killed passes left in the
 	// folders' tmp/ (see cleanTmp).
 	tmpCleaned bool
+	// tags is the notmuch side of tags = "notmuch", once found (tags.go).
+	tags *tagSync
 
 	mu    sync.Mutex
 	stats Stats
@@ -320,6 +335,13 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 	}
 	// Phase B: apply.
 	err = errors.Join(detectErr, s.parallel(ctx, p, ok, (*job).apply))
+	// Keywords ↔ notmuch tags, with the pairs up to date (tags.go). A
+	// notmuch problem does not fail the pass: mail first, tags next time.
+	if err == nil {
+		if terr := s.tagStep(ctx, ok); terr != nil {
+			s.warn("%v", terr)
+		}
+	}
 	// Then archive_after, with the state up to date.
 	err = errors.Join(err, s.archiveStep(ctx))
 	return s.stats, err

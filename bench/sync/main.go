@@ -6,6 +6,7 @@
 //
 //	go run ./bench/sync [-messages 10000] [-seed 1] [-runs 5] [-keep]
 //	                    [-load maildir|append] [-no-mbsync] [-profile FILE]
+//	go run ./bench/sync -tags [-messages N] [-runs N]
 //
 // It generates the corpus of bench/corpus (10,000 messages, 4 folders, about
 // 280 MB), writes it straight into a private Dovecot's Maildir, lets
@@ -30,6 +31,10 @@
 // -profile FILE runs mailmirror's first sync in this process instead
 // (syncer.SyncAccount with the same config) with a CPU profile written to
 // FILE: `go tool pprof -top FILE`. Its RSS is then not measured.
+//
+// -tags measures tags = "notmuch" instead (see runTags): no-change passes
+// and a pass after 1% of the messages changed tags on each side, with and
+// without tags, in this process.
 package main
 
 import (
@@ -48,12 +53,17 @@ func main() {
 	flag.BoolVar(&o.noMbsync, "no-mbsync", false, "do not run mbsync")
 	flag.StringVar(&o.profile, "profile", "", "run mailmirror's first sync in-process with a CPU profile written to this file")
 	flag.StringVar(&o.out, "out", "bench/out/sync.json", "results file (relative to the module root)")
+	flag.BoolVar(&o.tags, "tags", false, `measure tags = "notmuch" instead: no-change and 1%-changed passes with and without tags (needs notmuch)`)
 	flag.Parse()
 	if flag.NArg() > 0 || o.messages < 100 || o.runs < 1 || (o.load != "maildir" && o.load != "append") {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(&o); err != nil {
+	runFn := run
+	if o.tags {
+		runFn = runTags
+	}
+	if err := runFn(&o); err != nil {
 		fmt.Fprintf(os.Stderr, "bench/sync: %v\n", err)
 		os.Exit(1)
 	}
@@ -69,4 +79,5 @@ type options struct {
 	noMbsync bool
 	profile  string
 	out      string
+	tags     bool
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mailmirror/mailmirror/auth"
 	"github.com/mailmirror/mailmirror/config"
+	"github.com/mailmirror/mailmirror/tags"
 )
 
 func init() {
@@ -67,6 +68,15 @@ func runCheck(e *Env) int {
 				code = ExitFailure
 			} else {
 				line += " " + what + "=ok"
+			}
+		}
+		if a.Tags != "" {
+			if _, err := tags.Check(context.Background(), a.Maildir); err != nil {
+				line += " tags=failed"
+				fmt.Fprintf(e.Stderr, "mailmirror check: account %q: tags: %v\n", a.Name, err)
+				code = ExitFailure
+			} else {
+				line += " tags=" + a.Tags
 			}
 		}
 		fmt.Fprintln(e.Stdout, line)
