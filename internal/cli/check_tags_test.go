@@ -39,12 +39,12 @@ tags = "notmuch"
 maildir = "`+maildir+`"
 `)
 	}
-	code, out, errOut := runMain(t, "check", "--config", conf(filepath.Join(dir, "elsewhere")))
+	code, out, errOut := runMain(t, "check", "--offline", "--config", conf(filepath.Join(dir, "elsewhere")))
 	if code != ExitFailure || !strings.HasSuffix(out, " tags=failed\n") ||
 		!strings.Contains(errOut, `account "work": tags: the maildir `+filepath.Join(dir, "elsewhere")+" is not under "+nmc+"'s database.path "+db) {
 		t.Errorf("outside: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	code, out, errOut = runMain(t, "check", "--config", conf(filepath.Join(db, "work")))
+	code, out, errOut = runMain(t, "check", "--offline", "--config", conf(filepath.Join(db, "work")))
 	if code != ExitOK || !strings.HasSuffix(out, " tags=notmuch\n") || errOut != "" {
 		t.Errorf("inside: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
