@@ -49,7 +49,7 @@ type account struct {
 	// userComments are the comment lines of the source's sections this
 	// account came from, kept as written under its header.
 	userComments []string
-	seen   map[int]bool
+	seen         map[int]bool
 }
 
 func newAccount(name, origin string) *account {
