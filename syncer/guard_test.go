@@ -144,3 +144,36 @@ func TestWholeFolderDeleteNeedsAllowDeletes(t *testing.T) {
 	}
 	f.compare()
 }
+
+// A Maildir root that holds none of the known folders (a wrong maildir
+// path, a disk not mounted) deletes no server folder, not even empty
+// ones, and uploads nothing; the folders come back when the root does.
+func TestMaildirGoneDeletesNoServerFolder(t *testing.T) {
+	f := newFixture(t)
+	f.u.CreateFolder(t, "Empty")
+	f.u.CreateFolder(t, "Archive")
+	f.fill("INBOX", 3)
+	f.fill("Archive", 2)
+	f.sync()
+	away := f.acct.Maildir + ".away"
+	if err := os.Rename(f.acct.Maildir, away); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(f.acct.Maildir, 0o700)
+	st := f.sync()
+	if !hasWarning(st, "none of its 3 folders") {
+		t.Errorf("no warning: %q", st.Warnings)
+	}
+	if got := f.u.Folders(t); !slices.Equal(got, []string{"Archive", "Empty", "INBOX"}) {
+		t.Errorf("server folders %q, want all kept", got)
+	}
+	if len(f.u.Messages(t, "INBOX")) != 3 || st.Up.Deleted != 0 {
+		t.Errorf("server INBOX %d, %v", len(f.u.Messages(t, "INBOX")), st)
+	}
+	os.RemoveAll(f.acct.Maildir)
+	if err := os.Rename(away, f.acct.Maildir); err != nil {
+		t.Fatal(err)
+	}
+	f.sync()
+	f.compare()
+}

@@ -86,7 +86,7 @@ func (s *Syncer) plan(ctx context.Context, p *pool, remotes map[string]*remoteFo
 	if err := s.renameFolders(ctx, p, fs); err != nil {
 		return nil, err
 	}
-	pl := &planner{s: s, ctx: ctx, p: p, fs: fs, seen: map[string]bool{}}
+	pl := &planner{s: s, ctx: ctx, p: p, fs: fs, seen: map[string]bool{}, maildirGone: s.maildirGone(fs)}
 	if err := pl.serverFolders(); err != nil {
 		return nil, err
 	}
@@ -113,6 +113,24 @@ type planner struct {
 	fs   *folderSets
 	seen map[string]bool
 	jobs []*job
+	// maildirGone: no known folder is there locally (a wrong maildir
+	// path, a disk not mounted): no server folder is deleted.
+	maildirGone bool
+}
+
+// maildirGone reports whether every known folder (two at least) has gone
+// locally at once, and notes it.
+func (s *Syncer) maildirGone(fs *folderSets) bool {
+	if len(fs.known) < 2 {
+		return false
+	}
+	for ln := range fs.known {
+		if fs.local[ln] {
+			return false
+		}
+	}
+	s.note(maildir.Inbox, noteDeletedLocal, fmt.Sprintf("account %q: none of its %d folders is in the Maildir at %s (a wrong maildir path? a disk not mounted?): no server folder deleted, nothing synced", s.acct.Name, len(fs.known), s.store.Root))
+	return true
 }
 
 // add makes the job of a folder present on both sides (or about to be).
@@ -161,7 +179,13 @@ func (pl *planner) serverFolders() error {
 		if !s.writesLocal(ln) && !pl.fs.local[ln] && !wasKnown {
 			continue // direction = "push": no new local folder
 		}
-		if wasKnown && !pl.fs.local[ln] {
+		if pl.maildirGone && wasKnown {
+			pl.seen[ln] = true
+			continue
+		}
+		// INBOX is never deleted: gone locally, it is made again, and
+		// its messages count as deleted here (the guard sees them).
+		if wasKnown && !pl.fs.local[ln] && !strings.EqualFold(ln, maildir.Inbox) {
 			pl.seen[ln] = true
 			if !s.writesServer(ln) {
 				continue // direction = "pull": kept on the server
