@@ -83,6 +83,32 @@ for target in windows/amd64 darwin/arm64 darwin/amd64 linux/arm64; do
 	GOOS=${target%/*} GOARCH=${target#*/} go vet ./...
 done
 
+# --- Windows under Wine (internal/wintest) -----------------------------------
+# Makes a Wine prefix (scripts/wine-setup.sh: installs wine64 and mingw when
+# missing, as root or through sudo) in which the tests below run the
+# windows/amd64 build against Dovecot. Where Wine cannot be installed this
+# says so and the Windows tests skip, except under CI, where they must run.
+# MAILMIRROR_WINEPREFIX picks the prefix (default: in ~/.cache, reused);
+# MAILMIRROR_WINE=0 skips the setup outside CI.
+if [ "${MAILMIRROR_WINE:-1}" != 0 ] || [ "${CI:-}" = true ]; then
+	step "Wine prefix for the Windows tests"
+	wineprefix=${MAILMIRROR_WINEPREFIX:-${XDG_CACHE_HOME:-$HOME/.cache}/mailmirror/wine}
+	wstatus=0
+	bash scripts/wine-setup.sh "$wineprefix" || wstatus=$?
+	if [ "$wstatus" = 0 ]; then
+		export MAILMIRROR_WINEPREFIX=$wineprefix
+	elif [ "${CI:-}" = true ]; then
+		echo "the Windows tests need Wine in CI (scripts/wine-setup.sh failed: $wstatus)" >&2
+		exit 1
+	else
+		echo "Wine is not available: the Windows tests (internal/wintest) skip" >&2
+	fi
+fi
+if [ "${CI:-}" = true ]; then
+	export MAILMIRROR_REQUIRE_WINE=1
+fi
+# --- end of Windows under Wine ------------------------------------------------
+
 # --- Tests ------------------------------------------------------------------
 if [ "${CI:-}" = true ]; then
 	export MAILMIRROR_REQUIRE_DOVECOT=1
