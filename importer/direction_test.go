@@ -44,10 +44,16 @@ func TestMBSyncPullOnlyChannel(t *testing.T) {
 	)
 	// home's own section tells its defaults, direction among them; work's
 	// does not list direction, which it sets.
-	home := r.TOML[strings.Index(r.TOML, "name = \"home\""):]
-	work := r.TOML[strings.Index(r.TOML, "name = \"work\""):strings.Index(r.TOML, "name = \"home\"")]
+	home := r.TOML[strings.Index(r.TOML, "# from IMAPAccount home"):]
+	work := r.TOML[strings.Index(r.TOML, "# from IMAPAccount work"):strings.Index(r.TOML, "# from IMAPAccount home")]
 	if !strings.Contains(home, "# direction = \"both\"") || strings.Contains(work, "# direction = ") {
 		t.Errorf("defaults listed in the wrong section:\n%s", r.TOML)
+	}
+	// The user's comments stay, each under its own account (or at the top).
+	if !strings.Contains(home, "# Personal mail: two-way, as mbsync did.\n") || strings.Contains(work, "Personal mail") ||
+		!strings.HasPrefix(r.TOML[strings.Index(r.TOML, "# A read-only backup"):], "# A read-only backup of a work mailbox") ||
+		strings.Index(r.TOML, "# A read-only backup") > strings.Index(r.TOML, "[[account]]") {
+		t.Errorf("comments not kept under their sections:\n%s", r.TOML)
 	}
 	for _, l := range r.NotTranslated {
 		if strings.Contains(l, ": Sync ") {
@@ -107,7 +113,7 @@ func TestOfflineIMAPPullOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Refused) != 1 || !strings.HasPrefix(r.Refused[0], "line 37: sync_deletes = no: OfflineIMAP kept messages deleted") {
+	if len(r.Refused) != 1 || !strings.HasPrefix(r.Refused[0], "line 39: sync_deletes = no: OfflineIMAP kept messages deleted") {
 		t.Errorf("refused %q", r.Refused)
 	}
 	fixed := strings.Replace(string(src), "sync_deletes = no\n", "", 1)
@@ -116,6 +122,12 @@ func TestOfflineIMAPPullOnly(t *testing.T) {
 		t.Fatalf("refused %q, %v", r.Refused, err)
 	}
 	c := parseOutput(t, r)
+	backup := r.TOML[strings.Index(r.TOML, "# from [Account backup]"):strings.Index(r.TOML, "# from [Account personal]")]
+	personal := r.TOML[strings.Index(r.TOML, "# from [Account personal]"):]
+	if !strings.Contains(backup, "# The work backup never changes the server.\n") ||
+		strings.Contains(backup, "personal mail") || !strings.Contains(personal, "# personal mail\n") {
+		t.Errorf("comments not kept under their sections:\n%s", r.TOML)
+	}
 	b := c.Account("backup")
 	if b.Direction != "pull" || b.MaxAge != 365*24*time.Hour {
 		t.Errorf("backup: direction %q, max_age %v\n%s", b.Direction, b.MaxAge, r.TOML)

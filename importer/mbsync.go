@@ -15,6 +15,8 @@ type mbOpt struct {
 	args []string
 	src  srcLine
 	bad  string // why the arguments could not be read, "" if fine
+	// comments are the user's comment lines before a global option.
+	comments []string
 }
 
 func (o *mbOpt) arg() string {
@@ -32,6 +34,9 @@ type mbSection struct {
 	head *mbOpt
 	opts []*mbOpt
 	used bool
+	// comments are the user's own comment lines just before the header
+	// and inside the section, as written.
+	comments []string
 }
 
 func (s *mbSection) lines() []srcLine {
@@ -100,6 +105,7 @@ func mbArgs(s string) ([]string, string) {
 // parseMbsync reads the options outside any section and the sections.
 func parseMbsync(text string) (globals []*mbOpt, sections []*mbSection) {
 	var cur *mbSection
+	var pending []string // comment lines not yet given to a section
 	for i, raw := range strings.Split(text, "\n") {
 		t := strings.TrimSpace(strings.TrimSuffix(raw, "\r"))
 		if t == "" {
@@ -107,6 +113,11 @@ func parseMbsync(text string) (globals []*mbOpt, sections []*mbSection) {
 			continue
 		}
 		if t[0] == '#' {
+			if cur != nil {
+				cur.comments = append(cur.comments, t)
+			} else {
+				pending = append(pending, t)
+			}
 			continue
 		}
 		kw, rest, _ := strings.Cut(strings.ReplaceAll(t, "\t", " "), " ")
@@ -117,7 +128,8 @@ func parseMbsync(text string) (globals []*mbOpt, sections []*mbSection) {
 			continue
 		}
 		if _, ok := mbSectionKinds[o.key]; ok {
-			cur = &mbSection{kind: o.key, name: o.arg(), head: o}
+			cur = &mbSection{kind: o.key, name: o.arg(), head: o, comments: pending}
+			pending = nil
 			if len(args) > 0 {
 				cur.name = args[0]
 			}
@@ -125,10 +137,14 @@ func parseMbsync(text string) (globals []*mbOpt, sections []*mbSection) {
 			continue
 		}
 		if cur == nil {
+			o.comments, pending = pending, nil
 			globals = append(globals, o)
 		} else {
 			cur.opts = append(cur.opts, o)
 		}
+	}
+	if len(pending) > 0 {
+		globals = append(globals, &mbOpt{comments: pending})
 	}
 	return globals, sections
 }
@@ -200,6 +216,10 @@ func MBSync(data []byte, source string) (*Result, error) {
 
 	behaviour := map[string]*mbOpt{}
 	for _, o := range globals {
+		b.top = append(b.top, o.comments...)
+		if o.key == "" {
+			continue // trailing comments only
+		}
 		if mbBehaviourKeys[o.key] && o.bad == "" {
 			behaviour[o.key] = o
 			b.top = append(b.top, "# applied to every Channel below: "+strings.TrimSpace(o.src.text))
@@ -290,6 +310,11 @@ func MBSync(data []byte, source string) (*Result, error) {
 			origin = append(origin, "Channel "+ch.name)
 		}
 		a := b.addAccount(name, strings.Join(origin, ", ")+" in "+source)
+		for _, sec := range append([]*mbSection{p.account, p.imap, p.maildir}, p.channels...) {
+			if sec != nil {
+				a.userComments = append(a.userComments, sec.comments...)
+			}
+		}
 		a.setString("protocol", config.ProtocolIMAP)
 		p.imap.used, p.maildir.used = true, true
 		b.mbIMAP(a, p)
@@ -301,6 +326,7 @@ func MBSync(data []byte, source string) (*Result, error) {
 		if s.used {
 			continue
 		}
+		b.top = append(b.top, s.comments...)
 		reason := fmt.Sprintf("%s %s is not used by any Channel between an IMAP and a Maildir store", mbSectionKinds[s.kind], s.name)
 		if s.kind == "group" {
 			reason = "no equivalent: mailmirror has no groups, it syncs every account"

@@ -23,6 +23,9 @@ type iniSection struct {
 	head    srcLine
 	opts    []*iniOpt
 	touched bool // some account used the section
+	// comments are the user's comment lines in and just before the
+	// section, as written.
+	comments []string
 }
 
 // get returns the last option called key, or nil.
@@ -43,6 +46,7 @@ type iniFile struct {
 	byName   map[string]*iniSection
 	def      *iniSection // [DEFAULT]
 	orphans  []*iniOpt   // options before the first section header
+	comments []string    // comment lines before the first section header
 }
 
 // parseINI reads the file as Python's configparser does: "[section]"
@@ -53,6 +57,16 @@ func parseINI(text string) *iniFile {
 	f := &iniFile{byName: map[string]*iniSection{}}
 	var cur *iniSection
 	var last *iniOpt
+	var pending []string // comment lines not yet given to a section
+	flush := func() {
+		if cur != nil {
+			cur.comments = append(cur.comments, pending...)
+		} else {
+			f.comments = append(f.comments, pending...)
+		}
+		pending = nil
+	}
+	defer flush()
 	for i, raw := range strings.Split(text, "\n") {
 		raw = strings.TrimRight(strings.TrimSuffix(raw, "\r"), " \t")
 		t := strings.TrimSpace(raw)
@@ -60,12 +74,14 @@ func parseINI(text string) *iniFile {
 		case t == "":
 			last = nil
 		case t[0] == '#' || t[0] == ';':
+			pending = append(pending, "# "+strings.TrimSpace(t[1:]))
 		case (raw[0] == ' ' || raw[0] == '\t') && last != nil:
 			last.value += "\n" + t
 			last.src.text += "\n" + raw
 		case t[0] == '[' && strings.HasSuffix(t, "]"):
 			name := strings.TrimSpace(t[1 : len(t)-1])
-			cur = &iniSection{name: name, head: srcLine{i + 1, t}}
+			cur = &iniSection{name: name, head: srcLine{i + 1, t}, comments: pending}
+			pending = nil
 			if name == "DEFAULT" {
 				f.def = cur
 			}
@@ -77,6 +93,7 @@ func parseINI(text string) *iniFile {
 			if j := strings.IndexAny(t, "=:"); j >= 0 {
 				k, v = t[:j], t[j+1:]
 			}
+			flush()
 			o := &iniOpt{key: strings.ToLower(strings.TrimSpace(k)), value: strings.TrimSpace(v), src: srcLine{i + 1, t}}
 			if cur == nil {
 				f.orphans = append(f.orphans, o)
@@ -228,6 +245,10 @@ func OfflineIMAP(data []byte, source string) (*Result, error) {
 	}
 	b := newBuilder("offlineimap", source)
 	f := parseINI(string(data))
+	b.top = append(b.top, f.comments...)
+	if g := f.byName["general"]; g != nil {
+		b.top = append(b.top, g.comments...)
+	}
 	for _, o := range f.orphans {
 		b.notTranslated(nil, o.src, "outside any [section]")
 	}
@@ -289,6 +310,7 @@ func OfflineIMAP(data []byte, source string) (*Result, error) {
 		if s.touched {
 			continue
 		}
+		b.top = append(b.top, s.comments...)
 		reason := reasonNoEquivalent
 		switch {
 		case s.name == "mbnames":
@@ -341,6 +363,7 @@ func (b *builder) oiAccount(f *iniFile, name string, as *iniSection) {
 	}
 	as.touched, local.touched, remote.touched = true, true, true
 	a := b.addAccount(name, fmt.Sprintf("[Account %s], [Repository %s], [Repository %s] in %s", name, localName, remoteName, b.source))
+	a.userComments = append(append(append(a.userComments, as.comments...), local.comments...), remote.comments...)
 	a.setString("protocol", config.ProtocolIMAP)
 
 	// [Account]

@@ -46,7 +46,10 @@ type account struct {
 	keys   map[string]string // key -> TOML value
 	before map[string][]string
 	notes  []string // comment lines after the keys
-	seen   map[int]bool
+	// userComments are the comment lines of the source's sections this
+	// account came from, kept as written under its header.
+	userComments []string
+	seen         map[int]bool
 }
 
 func newAccount(name, origin string) *account {
@@ -215,6 +218,9 @@ func (b *builder) finish() *Result {
 		if a.origin != "" {
 			w.WriteString("# from " + oneLine(a.origin) + "\n")
 		}
+		for _, c := range a.userComments {
+			w.WriteString(c + "\n")
+		}
 		for _, k := range config.KeyDocs() {
 			if k.Table != config.TableAccount {
 				continue
@@ -360,7 +366,7 @@ func writeDefaults(w *strings.Builder, a *account) {
 	}
 	first := true
 	for _, d := range importDefaults {
-		if a.has(d.key) {
+		if a.has(d.key) || d.key == "delete_mode" && a.keys["direction"] == tomlString(config.DirectionPull) {
 			continue
 		}
 		if first {

@@ -70,18 +70,28 @@ func runCheck(e *Env) int {
 				line += " " + what + "=ok"
 			}
 		}
-		if a.Tags != "" {
-			if _, err := tags.Check(context.Background(), a.Maildir); err != nil {
-				line += " tags=failed"
-				fmt.Fprintf(e.Stderr, "mailmirror check: account %q: tags: %v\n", a.Name, err)
-				code = ExitFailure
-			} else {
-				line += " tags=" + a.Tags
-			}
+		if !checkTags(e, a, &line) {
+			code = ExitFailure
 		}
 		fmt.Fprintln(e.Stdout, line)
 	}
 	return code
+}
+
+// checkTags checks an account's tags store (notmuch) when it has one,
+// adds tags=… to line and reports a problem on stderr. It reports whether
+// all is well.
+func checkTags(e *Env, a *config.Account, line *string) bool {
+	if a.Tags == "" {
+		return true
+	}
+	if _, err := tags.Check(context.Background(), a.Maildir); err != nil {
+		*line += " tags=failed"
+		fmt.Fprintf(e.Stderr, "mailmirror check: account %q: tags: %v\n", a.Name, err)
+		return false
+	}
+	*line += " tags=" + a.Tags
+	return true
 }
 
 // checkOnline signs in to every account's server, one after the other,
@@ -90,9 +100,13 @@ func runCheck(e *Env) int {
 func checkOnline(e *Env, cfg *config.Config) int {
 	code := ExitOK
 	for _, a := range cfg.Accounts {
+		line := accountSummary(a)
+		if !checkTags(e, a, &line) {
+			code = ExitFailure
+		}
 		hint, err := signIn(context.Background(), a)
 		if err != nil {
-			fmt.Fprintln(e.Stdout, accountSummary(a)+" sign-in=failed")
+			fmt.Fprintln(e.Stdout, line+" sign-in=failed")
 			fmt.Fprintf(e.Stderr, "mailmirror check: %s\n", accountError(a.Name, err))
 			if hint != "" {
 				fmt.Fprintf(e.Stderr, "mailmirror check: hint: %s\n", hint)
@@ -100,7 +114,7 @@ func checkOnline(e *Env, cfg *config.Config) int {
 			code = ExitFailure
 			continue
 		}
-		fmt.Fprintln(e.Stdout, accountSummary(a)+" sign-in=ok")
+		fmt.Fprintln(e.Stdout, line+" sign-in=ok")
 	}
 	return code
 }

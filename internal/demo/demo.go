@@ -171,7 +171,7 @@ func WriteConfig(dir string, s *Servers) (string, error) {
 	}
 	ih, ip, _ := net.SplitHostPort(s.IMAPAddr)
 	ph, pp, _ := net.SplitHostPort(s.POP3Addr)
-	text := fmt.Sprintf(`# mailmirror demo configuration, written by "mailmirror demo".
+	text := fmt.Sprintf(configHeader+`, written by "mailmirror demo".
 # Both servers run inside the demo process on 127.0.0.1; they vanish when it stops.
 state_dir = %q
 
@@ -222,6 +222,10 @@ func Run(ctx context.Context, opts Options, daemon func(ctx context.Context, con
 	if out == nil {
 		out = os.Stdout
 	}
+	again, err := Fresh(opts.Dir)
+	if err != nil {
+		return err
+	}
 	s, err := StartServers(opts)
 	if err != nil {
 		return err
@@ -231,29 +235,42 @@ func Run(ctx context.Context, opts Options, daemon func(ctx context.Context, con
 	if err != nil {
 		return err
 	}
+	muttrc, err := WriteMuttrc(opts.Dir)
+	if err != nil {
+		return err
+	}
 	abs, _ := filepath.Abs(opts.Dir)
+	if again {
+		fmt.Fprintf(out, "Starting fresh: removed the previous demo's Maildir and state in %s\n(the demo servers live in memory and start with new mail each time).\n\n", abs)
+	}
 	fmt.Fprintf(out, `mailmirror demo
   IMAP server (in this process): %s, user %q, password %q, folders %v
   POP3 server (in this process): %s
   config:  %s
   Maildir: %s
+  muttrc:  %s (every folder listed)
 
 Syncing now; afterwards a new message arrives on the server every %s and is pushed
 into the Maildir. Look at it with:
 
+  mutt -F %s
   mutt -f %s
   ls %s/new
 
-Read, flag, delete or move messages there: the changes go back to the demo server.
+Read, flag, delete or move messages there: the changes go back to the demo server,
+and the lines starting with "server:" below say what the server now has.
 Ctrl-C stops the demo.
 
-`, s.IMAPAddr, User, Password, Folders, s.POP3Addr, cfg, filepath.Join(abs, "Mail"), opts.Every,
-		filepath.Join(abs, "Mail", "demo", "INBOX"), filepath.Join(abs, "Mail", "demo", "INBOX"))
+`, s.IMAPAddr, User, Password, Folders, s.POP3Addr, cfg, filepath.Join(abs, "Mail"), muttrc, opts.Every,
+		muttrc, filepath.Join(abs, "Mail", "demo", "INBOX"), filepath.Join(abs, "Mail", "demo", "INBOX"))
 
 	dctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- daemon(dctx, cfg) }()
+	watched := make(chan struct{})
+	go func() { watch(dctx, out, s, filepath.Join(abs, "Mail")); close(watched) }()
+	defer func() { cancel(); <-watched }()
 	tick := time.NewTicker(opts.Every)
 	defer tick.Stop()
 	for {
@@ -264,12 +281,9 @@ Ctrl-C stops the demo.
 			cancel()
 			return <-done
 		case <-tick.C:
-			subj, err := s.Deliver()
-			if err != nil {
+			if _, err := s.Deliver(); err != nil {
 				fmt.Fprintf(out, "demo: %v\n", err)
-				continue
 			}
-			fmt.Fprintf(out, "demo: new message on the server: %q\n", subj)
 		}
 	}
 }

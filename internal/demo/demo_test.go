@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,40 @@ func TestServersAndConfigSync(t *testing.T) {
 	}
 	if n := count(t, filepath.Join(dir, "Mail", "demo")); n != 49 {
 		t.Errorf("Maildir holds %d messages, want 49", n)
+	}
+}
+
+// Fresh empties only a directory a previous demo made, and refuses any
+// other non-empty one without touching it.
+func TestFresh(t *testing.T) {
+	if again, err := Fresh(filepath.Join(t.TempDir(), "new")); again || err != nil {
+		t.Errorf("missing dir: %v, %v", again, err)
+	}
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "notes.txt"), []byte("mine"), 0o600)
+	if _, err := Fresh(other); err == nil || !strings.Contains(err.Error(), "was not made by mailmirror demo") {
+		t.Errorf("foreign dir: %v", err)
+	}
+	if data, err := os.ReadFile(filepath.Join(other, "notes.txt")); err != nil || string(data) != "mine" {
+		t.Errorf("foreign dir touched")
+	}
+	s, err := StartServers(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dir := t.TempDir()
+	if _, err := WriteConfig(dir, s); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "Mail", "demo", "INBOX", "cur"), 0o700)
+	os.WriteFile(filepath.Join(dir, "keep.txt"), nil, 0o600)
+	if again, err := Fresh(dir); !again || err != nil {
+		t.Fatalf("demo dir: %v, %v", again, err)
+	}
+	for name, want := range map[string]bool{"config.toml": false, "Mail": false, "keep.txt": true} {
+		if _, err := os.Stat(filepath.Join(dir, name)); (err == nil) != want {
+			t.Errorf("%s: present %v, want %v", name, err == nil, want)
+		}
 	}
 }
