@@ -8,8 +8,9 @@ import (
 	"testing"
 )
 
-// TestCheckTagsMaildirOutsideNotmuch: with tags = "notmuch", check says
-// when the account's Maildir is not under notmuch's database path.
+// TestCheckTagsMaildirOutsideNotmuch: with tags = "notmuch", check (here
+// --offline) says when the account's Maildir is not under notmuch's
+// database path.
 func TestCheckTagsMaildirOutsideNotmuch(t *testing.T) {
 	if _, err := exec.LookPath("notmuch"); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -39,12 +40,12 @@ tags = "notmuch"
 maildir = "`+maildir+`"
 `)
 	}
-	code, out, errOut := runMain(t, "check", "--config", conf(filepath.Join(dir, "elsewhere")))
+	code, out, errOut := runMain(t, "check", "--offline", "--config", conf(filepath.Join(dir, "elsewhere")))
 	if code != ExitFailure || !strings.HasSuffix(out, " tags=failed\n") ||
 		!strings.Contains(errOut, `account "work": tags: the maildir `+filepath.Join(dir, "elsewhere")+" is not under "+nmc+"'s database.path "+db) {
 		t.Errorf("outside: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
-	code, out, errOut = runMain(t, "check", "--config", conf(filepath.Join(db, "work")))
+	code, out, errOut = runMain(t, "check", "--offline", "--config", conf(filepath.Join(db, "work")))
 	if code != ExitOK || !strings.HasSuffix(out, " tags=notmuch\n") || errOut != "" {
 		t.Errorf("inside: exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
