@@ -77,7 +77,8 @@ type AccountStatus struct {
 	Quota []QuotaStatus `json:"quota,omitempty"`
 	// Problems are what the last POP3 poll could not do, one line each
 	// (messages not fetched, "stuck" ones among them, listing lines that
-	// were garbage, deletions held back), as of ProblemsAt.
+	// were garbage, deletions held back); ProblemsAt is the poll that
+	// first reported these same lines.
 	Problems   []string  `json:"problems,omitempty"`
 	ProblemsAt time.Time `json:"problems_at,omitzero"`
 	// Notes are folder conditions that need the user (IMAP): a mass

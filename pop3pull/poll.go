@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -273,6 +274,7 @@ func Poll(ctx context.Context, acct *config.Account, store *maildir.Store, db *s
 	if err != nil {
 		err = fmt.Errorf("pop3: account %q: %w", acct.Name, err)
 	}
+	res.Errors = dedupe(res.Errors)
 	p.saveProblems(err)
 	return res, err
 }
@@ -380,6 +382,19 @@ func (k *knownLoad) wait() error {
 
 func (k *knownLoad) drain() { k.wait() }
 
+// dedupe drops problems said twice (by a poll that logged in again).
+func dedupe(errs []MessageError) []MessageError {
+	seen := map[string]bool{}
+	out := errs[:0]
+	for _, e := range errs {
+		if k := e.Error(); !seen[k] {
+			seen[k] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // saveProblems keeps the poll's problems for `mailmirror status`.
 func (p *poller) saveProblems(err error) {
 	var lines []string
@@ -388,6 +403,10 @@ func (p *poller) saveProblems(err error) {
 	}
 	if err != nil && len(lines) == 0 && p.known == nil {
 		return // nothing known: keep what the last poll reported
+	}
+	// Most polls have none, as the last one: no write (and no fsync).
+	if old, _, err := p.db.POP3Problems(p.acct.Name); err == nil && slices.Equal(old, lines) {
+		return
 	}
 	p.db.SetPOP3Problems(p.acct.Name, lines, p.now())
 }
@@ -440,6 +459,12 @@ func (p *poller) session(known *knownLoad, n int) (again bool, err error) {
 	}
 	todo, wait := orderFresh(fresh, p.failing, p.now())
 	p.reportWaiting(wait)
+	if n == 0 && len(todo) > 0 && p.opts.PollTimeout <= 0 {
+		// Downloads to come: the bound grows with the maildrop's size.
+		if _, size, err := c.Stat(); err == nil {
+			p.bound.Reset(pollBoundBase + time.Duration(size/pollBoundRate)*time.Second)
+		}
+	}
 	stored, dlErr := p.download(c, todo)
 	for _, u := range stored {
 		p.known[u.UIDL] = u
@@ -525,11 +550,6 @@ func (p *poller) list(c *Client, first bool) ([]serverMsg, error) {
 	}
 	if p.res.Messages < len(msgs) {
 		p.res.Messages = len(msgs)
-	}
-	if first && p.opts.PollTimeout <= 0 {
-		if _, size, err := c.Stat(); err == nil {
-			p.bound.Reset(pollBoundBase + time.Duration(size/pollBoundRate)*time.Second)
-		}
 	}
 	onServer := make(map[string]bool, len(msgs))
 	for _, m := range msgs {

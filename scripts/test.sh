@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every check CI runs, in the same order: installs the test servers when
-# missing (Dovecot IMAP and POP3, isync's mbsync), then gofmt, go vet, a build
-# and vet for each release platform, and the tests with the race detector
-# against a real Dovecot. `make test` runs it; so does CI (.ci/run).
+# Runs every check CI runs, in the same order: installs the test servers and
+# tools when missing (Dovecot IMAP and POP3, isync's mbsync, mandoc, notmuch,
+# zip), then gofmt, go vet, a build and vet for each release platform, the
+# release archives (scripts/dist.sh, not uploaded), and the tests with the
+# race detector against a real Dovecot. `make test` runs it; so does CI (.ci/run).
 #
 # Environment: CI=true makes tests that need Dovecot fail instead of skip
 # (MAILMIRROR_REQUIRE_DOVECOT=1 does the same locally); MAILMIRROR_TEST_P sets
@@ -24,6 +25,12 @@ if [ ! -x /usr/sbin/dovecot ] || [ ! -e /usr/lib/dovecot/imap ] || [ ! -e /usr/l
 	need+=(dovecot-imapd dovecot-pop3d)
 fi
 command -v mbsync >/dev/null 2>&1 || need+=(isync)
+# mandoc lints the man pages, notmuch checks mailboxes --format notmuch,
+# zip packs the Windows release archive.
+command -v mandoc >/dev/null 2>&1 || need+=(mandoc)
+command -v notmuch >/dev/null 2>&1 || need+=(notmuch)
+command -v zip >/dev/null 2>&1 || need+=(zip)
+command -v unzip >/dev/null 2>&1 || need+=(unzip)
 # The race detector needs cgo, hence a C compiler.
 command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
@@ -77,11 +84,70 @@ fi
 step "go vet"
 go vet ./...
 
+# -trimpath as in scripts/dist.sh, so that the release archives below reuse
+# these compiled packages and only link.
 for target in windows/amd64 darwin/arm64 darwin/amd64 linux/arm64; do
 	step "build and vet for $target"
-	GOOS=${target%/*} GOARCH=${target#*/} go build ./...
+	GOOS=${target%/*} GOARCH=${target#*/} go build -trimpath ./...
 	GOOS=${target%/*} GOARCH=${target#*/} go vet ./...
 done
+
+# --- Windows under Wine (internal/wintest) -----------------------------------
+# Makes a Wine prefix (scripts/wine-setup.sh: installs wine64 and mingw when
+# missing, as root or through sudo) in which the tests below run the
+# windows/amd64 build against Dovecot. Where Wine cannot be installed this
+# says so and the Windows tests skip, except under CI, where they must run.
+# MAILMIRROR_WINEPREFIX picks the prefix (default: in ~/.cache, reused);
+# MAILMIRROR_WINE=0 skips the setup outside CI.
+if [ "${MAILMIRROR_WINE:-1}" != 0 ] || [ "${CI:-}" = true ]; then
+	step "Wine prefix for the Windows tests"
+	wineprefix=${MAILMIRROR_WINEPREFIX:-${XDG_CACHE_HOME:-$HOME/.cache}/mailmirror/wine}
+	wstatus=0
+	bash scripts/wine-setup.sh "$wineprefix" || wstatus=$?
+	if [ "$wstatus" = 0 ]; then
+		export MAILMIRROR_WINEPREFIX=$wineprefix
+	elif [ "${CI:-}" = true ]; then
+		echo "the Windows tests need Wine in CI (scripts/wine-setup.sh failed: $wstatus)" >&2
+		exit 1
+	else
+		echo "Wine is not available: the Windows tests (internal/wintest) skip" >&2
+	fi
+fi
+if [ "${CI:-}" = true ]; then
+	export MAILMIRROR_REQUIRE_WINE=1
+fi
+# --- end of Windows under Wine ------------------------------------------------
+# --- Release archives ---------------------------------------------------------
+# What `make dist` builds, into a temporary directory: each archive must hold
+# the binary, the man pages, the completions, README.md and LICENSE, and the
+# binary for this machine must print the stamped version and commit.
+step "release archives (scripts/dist.sh; not uploaded)"
+distdir=$(mktemp -d)
+VERSION=v0.0.0-ci DIST_DIR="$distdir" bash scripts/dist.sh >/dev/null
+for target in linux-amd64 linux-arm64 darwin-arm64 darwin-amd64 windows-amd64; do
+	name=mailmirror-v0.0.0-ci-$target
+	exe=mailmirror
+	if [ "$target" = windows-amd64 ]; then
+		exe=mailmirror.exe
+		list=$(unzip -Z1 "$distdir/$name.zip")
+	else
+		list=$(tar -tzf "$distdir/$name.tar.gz")
+	fi
+	for f in "$exe" man/mailmirror.1 man/mailmirror.toml.5 completions/mailmirror.bash \
+		completions/_mailmirror completions/mailmirror.fish README.md LICENSE; do
+		if ! grep -qx "$name/$f" <<<"$list"; then
+			echo "$name lacks $f" >&2
+			exit 1
+		fi
+	done
+done
+tar -C "$distdir" -xzf "$distdir/mailmirror-v0.0.0-ci-linux-amd64.tar.gz"
+if [ "$(uname -sm)" = "Linux x86_64" ]; then
+	v=$("$distdir/mailmirror-v0.0.0-ci-linux-amd64/mailmirror" --version)
+	echo "$v"
+	case $v in "mailmirror v0.0.0-ci (commit "*) ;; *) echo "version not stamped: $v" >&2; exit 1 ;; esac
+fi
+rm -rf "$distdir"
 
 # --- Tests ------------------------------------------------------------------
 if [ "${CI:-}" = true ]; then

@@ -158,7 +158,7 @@ func (d *DB) SetPOP3Problems(account string, problems []string, now time.Time) e
 }
 
 // POP3Problems returns the problems an account's last poll reported, in
-// order, and when.
+// order, and when they were set.
 func (d *DB) POP3Problems(account string) ([]string, time.Time, error) {
 	rows, err := d.sql.Query(`SELECT text, updated FROM pop3_problems WHERE account = ? ORDER BY seq`, account)
 	if err != nil {

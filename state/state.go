@@ -158,7 +158,7 @@ func OpenReadOnly(dir string) (*DB, error) {
 	}
 	db, err := openSQL(path, true)
 	if err != nil {
-		return nil, err
+		return nil, corrupt(path, err)
 	}
 	return &DB{sql: db, path: path, readOnly: true}, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -149,5 +151,40 @@ func TestIssue19TimeoutHintOnlyBeforeLogin(t *testing.T) {
 	mid := fmt.Errorf("folder INBOX: fetch new messages: %w", rerr)
 	if msg := explain(a, mid); !strings.Contains(msg, "i/o timeout") || strings.Contains(msg, "check host and port") {
 		t.Errorf("explain(%v) = %q, want no host and port hint", mid, msg)
+	}
+}
+
+// Issue 19 item 8, through the binary: a truncated state database makes
+// sync and status say to move it aside.
+func TestIssue19TruncatedStateThroughTheBinary(t *testing.T) {
+	bin := testBinary(t)
+	srv := pop3srv.New(pop3srv.Options{})
+	addr, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	for i := range 200 {
+		srv.Mailbox.Add([]byte(fmt.Sprintf("Subject: %d\r\nMessage-ID: <%d@x>\r\n\r\nbody\r\n", i, i)))
+	}
+	dir := t.TempDir()
+	cfg := writePOP3Config(t, addr, dir)
+	if out, err := exec.Command(bin, "--config", cfg, "sync").CombinedOutput(); err != nil {
+		t.Fatalf("first sync: %v\n%s", err, out)
+	}
+	db := filepath.Join(dir, "state", state.FileName)
+	st, err := os.Stat(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(db, st.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"sync", "status"} {
+		out, err := exec.Command(bin, "--config", cfg, cmd).CombinedOutput()
+		code := exitCode(t, err)
+		if !strings.Contains(string(out), "move it aside (mv "+db) || cmd == "sync" && code == ExitOK {
+			t.Errorf("%s with a truncated state: exit %d\n%s", cmd, code, out)
+		}
 	}
 }

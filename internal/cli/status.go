@@ -152,7 +152,7 @@ func printProblems(w io.Writer, a daemon.AccountStatus) {
 	if len(a.Problems) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "  problems:    %d at the last poll (%s):\n", len(a.Problems), a.ProblemsAt.Format("2006-01-02 15:04:05"))
+	fmt.Fprintf(w, "  problems:    %d at the last poll (the same since %s):\n", len(a.Problems), a.ProblemsAt.Format("2006-01-02 15:04:05"))
 	for _, p := range a.Problems {
 		fmt.Fprintf(w, "    %s\n", p)
 	}

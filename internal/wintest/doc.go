@@ -8,5 +8,6 @@
 // The tests need a Wine prefix made by scripts/wine-setup.sh, named by
 // $MAILMIRROR_WINEPREFIX. Without it they skip, and fail when $CI or
 // $MAILMIRROR_REQUIRE_WINE is true (scripts/test.sh sets the prefix up).
-// The package has test files only besides this one.
+// The tests build on Linux only (they drive Wine); the package has test
+// files only besides this one.
 package wintest

@@ -1,7 +1,8 @@
+//go:build linux
+
 package wintest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -44,6 +45,12 @@ func TestMain(m *testing.M) {
 		cmd := exec.Command(wineserver, "-p")
 		cmd.Env = wineEnv(prefix)
 		_ = cmd.Run() // it forks itself off; without Wine the tests skip
+		// Start Wine's own processes (services.exe, explorer.exe, …) now,
+		// with no pipes to inherit: started by a test's command they would
+		// hold its output open after it exited.
+		boot := exec.Command(wine64, "wineboot")
+		boot.Env = wineEnv(prefix)
+		_ = boot.Run()
 	}
 	code := testenv.Main(m)
 	if prefix != "" {
@@ -147,6 +154,11 @@ func (w *win) run(args ...string) (stdout, stderr string, code int) {
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
+	if errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil {
+		// It exited; a Wine process it started holds the output open.
+		err = nil
+		code = cmd.ProcessState.ExitCode()
+	}
 	var ee *exec.ExitError
 	switch {
 	case errors.As(err, &ee):
@@ -170,11 +182,12 @@ func (w *win) mustRun(args ...string) string {
 
 // daemon is a running `mailmirror.exe run`.
 type daemon struct {
-	cmd    *exec.Cmd
-	mu     sync.Mutex
-	log    bytes.Buffer
-	ready  chan struct{}
-	exited chan error
+	cmd     *exec.Cmd
+	mu      sync.Mutex
+	log     bytes.Buffer
+	ready   chan struct{}
+	isReady bool
+	exited  chan error
 }
 
 // start starts mailmirror.exe with args (a daemon, or a sync to be
@@ -182,33 +195,31 @@ type daemon struct {
 func (w *win) start(args ...string) *daemon {
 	w.t.Helper()
 	d := &daemon{cmd: w.command(context.Background(), w.exe, args...), ready: make(chan struct{}), exited: make(chan error, 1)}
-	out, err := d.cmd.StderrPipe()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	d.cmd.Stdout = d.cmd.Stderr
+	d.cmd.Stdout = d
+	d.cmd.Stderr = d
 	if err := d.cmd.Start(); err != nil {
 		w.t.Fatal(err)
 	}
-	go func() {
-		sc := bufio.NewScanner(out)
-		once := false
-		for sc.Scan() {
-			d.mu.Lock()
-			d.log.WriteString(sc.Text() + "\n")
-			d.mu.Unlock()
-			if !once && strings.Contains(sc.Text(), "msg=ready") {
-				once = true
-				close(d.ready)
-			}
-		}
-		d.exited <- d.cmd.Wait()
-	}()
+	// Wait returns at most WaitDelay after the process ended, even when
+	// a Wine helper holds on to the output pipe.
+	go func() { d.exited <- d.cmd.Wait() }()
 	w.t.Cleanup(func() {
 		d.kill()
 		w.t.Logf("mailmirror.exe %s:\n%s", strings.Join(args, " "), d.output())
 	})
 	return d
+}
+
+// Write collects the process's output and notices its readiness line.
+func (d *daemon) Write(b []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.log.Write(b)
+	if !d.isReady && strings.Contains(d.log.String(), "msg=ready") {
+		d.isReady = true
+		close(d.ready)
+	}
+	return len(b), nil
 }
 
 func (d *daemon) output() string {
