@@ -70,28 +70,27 @@ func runCheck(e *Env) int {
 				line += " " + what + "=ok"
 			}
 		}
-		if !checkTags(e, a, &line) {
+		suffix, ok := checkTags(e, a)
+		if !ok {
 			code = ExitFailure
 		}
-		fmt.Fprintln(e.Stdout, line)
+		fmt.Fprintln(e.Stdout, line+suffix)
 	}
 	return code
 }
 
-// checkTags checks an account's tags store (notmuch) when it has one,
-// adds tags=… to line and reports a problem on stderr. It reports whether
-// all is well.
-func checkTags(e *Env, a *config.Account, line *string) bool {
+// checkTags checks the notmuch side of tags = "notmuch": notmuch is found
+// and the Maildir is under its database path. It returns what to add to
+// the account's line ("" without tags) and prints the problem on stderr.
+func checkTags(e *Env, a *config.Account) (string, bool) {
 	if a.Tags == "" {
-		return true
+		return "", true
 	}
 	if _, err := tags.Check(context.Background(), a.Maildir); err != nil {
-		*line += " tags=failed"
 		fmt.Fprintf(e.Stderr, "mailmirror check: account %q: tags: %v\n", a.Name, err)
-		return false
+		return " tags=failed", false
 	}
-	*line += " tags=" + a.Tags
-	return true
+	return " tags=" + a.Tags, true
 }
 
 // checkOnline signs in to every account's server, one after the other,
@@ -100,13 +99,13 @@ func checkTags(e *Env, a *config.Account, line *string) bool {
 func checkOnline(e *Env, cfg *config.Config) int {
 	code := ExitOK
 	for _, a := range cfg.Accounts {
-		line := accountSummary(a)
-		if !checkTags(e, a, &line) {
+		suffix, ok := checkTags(e, a)
+		if !ok {
 			code = ExitFailure
 		}
 		hint, err := signIn(context.Background(), a)
 		if err != nil {
-			fmt.Fprintln(e.Stdout, line+" sign-in=failed")
+			fmt.Fprintln(e.Stdout, accountSummary(a)+" sign-in=failed"+suffix)
 			fmt.Fprintf(e.Stderr, "mailmirror check: %s\n", accountError(a.Name, err))
 			if hint != "" {
 				fmt.Fprintf(e.Stderr, "mailmirror check: hint: %s\n", hint)
@@ -114,7 +113,7 @@ func checkOnline(e *Env, cfg *config.Config) int {
 			code = ExitFailure
 			continue
 		}
-		fmt.Fprintln(e.Stdout, line+" sign-in=ok")
+		fmt.Fprintln(e.Stdout, accountSummary(a)+" sign-in=ok"+suffix)
 	}
 	return code
 }

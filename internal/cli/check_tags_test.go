@@ -8,8 +8,9 @@ import (
 	"testing"
 )
 
-// TestCheckTagsMaildirOutsideNotmuch: with tags = "notmuch", check says
-// when the account's Maildir is not under notmuch's database path.
+// TestCheckTagsMaildirOutsideNotmuch: with tags = "notmuch", check (here
+// --offline) says when the account's Maildir is not under notmuch's
+// database path.
 func TestCheckTagsMaildirOutsideNotmuch(t *testing.T) {
 	if _, err := exec.LookPath("notmuch"); err != nil {
 		if os.Getenv("CI") == "true" {

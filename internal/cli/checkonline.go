@@ -37,7 +37,9 @@ func signIn(ctx context.Context, a *config.Account) (hint string, err error) {
 		err = signInIMAP(ctx, a, pw)
 	}
 	if err != nil {
-		hint = diagnose(ctx, a, err)
+		// The sign-in may have used up its time (a server waiting for a
+		// TLS hello never greets): the probe has its own deadlines.
+		hint = diagnose(context.WithoutCancel(ctx), a, err)
 	}
 	return hint, err
 }
