@@ -188,7 +188,7 @@ func (d *DB) PairsByIdent(account, ident string, sizes ...int64) ([]Pair, []Fold
 		var p Pair
 		var f Folder
 		if err := rows.Scan(&p.FolderID, &p.UID, &p.Key, &p.Flags, &p.Size, &p.MsgID, &p.Placeholder,
-			&f.ID, &f.Account, &f.Name, &f.Remote, &f.UIDValidity, &f.UIDNext, &f.Messages, &f.HighestModSeq, &f.LocalStamp); err != nil {
+			&f.ID, &f.Account, &f.Name, &f.Remote, &f.UIDValidity, &f.UIDNext, &f.Messages, &f.HighestModSeq, &f.LocalStamp, &f.OldMessages); err != nil {
 			return nil, nil, fmt.Errorf("state: pairs by identity: %w", err)
 		}
 		ps, fs = append(ps, p), append(fs, f)
