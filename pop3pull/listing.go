@@ -133,10 +133,11 @@ func (c *Client) UIDL() ([]MessageUIDL, Listing, error) {
 }
 
 // splitListingLine splits "num arg" (extra fields after arg are ignored, as
-// RFC 1939 allows). Fields are separated by spaces and tabs only: 8-bit
+// RFC 1939 allows). Fields are separated by spaces, tabs and stray CR or
+// LF bytes (a bare CR before the CRLF is no part of a unique-id): 8-bit
 // bytes in arg are kept as they are.
 func splitListingLine(line []byte) (num int, arg string, ok bool) {
-	f := strings.FieldsFunc(string(line), func(r rune) bool { return r == ' ' || r == '\t' })
+	f := strings.FieldsFunc(string(line), func(r rune) bool { return r == ' ' || r == '\t' || r == '\r' || r == '\n' })
 	if len(f) < 2 {
 		return 0, "", false
 	}
