@@ -31,8 +31,14 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanFolder(r scanner) (Folder, error) {
 	var f Folder
-	err := r.Scan(&f.ID, &f.Account, &f.Name, &f.Remote, &f.UIDValidity, &f.UIDNext, &f.Messages, &f.HighestModSeq, &f.LocalStamp, &f.OldMessages)
+	err := r.Scan(f.dest()...)
 	return f, err
+}
+
+// dest is where a row's folderCols are scanned into, in their order: the
+// one place that must change with folderCols.
+func (f *Folder) dest() []any {
+	return []any{&f.ID, &f.Account, &f.Name, &f.Remote, &f.UIDValidity, &f.UIDNext, &f.Messages, &f.HighestModSeq, &f.LocalStamp, &f.OldMessages}
 }
 
 // Folders returns the known folders of an account, by name.

@@ -89,8 +89,7 @@ func (d *DB) PairByKey(account, key string) (Pair, Folder, bool, error) {
 		FROM pairs p JOIN folders f ON f.id = p.folder_id WHERE f.account = ? AND p.key = ?`, account, key)
 	var p Pair
 	var f Folder
-	err := row.Scan(&p.FolderID, &p.UID, &p.Key, &p.Flags, &p.Size, &p.MsgID, &p.Placeholder,
-		&f.ID, &f.Account, &f.Name, &f.Remote, &f.UIDValidity, &f.UIDNext, &f.Messages, &f.HighestModSeq, &f.LocalStamp, &f.OldMessages)
+	err := row.Scan(append([]any{&p.FolderID, &p.UID, &p.Key, &p.Flags, &p.Size, &p.MsgID, &p.Placeholder}, f.dest()...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Pair{}, Folder{}, false, nil
 	}
@@ -187,8 +186,7 @@ func (d *DB) PairsByIdent(account, ident string, sizes ...int64) ([]Pair, []Fold
 	for rows.Next() {
 		var p Pair
 		var f Folder
-		if err := rows.Scan(&p.FolderID, &p.UID, &p.Key, &p.Flags, &p.Size, &p.MsgID, &p.Placeholder,
-			&f.ID, &f.Account, &f.Name, &f.Remote, &f.UIDValidity, &f.UIDNext, &f.Messages, &f.HighestModSeq, &f.LocalStamp, &f.OldMessages); err != nil {
+		if err := rows.Scan(append([]any{&p.FolderID, &p.UID, &p.Key, &p.Flags, &p.Size, &p.MsgID, &p.Placeholder}, f.dest()...)...); err != nil {
 			return nil, nil, fmt.Errorf("state: pairs by identity: %w", err)
 		}
 		ps, fs = append(ps, p), append(fs, f)
