@@ -97,6 +97,8 @@ type job struct {
 	// set by apply
 	pending []func(tx *state.Tx) error // state changes for the final transaction
 	dirty   bool                       // new/ or cur/ changed: fsync before that transaction
+
+	kw jobKeywords // the keywords detect fetched with the flags (tags.go)
 }
 
 type moveOut struct {
@@ -365,6 +367,7 @@ func (j *job) detectServer(c *Conn) error {
 				if _, ok := j.pairs[uid]; ok {
 					j.serverFlags[uid] = maildir.FlagsFromIMAP(m.Flags)
 				}
+				j.sawKeywords(uid, m.Flags) // tags.go
 			})
 			if err != nil {
 				return fmt.Errorf("fetch flags: %w", err)
@@ -526,6 +529,7 @@ func (j *job) fetchMeta(c *Conn, set imap.UIDSet, keep func(*serverMsg) bool, se
 		if m.UID == 0 {
 			return
 		}
+		j.sawKeywords(uint32(m.UID), m.Flags) // tags.go
 		sm := &serverMsg{
 			uid:   uint32(m.UID),
 			size:  m.RFC822Size,

@@ -1,0 +1,94 @@
+package syncer
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/mailmirror/mailmirror/config"
+	"github.com/mailmirror/mailmirror/internal/testenv"
+)
+
+// loggedNotmuch makes d run notmuch through a script that logs the
+// subcommand of every run, and returns a function that reads and clears
+// the log.
+func loggedNotmuch(t *testing.T, d *tagDevice) func() string {
+	t.Helper()
+	nm, err := exec.LookPath("notmuch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(d.dir, "notmuch.log")
+	d.bin = filepath.Join(d.dir, "notmuch-logged")
+	script := "#!/bin/sh\necho \"$1\" >> " + log + "\nexec " + nm + " \"$@\"\n"
+	if err := os.WriteFile(d.bin, []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return func() string {
+		data, _ := os.ReadFile(log)
+		if err := os.WriteFile(log, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(strings.Fields(string(data)), " ")
+	}
+}
+
+// TestTagsChangedPassCost: a pass after a keyword changed on the server
+// and a tag in notmuch reads the server's keywords from the FLAGS fetch
+// the pass makes anyway (one CHANGEDSINCE per changed folder, not a second
+// one for tags), runs notmuch for the revision, the changes and one batch
+// of writes, and checks the revision its writes left after the pass, so
+// that the next quiet pass of the same Syncer runs notmuch not at all.
+func TestTagsChangedPassCost(t *testing.T) {
+	testenv.RequireDovecot(t)
+	u := testenv.Shared(t).NewUser(t)
+	d := newTagDevice(t, u)
+	runs := loggedNotmuch(t, d)
+	raw1, raw2 := d.msg("server side"), d.msg("local side")
+	uid1 := u.Append(t, "INBOX", raw1, imap.Flag("old"))
+	u.Append(t, "INBOX", raw2)
+	d.pass()
+	d.pass()
+	var trace bytes.Buffer
+	s := New(d.acct, d.store, d.db, Options{DialOptions: DialOptions{Password: config.Secret(d.u.Password), DebugWriter: &trace}, NotmuchEnv: d.env, NotmuchBin: d.bin})
+	defer s.Close()
+	if _, err := s.Sync(t.Context()); err != nil { // reads notmuch's settings; notmuch new ran
+		t.Fatal(err)
+	}
+	s.tagClose()
+	runs()
+	trace.Reset()
+
+	u.SetFlags(t, "INBOX", uid1, true, imap.Flag("fromphone"))
+	d.notmuch("tag", "+fromlaptop", "--", "id:"+strings.Trim(msgID(raw2), "<>"))
+	st, err := s.Sync(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.tagClose() // the check after the pass
+	if st.TagsDown != 1 || st.TagsUp != 1 {
+		t.Errorf("tags %d down, %d up; want 1, 1", st.TagsDown, st.TagsUp)
+	}
+	wantTags(t, "local", d.tags(msgID(raw1)), []string{"fromphone", "old"}, nil)
+	wantTags(t, "server", keywords(t, u, "INBOX", msgID(raw2)), []string{"fromlaptop"}, nil)
+	if got := runs(); got != "count show tag count" {
+		t.Errorf("changed pass ran notmuch %q, want \"count show tag count\"", got)
+	}
+	if n := strings.Count(trace.String(), "CHANGEDSINCE"); n != 1 {
+		t.Errorf("changed pass sent %d FETCH … CHANGEDSINCE, want 1 (the flags' own):\n%s", n, trace.String())
+	}
+
+	st, err = s.Sync(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := runs(); got != "" || st.TagsDown+st.TagsUp != 0 {
+		t.Errorf("quiet pass after it ran notmuch %q, tags %d down %d up; want no run", got, st.TagsDown, st.TagsUp)
+	}
+	d.compare()
+}
