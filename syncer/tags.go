@@ -42,7 +42,8 @@ import (
 // base and gets them once notmuch has it (indexing bumps its lastmod).
 
 // tagHook, when set by tests, runs at the steps of writing tags: "stored"
-// (server keywords written) and "applied" (notmuch written, state not yet).
+// (server keywords written), "applied" (notmuch written, state not yet) and
+// "recorded" (state written, the revision our writes left not yet checked).
 // The crash tests kill the process there.
 var tagHook func(step string)
 
@@ -234,6 +235,7 @@ func (r *tagRun) do(ctx context.Context, c *Conn) error {
 		return tx.SetTagRevision(s.acct.Name, r.next)
 	})
 	if err == nil && len(changes) > 0 {
+		tagStepDone("recorded")
 		s.checkOwnWrites(r.next, len(changes))
 	}
 	return err
@@ -466,7 +468,7 @@ func (s *Syncer) readMissingKeywords(c *Conn, m *tags.Mapping, pairs map[*tagFol
 		if len(set) == 0 {
 			continue
 		}
-		if _, err := c.Select(f.j.remote); err != nil {
+		if _, err := c.Reselect(f.j.remote); err != nil {
 			return err
 		}
 		if f.remote == nil {
@@ -575,7 +577,7 @@ func (s *Syncer) writeTags(ctx context.Context, c *Conn, ts *tagSync, folders ma
 		if len(f.stores) == 0 {
 			continue
 		}
-		sel, err := c.Select(f.j.remote)
+		sel, err := c.Reselect(f.j.remote) // fresh: its PERMANENTFLAGS, and no stale selection
 		if err == nil {
 			err = f.group(ts.m, keywordsWritable(sel)).run(c)
 		}
