@@ -162,9 +162,10 @@ func (s *Syncer) tagStep(ctx context.Context, jobs []*job) error {
 // folders' keywords are read; *c is the connection, taken when needed.
 func (s *Syncer) tagStepOn(ctx context.Context, c **Conn, ts *tagSync, lr tagLocal, folders map[int64]*tagFolder, busy []*tagFolder) error {
 	stored, rev := lr.stored, lr.view.Rev
-	localChanged := lr.read && (stored.UUID != rev.UUID || stored.Revision != rev.N)
 	next := state.TagRevision{UUID: rev.UUID, Revision: rev.N, Stamp: lr.view.Stamp}
-	if !localChanged && len(busy) == 0 {
+	if len(lr.view.Messages) == 0 && len(busy) == 0 {
+		// Nothing of this account changed on either side (another
+		// account's messages may have): record where notmuch is.
 		if next == stored {
 			return nil
 		}

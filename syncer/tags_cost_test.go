@@ -92,3 +92,55 @@ func TestTagsChangedPassCost(t *testing.T) {
 	}
 	d.compare()
 }
+
+// TestTagsOtherAccountsChangesNotRead: one notmuch database over several
+// accounts' Maildirs. A change to another account's message moves the
+// revision, but this account's pass only counts its own changes
+// (path:"Mail/**") and reads none; its own change is read and synced.
+func TestTagsOtherAccountsChangesNotRead(t *testing.T) {
+	testenv.RequireDovecot(t)
+	u := testenv.Shared(t).NewUser(t)
+	d := newTagDevice(t, u)
+	conf := "[database]\npath=" + d.dir + "\n[new]\ntags=inbox;unread;new\nignore=state;config.toml;notmuch-config;notmuch.log;notmuch-logged\n"
+	if err := os.WriteFile(filepath.Join(d.dir, "notmuch-config"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(d.dir, "Other", "cur")
+	if err := os.MkdirAll(other, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(other, "k1:2,S"), []byte("Message-ID: <other@example.org>\nSubject: other\n\nbody\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.notmuch("new", "--quiet")
+	runs := loggedNotmuch(t, d)
+	raw := d.msg("ours")
+	u.Append(t, "INBOX", raw)
+	d.pass()
+	d.pass()
+	s := New(d.acct, d.store, d.db, Options{DialOptions: DialOptions{Password: config.Secret(d.u.Password)}, NotmuchEnv: d.env, NotmuchBin: d.bin})
+	defer s.Close()
+	if _, err := s.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s.tagClose()
+	runs()
+
+	d.notmuch("tag", "+elsewhere", "--", "id:other@example.org")
+	st, err := s.Sync(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := runs(); got != "count" || st.TagsDown+st.TagsUp != 0 {
+		t.Errorf("another account's change: notmuch %q, tags %d down %d up; want \"count\" and nothing synced", got, st.TagsDown, st.TagsUp)
+	}
+	d.notmuch("tag", "+mine", "--", "id:"+strings.Trim(msgID(raw), "<>"))
+	st, err = s.Sync(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.TagsUp != 1 {
+		t.Errorf("our change: tags %d up, want 1", st.TagsUp)
+	}
+	wantTags(t, "server", keywords(t, u, "INBOX", msgID(raw)), []string{"mine"}, []string{"elsewhere"})
+}
