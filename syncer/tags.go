@@ -237,9 +237,35 @@ func (r *tagRun) do(ctx context.Context, c *Conn) error {
 	})
 	if err == nil && len(changes) > 0 {
 		tagStepDone("recorded")
-		s.checkOwnWrites(r.next, len(changes))
+		s.checkOwnWrites(r.next, r.written(changes))
 	}
 	return err
+}
+
+// written returns, for each message changed locally, the synced tags it
+// has now.
+func (r *tagRun) written(changes []tags.Change) map[string][]string {
+	byID := map[string]*tags.Message{}
+	for _, ps := range r.pairs {
+		for _, p := range ps {
+			if p.msg != nil {
+				byID[p.msg.ID] = p.msg
+			}
+		}
+	}
+	out := make(map[string][]string, len(changes))
+	for _, c := range changes {
+		var had []string
+		if m := byID[c.ID]; m != nil {
+			had = r.ts.m.Local(m.Tags)
+		}
+		now := tags.Normalize(append(append([]string(nil), had...), c.Add...))
+		for _, t := range c.Remove {
+			now = without(now, t)
+		}
+		out[c.ID] = now
+	}
+	return out
 }
 
 // unchangedLocally gives the pairs the server changed and notmuch did not

@@ -16,11 +16,12 @@ import (
 //     the database's files are as the last step left them (Stamp), it runs
 //     nothing; else one revision and one query of the changes, side by
 //     side (tags.Notmuch.Changes);
-//   - after a step that wrote tags, the revision its writes left is asked
-//     after the pass (checkOwnWrites), in the background: when it is the
-//     one our writes alone explain, it is recorded, and the next pass runs
-//     nothing; until then, or when somebody else wrote meanwhile, the next
-//     pass reads the changes since the revision before our writes.
+//   - after a step that wrote tags, what changed since the revision it read
+//     is read again after the pass (checkOwnWrites), in the background:
+//     when that is only the step's own writes, the new revision is
+//     recorded, and the next pass runs nothing; until then, or when
+//     somebody else wrote meanwhile, the next pass reads the changes since
+//     the revision before our writes.
 
 // tagLocal is the local read of a tag step.
 type tagLocal struct {
@@ -92,24 +93,30 @@ func (s *Syncer) readTagLocal(ctx context.Context) tagLocal {
 	return lr
 }
 
-// checkOwnWrites asks, after the pass, the revision that the step's
-// writes (of n messages, from revision rec) left, and records it with the
-// database's stamp when the writes alone explain it (one revision per
-// message written). The next tag step waits for it; so does Close.
-func (s *Syncer) checkOwnWrites(rec state.TagRevision, n int) {
+// checkOwnWrites reads, after the pass and in the background, what
+// changed in notmuch since rec (the revision the step read): when that is
+// only the messages the step wrote, with the synced tags it gave them
+// (written, by notmuch id), the new revision is recorded with the
+// database's stamp, and the next pass runs nothing. Otherwise (somebody
+// else changed something meanwhile) the record stays, and the next pass
+// reads it all. The next tag step waits for it; so does Close.
+func (s *Syncer) checkOwnWrites(rec state.TagRevision, written map[string][]string) {
 	ts := s.tags
 	done := make(chan struct{})
 	ts.after = done
 	go func() {
 		defer close(done)
-		ctx := context.Background()
-		stamp := ts.nm.Stamp()
-		r, err := ts.nm.Revision(ctx)
-		if err != nil || stamp == "" || r.UUID != rec.UUID || r.N != rec.Revision+uint64(n) {
+		v, err := ts.nm.Changes(context.Background(), rec.UUID, rec.Revision, ts.scope)
+		if err != nil || v.All || v.Stamp == "" {
 			return
 		}
-		next := state.TagRevision{UUID: r.UUID, Revision: r.N, Stamp: stamp}
+		for _, m := range v.Messages {
+			if w, ok := written[m.ID]; !ok || !tags.Equal(ts.m.Local(m.Tags), w) {
+				return
+			}
+		}
 		// No other step records meanwhile: the next one waits for this.
+		next := state.TagRevision{UUID: v.Rev.UUID, Revision: v.Rev.N, Stamp: v.Stamp}
 		_ = s.db.Update(func(tx *state.Tx) error { return tx.SetTagRevision(s.acct.Name, next) })
 	}()
 }
