@@ -324,23 +324,14 @@ func (s *Syncer) archiveMessages(c *Conn, f state.Folder, pol *config.FolderPoli
 // same identity, and at least its server size in CRLF terms (a placeholder
 // or a truncated file is smaller).
 func storedLocally(lf *maildir.Folder, e maildir.Entry, a Archived) bool {
-	f, err := lf.Open(e)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	hdr, err := readHeader(f)
+	hdr, n, _, err := readLocalFile(lf, e)
 	if err != nil {
 		return false
 	}
 	if a.ident != "" && identity(hdr) != a.ident {
 		return false
 	}
-	if _, err := f.Seek(0, 0); err != nil {
-		return false
-	}
-	n, err := crlfSize(f)
-	return err == nil && a.Size > 0 && n >= a.Size
+	return a.Size > 0 && n >= a.Size
 }
 
 // finishArchive makes the moves durable, then in one transaction forgets
@@ -519,19 +510,10 @@ func decodeHeader(v string) string {
 
 // ArchiveAccount resolves the account's password, opens its Maildir and
 // runs Archive (see there) once.
-func ArchiveAccount(ctx context.Context, acct *config.Account, db *state.DB, dryRun bool, opts Options) ([]Archived, []string, error) {
-	if opts.Password == "" {
-		pw, err := acct.ResolvePassword(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		opts.Password = pw
-	}
-	store, err := maildir.Open(acct.Maildir, acct.Layout)
-	if err != nil {
-		return nil, nil, err
-	}
-	s := New(acct, store, db, opts)
-	defer s.Close()
-	return s.Archive(ctx, dryRun)
+func ArchiveAccount(ctx context.Context, acct *config.Account, db *state.DB, dryRun bool, opts Options) (items []Archived, warnings []string, err error) {
+	err = withAccount(ctx, acct, db, opts, func(s *Syncer) error {
+		items, warnings, err = s.Archive(ctx, dryRun)
+		return err
+	})
+	return items, warnings, err
 }

@@ -269,27 +269,11 @@ func (j *job) localFlagsChanged() bool {
 // readLocal reads what identifies a local file: its header's identity and
 // its size with CRLF line ends.
 func (j *job) readLocal(e maildir.Entry) (*localMsg, error) {
-	f, err := j.lf.Open(e)
+	hdr, size, mtime, err := readLocalFile(j.lf, e)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	hdr, err := readHeader(f)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := f.Seek(0, 0); err != nil {
-		return nil, err
-	}
-	size, err := crlfSize(f)
-	if err != nil {
-		return nil, err
-	}
-	lm := &localMsg{e: e, size: size, ident: identity(hdr), date: st.ModTime()}
+	lm := &localMsg{e: e, size: size, ident: identity(hdr), date: mtime}
 	if n, ok := placeholderSize(hdr); ok {
 		lm.placeholder, lm.size = true, n
 	} else if n := tuidLength(hdr); n > 0 {
