@@ -32,6 +32,22 @@ const migrateLocalChanges = `CREATE TABLE local_changes (
 		SELECT account, folder, min(created) FROM ops WHERE kind = '` + legacyLocalChangeKind + `' GROUP BY account, folder;
 	DELETE FROM ops WHERE kind = '` + legacyLocalChangeKind + `';`
 
+// localChangesSchema is the schema version that has the local_changes
+// table.
+const localChangesSchema = 9
+
+// noLocalChangesTable reports a database opened read-only (OpenReadOnly
+// does not migrate: an older daemon may be running) whose schema predates
+// local_changes; its local-change records are still ops, which OpCount
+// counts.
+func (d *DB) noLocalChangesTable() bool {
+	if !d.readOnly {
+		return false
+	}
+	var v int
+	return d.sql.QueryRow(`PRAGMA user_version`).Scan(&v) == nil && v < localChangesSchema
+}
+
 // MarkLocalChange records that folder of account changed locally while the
 // account was offline. A folder already marked keeps its first time.
 func (d *DB) MarkLocalChange(account, folder string) error {
@@ -48,6 +64,9 @@ func (d *DB) MarkLocalChange(account, folder string) error {
 // LocalChanges returns the folders of account marked by MarkLocalChange
 // and not cleared since, with the time each was first marked.
 func (d *DB) LocalChanges(account string) (map[string]time.Time, error) {
+	if d.noLocalChangesTable() {
+		return map[string]time.Time{}, nil
+	}
 	rows, err := d.sql.Query(`SELECT folder, since FROM local_changes WHERE account = ?`, account)
 	if err != nil {
 		return nil, fmt.Errorf("state: account %q: local changes: %w", account, err)
@@ -71,6 +90,9 @@ func (d *DB) LocalChanges(account string) (map[string]time.Time, error) {
 // LocalChangeCount returns the number of folders of account with a local
 // change record.
 func (d *DB) LocalChangeCount(account string) (int, error) {
+	if d.noLocalChangesTable() {
+		return 0, nil
+	}
 	var n int
 	if err := d.sql.QueryRow(`SELECT count(*) FROM local_changes WHERE account = ?`, account).Scan(&n); err != nil {
 		return 0, fmt.Errorf("state: account %q: local changes: %w", account, err)

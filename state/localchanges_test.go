@@ -36,8 +36,11 @@ func oldDB(t *testing.T, v int, fill func(exec func(q string, args ...any))) str
 // intents. After the upgrade they are local changes, the real intents are
 // untouched, and OpCount counts only those.
 func TestMigrateLocalChangeOpsOutOfTheIntents(t *testing.T) {
+	if len(migrations) < localChangesSchema || migrations[localChangesSchema-1] != migrateLocalChanges {
+		t.Fatalf("migration %d is not migrateLocalChanges: set localChangesSchema to its place in the list", localChangesSchema)
+	}
 	t1 := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
-	dir := oldDB(t, 8, func(exec func(string, ...any)) {
+	dir := oldDB(t, localChangesSchema-1, func(exec func(string, ...any)) {
 		add := func(acct, kind, folder string, created time.Time) {
 			exec(`INSERT INTO ops (account, kind, folder, data, created) VALUES (?, ?, ?, ?, ?)`,
 				acct, kind, folder, []byte("{}"), created.UnixNano())
@@ -121,5 +124,29 @@ func TestLocalChanges(t *testing.T) {
 	}
 	if got, _ := db.LocalChanges("b"); len(got) != 1 || got["INBOX"].IsZero() {
 		t.Fatalf(`LocalChanges("b") after clearing a's INBOX: %v`, got)
+	}
+}
+
+// TestLocalChangesOfAnOlderSchemaReadOnly: `status` opens the state
+// read-only, without migrating, while an older daemon may run: a schema
+// without local_changes has none (its records are still ops), not an
+// error.
+func TestLocalChangesOfAnOlderSchemaReadOnly(t *testing.T) {
+	dir := oldDB(t, localChangesSchema-1, func(exec func(string, ...any)) {
+		exec(`INSERT INTO ops (account, kind, folder, created) VALUES ('a', 'local-change', 'INBOX', 1)`)
+	})
+	db, err := OpenReadOnly(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if n, err := db.LocalChangeCount("a"); err != nil || n != 0 {
+		t.Fatalf("LocalChangeCount = %d, %v; want 0, nil", n, err)
+	}
+	if got, err := db.LocalChanges("a"); err != nil || len(got) != 0 {
+		t.Fatalf("LocalChanges = %v, %v; want none", got, err)
+	}
+	if n, err := db.OpCount("a"); err != nil || n != 1 {
+		t.Fatalf("OpCount = %d, %v; want 1 (the old record)", n, err)
 	}
 }
