@@ -201,9 +201,9 @@ func TestLoopTransitions(t *testing.T) {
 			l.offlineOps = map[string]int64{}
 		}, ev: evLocal{Event{Kind: Content, Dir: "/m/INBOX", Path: "/m/INBOX/cur/k"}}, phase: phaseBackoff, start: "",
 			check: func(t *testing.T, l *testLoop) {
-				ops, err := l.a.d.db.Ops("t")
-				if err != nil || len(ops) != 1 || ops[0].Kind != OpLocalChange || ops[0].Folder != "INBOX" {
-					t.Errorf("ops %+v (%v), want one local-change record for INBOX", ops, err)
+				changes, err := l.a.d.db.LocalChanges("t")
+				if _, ok := changes["INBOX"]; err != nil || len(changes) != 1 || !ok {
+					t.Errorf("local changes %v (%v), want one record for INBOX", changes, err)
 				}
 			}},
 		{name: "stop while idle", setup: settled, ev: evStop{}, phase: phaseStopped, start: ""},
