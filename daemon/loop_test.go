@@ -14,23 +14,33 @@ import (
 	"github.com/mailmirror/mailmirror/syncer"
 )
 
-// testLoop is an account loop on an empty state DB that records the passes
-// it would start instead of running them: no server, no watcher.
+// testLoop is an account loop on a state DB without the account's folders
+// that records the passes it would start instead of running them: no
+// server, no watcher.
 type testLoop struct {
 	*loop
 	started []*targeted // per pass started: nil for a full pass
 	fetches [][]string
 }
 
-func newTestLoop(t *testing.T) *testLoop {
+// testDB opens a state DB for the loops of one test (opening one costs
+// more than all the loop's steps).
+func testDB(t *testing.T) *state.DB {
 	t.Helper()
 	db, err := state.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// newTestLoop returns the loop of a new account (named after the test, so
+// that the loops sharing db keep apart).
+func newTestLoop(t *testing.T, db *state.DB) *testLoop {
+	t.Helper()
 	d := New(&config.Config{}, db, Options{NoControl: true})
-	a := newAccount(d, &config.Account{Name: "t", Protocol: config.ProtocolIMAP, MaxConnections: 2, PollInterval: time.Hour})
+	a := newAccount(d, &config.Account{Name: t.Name(), Protocol: config.ProtocolIMAP, MaxConnections: 2, PollInterval: time.Hour})
 	tl := &testLoop{}
 	tl.loop = newLoop(a, context.Background(), func() {})
 	tl.launch = func(t *targeted, fetch []string) {
@@ -201,7 +211,7 @@ func TestLoopTransitions(t *testing.T) {
 			l.offlineOps = map[string]int64{}
 		}, ev: evLocal{Event{Kind: Content, Dir: "/m/INBOX", Path: "/m/INBOX/cur/k"}}, phase: phaseBackoff, start: "",
 			check: func(t *testing.T, l *testLoop) {
-				changes, err := l.a.d.db.LocalChanges("t")
+				changes, err := l.a.d.db.LocalChanges(l.a.cfg.Name)
 				if _, ok := changes["INBOX"]; err != nil || len(changes) != 1 || !ok {
 					t.Errorf("local changes %v (%v), want one record for INBOX", changes, err)
 				}
@@ -217,9 +227,10 @@ func TestLoopTransitions(t *testing.T) {
 				}
 			}},
 	}
+	db := testDB(t)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			l := newTestLoop(t)
+			l := newTestLoop(t, db)
 			c.setup(l.loop)
 			from := l.phase
 			l.dispatch(c.ev)
@@ -257,9 +268,10 @@ func TestTargetedAllowedTerms(t *testing.T) {
 		"message changes to look at":   func(l *loop) { l.checkMsgs["/x"] = "INBOX" },
 		"local changes only (allowed)": nil,
 	}
+	db := testDB(t)
 	for name, term := range terms {
 		t.Run(name, func(t *testing.T) {
-			l := newTestLoop(t)
+			l := newTestLoop(t, db)
 			base(l.loop)
 			if !l.targetedAllowed() {
 				t.Fatal("the base state allows no targeted pass")
@@ -334,7 +346,7 @@ func TestReachOf(t *testing.T) {
 // TestLoopFailRetryScenario: a pass fails; pushes and triggers wait for
 // the retry, which is one full pass doing all of it.
 func TestLoopFailRetryScenario(t *testing.T) {
-	l := newTestLoop(t)
+	l := newTestLoop(t, testDB(t))
 	step := func(ev loopEvent) {
 		l.dispatch(ev)
 		if s := l.nextPass(); s != nil {
