@@ -151,7 +151,7 @@ func (s *Syncer) quickJobs(c *Conn, folders []string) ([]*job, error) {
 		if r == nil || f.UIDValidity == 0 {
 			return nil, ErrFullPass
 		}
-		j := &job{s: s, local: f.Name, remote: f.Remote, status: r.status, st: f}
+		j := &job{s: s, local: f.Name, remote: f.Remote, status: r.status, st: f, scope: scopeServer}
 		if !asked[f.Name] {
 			if !j.serverUnchanged() {
 				return nil, ErrFullPass
@@ -203,7 +203,7 @@ func (j *job) quickDetect(c *Conn, expunged []uint32) error {
 	j.serverGone = map[uint32]bool{}
 	j.pairs = map[uint32]*state.Pair{}
 	from := max(st.UIDNext, 1)
-	j.partialsFrom = from // only the new UIDs and their pairs are known here
+	j.scope = scopeServer // only the new UIDs and their pairs are known here
 	if sel.HighestModSeq == st.HighestModSeq && sel.NumMessages == st.Messages && uint32(sel.UIDNext) <= from {
 		j.quiet = true
 		return nil
@@ -444,7 +444,7 @@ func (s *Syncer) localJobs(changes []LocalChange) ([]*job, error) {
 		j := &job{s: s, local: folder, remote: f.Remote, st: f, newSt: f, lf: lf,
 			pairs: map[uint32]*state.Pair{}, entries: map[string]maildir.Entry{},
 			serverFlags: map[uint32]string{}, serverGone: map[uint32]bool{},
-			keepPartials: true} // downloads nothing, knows few pairs
+			scope: scopeLocal}
 		jobs[folder] = j
 		order = append(order, j)
 		return j, nil
@@ -628,7 +628,7 @@ func (j *job) detectServerOnly(lc *lazyConn, stamp string) (bool, error) {
 	}
 	err = j.quickDetect(c, nil)
 	if errors.Is(err, ErrFullPass) {
-		j.newServer, j.old, j.localDeletes, j.quiet, j.partialsFrom = nil, 0, nil, false, 0
+		j.newServer, j.old, j.localDeletes, j.quiet, j.scope = nil, 0, nil, false, scopeFull
 		j.pairs, j.entries, j.serverFlags, j.serverGone = nil, nil, nil, nil
 		return false, nil
 	}
