@@ -609,14 +609,19 @@ func (j *job) localDetect(c *Conn) error {
 			return fmt.Errorf("fetch flags: %w", err)
 		}
 	}
-	// Gone on the server: the pairs of the changed files (not those read
-	// only because they are at or above the UIDNEXT).
+	j.markServerGone(onServer)
+	return nil
+}
+
+// markServerGone records as gone on the server the pairs of the changed
+// files that onServer lacks (not the pairs read only because they are at or
+// above the UIDNEXT).
+func (j *job) markServerGone(onServer map[uint32]bool) {
 	for uid, p := range j.pairs {
 		if _, present := j.entries[p.Key]; !onServer[uid] && (present || slices.Contains(j.localGone, p)) {
 			j.serverGone[uid] = true
 		}
 	}
-	return nil
 }
 
 // detectServerOnly is detect for a folder whose local stamp did not move
