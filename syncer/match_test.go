@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/emersion/go-imap/v2"
+
 	"github.com/mailmirror/mailmirror/config"
 	"github.com/mailmirror/mailmirror/maildir"
 	"github.com/mailmirror/mailmirror/state"
@@ -506,4 +508,110 @@ func decisions(jobs []*job) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// e2eCase is a case of the matcher's table played against Dovecot: set up
+// the account and a first pass, then change it; each path runs once on a
+// fresh account, and the outcome (what the pass did, and the Maildir
+// against the server message by message) must be the same.
+type e2eCase struct {
+	name  string
+	setup func(f *fixture) (state any)
+	// change makes the change and returns what the daemon would hand the
+	// targeted path (nil for a path the daemon does not take).
+	change   func(f *fixture, state any) (pushed []Pushed, local []LocalChange)
+	targeted string // "" (decides like the full pass), fullPass or notPath
+	push     string
+}
+
+var e2eCases = []e2eCase{
+	{name: "moved on the server",
+		setup: func(f *fixture) any {
+			f.u.CreateFolder(f.t, "Archive")
+			raw := f.msg("moved")
+			uid := f.u.Append(f.t, "INBOX", raw, imap.FlagSeen)
+			f.u.Append(f.t, "INBOX", f.msg("stays"))
+			return uid
+		},
+		change: func(f *fixture, st any) ([]Pushed, []LocalChange) {
+			uid := st.(uint32)
+			f.u.Move(f.t, "INBOX", uid, "Archive")
+			return []Pushed{{Folder: "INBOX", Expunged: []uint32{uid}}, {Folder: "Archive"}}, nil
+		},
+		targeted: fullPass, push: notPath},
+	{name: "moved here as a new file (mutt)",
+		setup: func(f *fixture) any {
+			f.u.CreateFolder(f.t, "Archive")
+			raw := f.msg("moved")
+			f.u.Append(f.t, "INBOX", raw, imap.FlagSeen)
+			f.u.Append(f.t, "INBOX", f.msg("stays"))
+			return msgID(raw)
+		},
+		change: func(f *fixture, st any) ([]Pushed, []LocalChange) {
+			id := st.(string)
+			from := f.file("INBOX", id)
+			f.copyDeleteLocal("INBOX", "Archive", id)
+			return nil, []LocalChange{{"INBOX", from}, {"Archive", f.file("Archive", id)}}
+		},
+		targeted: notPath},
+	{name: "expunged on the server",
+		setup: func(f *fixture) any {
+			uid := f.u.Append(f.t, "INBOX", f.msg("expunged"), imap.FlagSeen)
+			f.u.Append(f.t, "INBOX", f.msg("stays"))
+			return uid
+		},
+		change: func(f *fixture, st any) ([]Pushed, []LocalChange) {
+			f.u.Expunge(f.t, "INBOX", st.(uint32))
+			return []Pushed{{Folder: "INBOX", Expunged: []uint32{st.(uint32)}}}, nil
+		},
+		push: notPath},
+}
+
+func TestMatcherEndToEnd(t *testing.T) {
+	for _, c := range e2eCases {
+		t.Run(c.name, func(t *testing.T) {
+			var want string
+			for _, path := range []scope{scopeFull, scopeServer, scopeLocal} {
+				expect := map[scope]string{scopeServer: c.targeted, scopeLocal: c.push}[path]
+				if expect == notPath {
+					continue
+				}
+				f := newFixture(t)
+				st := c.setup(f)
+				f.sync()
+				pushed, local := c.change(f, st)
+				var got Stats
+				var err error
+				switch path {
+				case scopeFull:
+					got = f.sync()
+				case scopeServer:
+					got, err = f.pullNew(pushed...)
+				case scopeLocal:
+					got, err = f.pushLocal(local...)
+				}
+				if expect == fullPass {
+					if !errors.Is(err, ErrFullPass) || got.Down != (Counts{}) || got.Up != (Counts{}) {
+						t.Fatalf("%s: %s, %v; want ErrFullPass before any change", path, got, err)
+					}
+					got = f.sync() // the daemon's full pass
+				} else if err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				f.compare()
+				if again := f.sync(); again.Down != (Counts{}) || again.Up != (Counts{}) {
+					t.Fatalf("%s: the pass after found work: %s", path, again)
+				}
+				outcome := fmt.Sprintf("down %s; up %s; paired %d", got.Down, got.Up, got.Paired)
+				t.Logf("%s: %s", path, outcome)
+				if path == scopeFull {
+					want = outcome
+					continue
+				}
+				if outcome != want {
+					t.Errorf("%s: %s; the full pass: %s", path, outcome, want)
+				}
+			}
+		})
+	}
 }

@@ -13,9 +13,10 @@ type (
 // file" of a job asks its scope first (allPairs, knowsUID, downloads)
 // instead of assuming a mode.
 //
-// Every scope knows the pairs at or above the folder's recorded UIDNEXT
+// A job that may upload (every scope but scopeServer, and scopeLocal only
+// with new files) knows the pairs at or above the folder's recorded UIDNEXT
 // (a pass's own APPENDs and MOVEs), so that an APPENDUID or COPYUID is never
-// taken for a UID already paired.
+// taken for a UID already paired (appendOne, copyInstead).
 type scope uint8
 
 const (
