@@ -81,6 +81,10 @@ type job struct {
 	pairUp        []pairUp
 	moved         map[uint32]bool // pairs leaving this folder
 
+	// decided by the matcher too: new files the server copies instead of
+	// an upload (copyInstead)
+	copies map[*localMsg]copySource
+
 	old int // server messages left out by max_age
 
 	// scope: how much of the folder the job knows (types.go); pairs and

@@ -29,8 +29,10 @@ type identKey struct {
 // Its output is the jobs' decisions: drop (gone on both sides), moveOut (a
 // local move → UID MOVE), moveIn (a server move → local rename), restore
 // (deleted here, changed there: download again), serverDeletes,
-// localDeletes, pairUp (a file and a message that are the same), and what
-// is left of newLocal (to upload) and newServer (to download).
+// localDeletes, pairUp (a file and a message that are the same), copies (a
+// new file that is byte for byte a message paired elsewhere: UID COPY
+// instead of an upload), and what is left of newLocal (to upload) and
+// newServer (to download).
 //
 // A targeted pass knows only part of its folders (see scope): where a
 // decision needs what only a full pass reads (every file by key, every
@@ -435,6 +437,7 @@ func (m *matcher) sameFolder(j *job) {
 			m.fail("a message rewritten in place")
 			return
 		}
+		m.copyOf(j, l)
 		restLocal = append(restLocal, l)
 	}
 	j.newLocal = restLocal
@@ -445,6 +448,25 @@ func (m *matcher) sameFolder(j *job) {
 		}
 	}
 	j.newServer = restServer
+}
+
+// copyOf decides whether new file l, to be uploaded, is rather a copy of a
+// message paired in the account (mutt's save writes the copy at once and
+// deletes the original later): its bytes are that message's file's, so
+// the server copies the message instead of an upload (copyInstead). A dry
+// run does not look (it describes an upload).
+func (m *matcher) copyOf(j *job, l *localMsg) {
+	if m.s.opts.DryRun {
+		return
+	}
+	src, ok, err := j.copyOf(l)
+	if err != nil || !ok {
+		return // uploaded: the server gets the message either way
+	}
+	if j.copies == nil {
+		j.copies = map[*localMsg]copySource{}
+	}
+	j.copies[l] = src
 }
 
 // rewritten reports whether new file l has the identity of a message

@@ -34,7 +34,9 @@ import (
 //     local changes).
 //
 // Messages are numbered: message n has the Message-ID <mn@test>, and its
-// pair (if any) the UID n and the Maildir key "kn".
+// pair (if any) the UID n and the Maildir key "kn". A new file that is a
+// copy is still an upload, done as a UID COPY where the server can
+// (copyInstead).
 
 type tPair struct {
 	folder string
@@ -132,6 +134,9 @@ var matchCases = []matchCase{
 	{name: "rewritten in place (same Message-ID, another size)",
 		pairs: []tPair{{"A", 1, "S"}}, files: []tFile{{folder: "A", n: 1, key: "x1", flags: "S", edited: true}},
 		want: []string{"A server-delete 1", "A upload x1"}, targeted: notPath, push: fullPass},
+	{name: "a copy of a paired message (mutt's save, before the purge)",
+		pairs: []tPair{{"A", 1, "S"}}, files: []tFile{{folder: "A", n: 1, flags: "S"}, {folder: "B", n: 1, key: "x1", flags: "S"}},
+		want: []string{"B upload x1 (a copy of A/1)"}, targeted: notPath},
 	{name: "a placeholder of nothing known",
 		files: []tFile{{folder: "A", n: 9, key: "x9", flags: "S", ph: true}},
 		want:  nil, targeted: notPath, push: fullPass},
@@ -500,6 +505,10 @@ func decisions(jobs []*job) []string {
 			add(j, "pair %s = %d", pu.l.e.Key, pu.m.uid)
 		}
 		for _, l := range j.newLocal {
+			if src, ok := j.copies[l]; ok {
+				add(j, "upload %s (a copy of %s/%d)", l.e.Key, src.f.Name, src.p.UID)
+				continue
+			}
 			add(j, "upload %s", l.e.Key)
 		}
 		for _, m := range j.newServer {
