@@ -109,6 +109,9 @@ func (m *matcher) run() error {
 		}
 	}
 	for _, j := range m.jobs {
+		if m.targeted && m.err != nil {
+			return m.err // a targeted pass stops at what it cannot decide
+		}
 		if !j.quiet {
 			m.sameFolder(j)
 		}
