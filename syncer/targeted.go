@@ -362,15 +362,19 @@ type LocalChange struct {
 }
 
 // PushLocal sends local changes of single messages to the server, and
-// nothing else: the daemon's answer to its watcher when the changes are
-// flag changes (a file renamed in its folder) or deletes of paired
-// messages. It reads just the pairs of the files concerned and their
-// server flags (one UID FETCH per folder), and merges flags three-way like
-// a pass; a delete never wins over a flag change on the server since the
-// last pass. A new file, a file that turned up in another folder (a move),
-// a conflict or an intent to settle return ErrFullPass before any change.
-// The folders' local stamps are left as they were, so that the next full
-// pass looks at them again.
+// nothing else: the daemon's answer to its watcher. It reads just the
+// pairs of the files concerned and their server flags (one UID FETCH per
+// folder), and, for folders with new files, the identities of the
+// messages the server got since the last pass. The matcher then decides as
+// in a pass (match.go): flags merged three-way, deletes, moves (under the
+// file's name or as a new file with the same identity and size), uploads
+// (a UID COPY for a file that is a paired message's copy); a delete never
+// wins over a flag change on the server since the last pass. Whatever it
+// cannot decide from this partial view (a copy under a moved file's name,
+// a change against a server expunge or change, a new file the server got
+// too, a placeholder), a new folder, or an intent to settle return
+// ErrFullPass before any change. The folders' local stamps are left as
+// they were, so that the next full pass looks at them again.
 func (s *Syncer) PushLocal(ctx context.Context, changes []LocalChange) (Stats, error) {
 	return s.counted(func() (Stats, error) { return s.pushLocal(ctx, changes) })
 }
