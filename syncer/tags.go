@@ -197,10 +197,8 @@ func (r *tagRun) do(ctx context.Context, c *Conn) error {
 	s, ts := r.s, r.ts
 	r.pairs = map[*tagFolder]map[uint32]*tagPair{}
 	for _, f := range r.busy {
-		for uid := range f.remote {
-			if _, err := s.tagPair(f, uid, r.pairs); err != nil {
-				return err
-			}
+		if err := s.tagPairsOf(f, r.pairs); err != nil {
+			return err
 		}
 	}
 	if err := s.tagPairsOfLocal(r.folders, r.pairs, r.local); err != nil {
@@ -437,6 +435,41 @@ func (s *Syncer) tagPair(f *tagFolder, uid uint32, pairs map[*tagFolder]map[uint
 	}
 	pairs[f][uid] = p
 	return p, nil
+}
+
+// tagPairsOf loads the pairs and bases of the UIDs whose keywords the
+// folder read, two queries for all.
+func (s *Syncer) tagPairsOf(f *tagFolder, pairs map[*tagFolder]map[uint32]*tagPair) error {
+	if len(f.remote) == 0 {
+		return nil
+	}
+	uids := make([]uint32, 0, len(f.remote))
+	for uid := range f.remote {
+		uids = append(uids, uid)
+	}
+	ps, err := s.db.PairsOf(f.j.st.ID, uids)
+	if err != nil {
+		return err
+	}
+	bs, err := s.db.TagBases(f.j.st.ID, uids)
+	if err != nil {
+		return err
+	}
+	if pairs[f] == nil {
+		pairs[f] = map[uint32]*tagPair{}
+	}
+	for _, pr := range ps {
+		if pr.Key == "" || pairs[f][pr.UID] != nil {
+			continue
+		}
+		row, ok := bs[pr.UID]
+		p := &tagPair{f: f, uid: pr.UID, row: row, hasRow: ok}
+		if ok {
+			p.row.FolderID = f.j.st.ID
+		}
+		pairs[f][pr.UID] = p
+	}
+	return nil
 }
 
 // tagPairsOfLocal binds notmuch messages to the pairs of their files in
