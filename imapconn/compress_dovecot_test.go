@@ -17,6 +17,7 @@ import (
 	"github.com/mailmirror/mailmirror/config"
 	"github.com/mailmirror/mailmirror/imapconn"
 	"github.com/mailmirror/mailmirror/internal/testenv"
+	"github.com/mailmirror/mailmirror/internal/testenv/oauthfake"
 	"github.com/mailmirror/mailmirror/state"
 	"github.com/mailmirror/mailmirror/syncer"
 )
@@ -41,6 +42,10 @@ func zlibDovecot(t *testing.T, n int) (*testenv.Dovecot, *testenv.User) {
 // zlibAccount is an account of u on d (tls = "none" on loopback).
 func zlibAccount(t *testing.T, d *testenv.Dovecot, u *testenv.User, extra string) (*config.Account, *state.DB) {
 	dir := t.TempDir()
+	cred := "password_env = \"UNUSED\"\n"
+	if strings.Contains(extra, "auth = ") {
+		cred = "" // OAuth: extra has the token_command
+	}
 	cfg, err := config.Parse([]byte(fmt.Sprintf(`state_dir = %q
 [[account]]
 name = "zlib"
@@ -49,9 +54,8 @@ host = "127.0.0.1"
 port = %d
 tls = "none"
 username = %q
-password_env = "UNUSED"
-maildir = %q
-%s`, filepath.Join(dir, "state"), d.IMAPPort, u.Name, filepath.Join(dir, "Mail"), extra)), "zlib.toml")
+%smaildir = %q
+%s`, filepath.Join(dir, "state"), d.IMAPPort, u.Name, cred, filepath.Join(dir, "Mail"), extra)), "zlib.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,5 +192,31 @@ func TestCompressDovecotIdle(t *testing.T) {
 	}
 	if err := c.Noop().Wait(); err != nil {
 		t.Fatalf("NOOP after IDLE: %v", err)
+	}
+}
+
+// TestCompressDovecotOAuth: XOAUTH2 and OAUTHBEARER logins are followed
+// by COMPRESS as LOGIN is; the token never shows in the trace.
+func TestCompressDovecotOAuth(t *testing.T) {
+	srv := oauthfake.New(t, nil)
+	d := testenv.NewDovecot(t, &testenv.DovecotOptions{Compress: true, OAuth2IntrospectionURL: srv.IntrospectURL()})
+	u := d.NewUser(t)
+	for _, mech := range []string{config.AuthXOAuth2, config.AuthOAuthBearer} {
+		at, _ := srv.Issue(u.Name)
+		acct, _ := zlibAccount(t, d, u, fmt.Sprintf("auth = %q\ntoken_command = \"echo %s\"\n", mech, at))
+		var trace lockedBuffer
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		c, err := imapconn.Dial(ctx, acct, imapconn.DialOptions{Timeout: 10 * time.Second, DebugWriter: &trace})
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v", mech, err)
+		}
+		if _, err := c.Select("INBOX"); err != nil || !c.Compressed() {
+			t.Errorf("%s: select %v, compressed %v", mech, err, c.Compressed())
+		}
+		c.Close()
+		if !strings.Contains(trace.String(), "COMPRESS DEFLATE") || strings.Contains(trace.String(), at) {
+			t.Errorf("%s: trace without COMPRESS or with the token:\n%s", mech, trace.String())
+		}
 	}
 }
