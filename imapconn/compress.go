@@ -97,11 +97,7 @@ func (w *wireConn) startCompress(timeout time.Duration, trace io.Writer) (bool, 
 	if !r.ok {
 		return false, nil
 	}
-	zw, err := flate.NewWriter(&w.zbuf, compressLevel)
-	if err != nil {
-		return false, err
-	}
-	w.zw = zw
+	w.zon = true
 	return true, nil
 }
 
@@ -125,20 +121,39 @@ func (w *wireConn) failCompress(err error) {
 	}
 }
 
-// send writes p to the server, deflated and sync-flushed once compression
-// is on: each write of go-imap is a whole burst (a command, a literal's
-// piece, IDLE's DONE) that must reach the server now. The caller holds
-// wmu.
+// send writes p to the server, as deflate once compression is on: each
+// write of go-imap is a whole burst (a command, a literal's piece, IDLE's
+// DONE) that must reach the server now, so each ends at a block boundary
+// the server can decode up to. Commands go as stored blocks (complete by
+// themselves, nothing to flush, and a compressor's sync flush would cost
+// more than it saves on a line of text); the first burst of at least
+// deflateFrom bytes (an APPEND) starts a compress/flate Writer, sync
+// flushed after each write from then on. It is made only then because it
+// costs about 800 KB, four times over on a pool that never uploads. Its
+// back-references reach only what it compressed itself, which the server
+// holds as the latest of its window: starting it mid-stream is valid
+// deflate. The caller holds wmu.
 func (w *wireConn) send(p []byte) (int, error) {
-	if w.zw == nil {
+	if !w.zon {
 		return w.Conn.Write(p)
 	}
 	w.zbuf.Reset()
-	if _, err := w.zw.Write(p); err != nil {
-		return 0, err
+	if w.zw == nil && len(p) >= deflateFrom {
+		zw, err := flate.NewWriter(&w.zbuf, compressLevel)
+		if err != nil {
+			return 0, err
+		}
+		w.zw = zw
 	}
-	if err := w.zw.Flush(); err != nil {
-		return 0, err
+	if w.zw == nil {
+		storedBlocks(&w.zbuf, p)
+	} else {
+		if _, err := w.zw.Write(p); err != nil {
+			return 0, err
+		}
+		if err := w.zw.Flush(); err != nil {
+			return 0, err
+		}
 	}
 	if _, err := w.Conn.Write(w.zbuf.Bytes()); err != nil {
 		if zerr := w.zErr.Load(); zerr != nil {
@@ -153,11 +168,30 @@ func (w *wireConn) send(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// deflateFrom is the least burst that starts the compressor (see send).
+const deflateFrom = 1 << 10
+
+// storedBlocks appends p to b as deflate stored blocks (RFC 1951 3.2.4):
+// a header byte (not final, type 00: the block starts byte-aligned, as
+// every block after a sync flush does), LEN and its complement, p; then
+// an empty stored block, the marker a sync flush ends with. Decoders may
+// hold a block's output until they see the next block's start (Go's
+// does): the marker makes p readable at once.
+func storedBlocks(b *bytes.Buffer, p []byte) {
+	for len(p) > 0 {
+		n := min(len(p), 0xffff)
+		b.Write([]byte{0, byte(n), byte(n >> 8), ^byte(n), ^byte(n >> 8)})
+		b.Write(p[:n])
+		p = p[n:]
+	}
+	b.Write([]byte{0, 0, 0, 0xff, 0xff})
+}
+
 // compressed reports whether the connection runs through deflate.
 func (w *wireConn) compressed() bool {
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
-	return w.zw != nil
+	return w.zon
 }
 
 // inflater is the server's stream after COMPRESS: raw deflate over what

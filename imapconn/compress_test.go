@@ -2,6 +2,7 @@ package imapconn
 
 import (
 	"bytes"
+	"compress/flate"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -124,6 +125,35 @@ func TestCompressOnWhereOffered(t *testing.T) {
 	}
 	if err := c.Noop().Wait(); err != nil {
 		t.Fatalf("NOOP after the fetch: %v", err)
+	}
+	// Commands go as stored blocks; an APPEND starts the compressor,
+	// and commands after it go through it.
+	outBefore, plainBefore := cnt.Out.Load(), cnt.PlainOut.Load()
+	big := bytes.Repeat([]byte("an uploaded line of text, said twice and more\r\n"), 2000)
+	for i, msg := range [][]byte{big, []byte("Subject: small\r\n\r\nhi\r\n"), append([]byte("Subject: again\r\n\r\n"), big...)} {
+		app := c.Client.Append("INBOX", int64(len(msg)), nil)
+		if _, err := app.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if err := app.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := app.Wait(); err != nil {
+			t.Fatalf("APPEND %d: %v", i, err)
+		}
+		srv.Lock()
+		msgs := srv.Mailbox("INBOX").Messages
+		got := msgs[len(msgs)-1].Body
+		srv.Unlock()
+		if !bytes.Equal(got, msg) {
+			t.Fatalf("APPEND %d: the server got %d bytes, want %d", i, len(got), len(msg))
+		}
+		if err := c.Noop().Wait(); err != nil {
+			t.Fatalf("NOOP after APPEND %d: %v", i, err)
+		}
+	}
+	if out, plain := cnt.Out.Load()-outBefore, cnt.PlainOut.Load()-plainBefore; out*4 > plain {
+		t.Errorf("the APPENDs took %d bytes on the wire for %d: not compressed", out, plain)
 	}
 	in, plain := cnt.In.Load(), cnt.PlainIn.Load()
 	t.Logf("received %d bytes on the wire for %d of IMAP stream (%.2f)", in, plain, float64(in)/float64(plain))
@@ -334,5 +364,37 @@ func TestCompressSilentServerTimesOut(t *testing.T) {
 	}
 	if slices.Contains(link.Disabled(), CapCompressDeflate) {
 		t.Error("a timeout turned compression off")
+	}
+}
+
+// TestStoredBlocksReadableAtOnce: a command sent as stored blocks is
+// readable by a deflate reader before anything else arrives (without the
+// closing empty block Go's reader held the bytes: the server waited for
+// the rest of a command that had been sent).
+func TestStoredBlocksReadableAtOnce(t *testing.T) {
+	for _, size := range []int{1, 12, 70000} {
+		pr, pw := io.Pipe()
+		p := bytes.Repeat([]byte("x"), size)
+		var b bytes.Buffer
+		storedBlocks(&b, p)
+		go pw.Write(b.Bytes()) // and never closes
+		got := make(chan []byte, 1)
+		go func() {
+			buf := make([]byte, size)
+			_, err := io.ReadFull(flate.NewReader(pr), buf)
+			if err != nil {
+				buf = nil
+			}
+			got <- buf
+		}()
+		select {
+		case g := <-got:
+			if !bytes.Equal(g, p) {
+				t.Errorf("%d bytes: read %d", size, len(g))
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%d bytes: not readable without more input", size)
+		}
+		pr.Close()
 	}
 }

@@ -49,12 +49,13 @@ type wireConn struct {
 
 	// Write side.
 	wmu   sync.Mutex
-	wbuf  []byte // a command line not complete yet (only with names mapped)
-	wtail []byte // the end of the current line, to find a literal
-	wmid  bool   // the start of the current line went out unrewritten
-	wlit  int64  // literal bytes to pass on
-	zw    *flate.Writer
-	zbuf  bytes.Buffer // zw's output of one write
+	wbuf  []byte        // a command line not complete yet (only with names mapped)
+	wtail []byte        // the end of the current line, to find a literal
+	wmid  bool          // the start of the current line went out unrewritten
+	wlit  int64         // literal bytes to pass on
+	zon   bool          // COMPRESS is on (send)
+	zw    *flate.Writer // made at the first large write
+	zbuf  bytes.Buffer  // the deflate output of one write
 }
 
 // maxGather bounds a literal inside a response that is inspected (a
