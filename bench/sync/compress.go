@@ -215,9 +215,13 @@ func printCompress(rep *compressReport, l link) {
 		fmt.Printf("| %s | %s | %s | %s | %.2f | %.2f | %.2f s | %.1f MB |\n", r.Tool, human(r.WireDown), human(r.WireUp), human(r.StreamOut),
 			float64(r.WireDown)/float64(max(1, r.StreamOut)), float64(r.WireDown+r.WireUp)/float64(max(1, base.WireDown+base.WireUp)), r.Seconds, float64(r.RSSKB)/1024)
 	}
-	fmt.Printf("\n| through %q | first sync | one new message | its bytes on the wire |\n|---|---|---|---|\n", rep.Link)
+	fmt.Printf("\n| through %q | first sync | its floor (open-link bytes / rate) | one new message | its bytes on the wire |\n|---|---|---|---|---|\n", rep.Link)
 	for _, r := range rep.Runs {
-		fmt.Printf("| %s | %.1f s | %.2f s | %s |\n", r.Tool, r.LinkFirst, r.LinkNew, human(r.LinkNewWire))
+		floor := "-"
+		if l.Rate > 0 {
+			floor = fmt.Sprintf("%.1f s", float64(r.WireDown+r.WireUp)/float64(l.Rate))
+		}
+		fmt.Printf("| %s | %.1f s | %s | %.2f s | %s |\n", r.Tool, r.LinkFirst, floor, r.LinkNew, human(r.LinkNewWire))
 	}
 	verdict := "met"
 	if rep.Ratio > compressTarget {
@@ -228,7 +232,6 @@ func printCompress(rep *compressReport, l link) {
 		fmt.Printf("through the link, mailmirror / mbsync: first sync %.2f, one new message %.2f\n",
 			rep.Runs[0].LinkFirst/rep.Runs[2].LinkFirst, rep.Runs[0].LinkNew/rep.Runs[2].LinkNew)
 	}
-	_ = l
 }
 
 // deflateFloor is how far the corpus itself deflates (level 6, each kind
