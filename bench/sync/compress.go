@@ -119,7 +119,7 @@ func runCompress(o *options, work, repo string, srv *corpus.Server, withMbsync b
 		return nil, err
 	}
 	rep := &compressReport{Link: spec, Floor: corpusFloor(c)}
-	fmt.Printf("the corpus deflated in one stream (level 6), a floor no client goes under: text messages %.2f, messages with an attachment %.2f, all %.2f (attachments are %.0f%% of the bytes)\n",
+	fmt.Printf("the corpus deflated in one stream per kind (level 6, what a server's deflate reaches; the server compresses, not the client): text messages %.2f, messages with an attachment %.2f, all %.2f (attachments are %.0f%% of the bytes)\n",
 		rep.Floor.Text, rep.Floor.Attached, rep.Floor.All, 100*rep.Floor.AttachedShare)
 	variants := compressVariants(repo, srv, withMbsync)
 	for i, v := range variants {
@@ -227,7 +227,7 @@ func printCompress(rep *compressReport, l link) {
 	if rep.Ratio > compressTarget {
 		verdict = "MISSED"
 	}
-	fmt.Printf("\nfirst-sync bytes compressed / uncompressed: %.3f (target ≤ %.2f: %s; the corpus's own deflate floor: %.3f)\n", rep.Ratio, compressTarget, verdict, rep.Floor.All)
+	fmt.Printf("\nfirst-sync bytes compressed / uncompressed: %.3f (target ≤ %.2f: %s; the corpus deflates to %.3f by itself)\n", rep.Ratio, compressTarget, verdict, rep.Floor.All)
 	if len(rep.Runs) > 2 {
 		fmt.Printf("through the link, mailmirror / mbsync: first sync %.2f, one new message %.2f\n",
 			rep.Runs[0].LinkFirst/rep.Runs[2].LinkFirst, rep.Runs[0].LinkNew/rep.Runs[2].LinkNew)
