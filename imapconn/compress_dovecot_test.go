@@ -220,3 +220,50 @@ func TestCompressDovecotOAuth(t *testing.T) {
 		}
 	}
 }
+
+// TestCompressDovecotTLS: with implicit TLS and with STARTTLS, the
+// deflate layer sits above TLS and the sync is whole.
+func TestCompressDovecotTLS(t *testing.T) {
+	d := testenv.NewDovecot(t, &testenv.DovecotOptions{TLS: true, Compress: true})
+	u := d.NewUser(t)
+	r := rand.New(rand.NewPCG(3, 4))
+	var msgs [][]byte
+	for range 20 {
+		msgs = append(msgs, testenv.GenMessage(r, nil))
+	}
+	u.Deliver(t, "INBOX", msgs, func(int) bool { return false })
+	for _, mode := range []struct {
+		tls  string
+		port int
+	}{{config.TLSImplicit, d.IMAPSPort}, {config.TLSStartTLS, d.IMAPPort}} {
+		dir := t.TempDir()
+		cfg, err := config.Parse([]byte(fmt.Sprintf(`state_dir = %q
+[[account]]
+name = "tls"
+protocol = "imap"
+host = "127.0.0.1"
+port = %d
+tls = %q
+tls_ca_file = %q
+username = %q
+password_env = "UNUSED"
+maildir = %q
+`, filepath.Join(dir, "state"), mode.port, mode.tls, d.CAFile, u.Name, filepath.Join(dir, "Mail"))), "tls.toml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := state.Open(cfg.StateDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cnt imapconn.Counters
+		zlibSync(t, cfg.Accounts[0], db, u, &cnt, nil)
+		db.Close()
+		if cnt.Compressed.Load() == 0 || cnt.Compressed.Load() != cnt.Dials.Load() {
+			t.Errorf("tls = %s: %d of %d connections compressed", mode.tls, cnt.Compressed.Load(), cnt.Dials.Load())
+		}
+		if !testenv.CompareAccount(t, u, cfg.Accounts[0].Maildir, cfg.Accounts[0].Layout) {
+			t.Errorf("tls = %s: the Maildir differs from the server", mode.tls)
+		}
+	}
+}
