@@ -286,3 +286,82 @@ func TestGmailStaleDeviceAndBookkeeping(t *testing.T) {
 		}
 	}
 }
+
+// selectsSince returns the folders selected since the counts before.
+func selectsSince(srv *fakegmail.Server, before map[string]int) []string {
+	var out []string
+	for name, n := range srv.Store.Selects() {
+		if n > before[name] {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestGmailOnlyChangedLabelsRead: a pass reads only the label folders
+// whose counters moved (none when nothing changed).
+func TestGmailOnlyChangedLabelsRead(t *testing.T) {
+	srv := fakegmail.Start(t)
+	for i := 1; i <= 4; i++ {
+		deliverGmail(t, srv, i, fakegmail.Inbox, "Work", "Travel")
+	}
+	d := newGmailDevice(t, srv)
+	d.pass()
+	d.pass()
+	before := srv.Store.Selects()
+	d.pass()
+	for _, f := range selectsSince(srv, before) {
+		if f != fakegmail.AllMail && f != fakegmail.Trash && f != fakegmail.Spam {
+			t.Errorf("a pass without changes selected the label folder %q", f)
+		}
+	}
+	srv.Store.RemoveLabel(gmailID(3), "Travel")
+	before = srv.Store.Selects()
+	d.pass()
+	got := selectsSince(srv, before)
+	if !slices.Contains(got, "Travel") || slices.Contains(got, "Work") || slices.Contains(got, fakegmail.Inbox) {
+		t.Errorf("after a change in Travel the pass selected %q", got)
+	}
+	wantIn(t, "local 3", d.tags(gmailID(3)), []string{"Work", "inbox"}, []string{"Travel"})
+	wantIn(t, "local 2", d.tags(gmailID(2)), []string{"Work", "Travel", "inbox"}, nil)
+}
+
+// TestGmailCrashBeforeRecordLosesNothing: a pass that stops after writing
+// labels and tags but before recording them (as a SIGKILL there would)
+// loses no change, and the next passes neither repeat nor undo them.
+func TestGmailCrashBeforeRecordLosesNothing(t *testing.T) {
+	srv := fakegmail.Start(t)
+	deliverGmail(t, srv, 1, fakegmail.Inbox)
+	deliverGmail(t, srv, 2, fakegmail.Inbox, "Work")
+	d := newGmailDevice(t, srv)
+	d.pass()
+	d.pass()
+	d.tag(gmailID(1), "+Todo", "-inbox")
+	srv.Store.RemoveLabel(gmailID(2), "Work")
+	srv.Store.AddLabel(gmailID(2), "Travel")
+	tagHook = func(step string) {
+		if step == "applied" {
+			panic("killed")
+		}
+	}
+	func() {
+		defer func() {
+			tagHook = nil
+			if r := recover(); r != "killed" {
+				t.Fatalf("the pass did not stop at the hook: %v", r)
+			}
+		}()
+		d.pass()
+	}()
+	for i := 0; i < 2; i++ {
+		d.pass()
+		wantIn(t, "server 1", srv.Store.Labels(gmailID(1)), []string{fakegmail.AllMail, "Todo"}, []string{fakegmail.Inbox})
+		wantIn(t, "server 2", srv.Store.Labels(gmailID(2)), []string{fakegmail.AllMail, fakegmail.Inbox, "Travel"}, []string{"Work"})
+		wantIn(t, "local 1", d.tags(gmailID(1)), []string{"Todo"}, []string{"inbox"})
+		wantIn(t, "local 2", d.tags(gmailID(2)), []string{"inbox", "Travel"}, []string{"Work"})
+	}
+	if n := len(srv.Store.Messages("Todo")); n != 1 {
+		t.Errorf("Todo holds %d entries, want 1", n)
+	}
+}

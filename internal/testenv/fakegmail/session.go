@@ -51,6 +51,7 @@ func (ss *session) Select(name string, options *imap.SelectOptions) (*imap.Selec
 		return nil, err
 	}
 	ss.selected, ss.readOnly = f, options != nil && options.ReadOnly
+	ss.s.selects[f.name]++
 	ss.seen = ss.seen[:0]
 	for _, e := range f.entries {
 		ss.seen = append(ss.seen, e.uid)

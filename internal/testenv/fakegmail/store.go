@@ -140,10 +140,11 @@ type Store struct {
 	nextUV  uint32
 	folders map[string]*folder
 	msgs    map[int]*message
+	selects map[string]int // SELECT/EXAMINE per folder name
 }
 
 func newStore() *Store {
-	s := &Store{folders: map[string]*folder{}, msgs: map[int]*message{}, nextUV: 1000}
+	s := &Store{folders: map[string]*folder{}, msgs: map[int]*message{}, nextUV: 1000, selects: map[string]int{}}
 	s.create(Inbox, "")
 	s.create(AllMail, imap.MailboxAttrAll)
 	s.create(Starred, imap.MailboxAttrFlagged)
@@ -372,6 +373,17 @@ func (s *Store) Labels(id string) []string {
 		}
 	}
 	return nil
+}
+
+// Selects returns how many times clients selected each folder so far.
+func (s *Store) Selects() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range s.selects {
+		out[k] = v
+	}
+	return out
 }
 
 // Count is the number of messages in the store (every view together).
