@@ -24,12 +24,6 @@ import (
 	"github.com/mailmirror/mailmirror/syncer"
 )
 
-// OpLocalChange is the kind of the pending operation recorded for a folder
-// changed locally while its account was disconnected. It is informational
-// (the Maildir and the state's base hold the change itself): the daemon
-// deletes it after the next successful pass.
-const OpLocalChange = "local-change"
-
 // account supervises one account: its passes, IDLE connections, local
 // watcher and hook.
 type account struct {
@@ -808,19 +802,20 @@ func stateFor(err error, authFail bool) string {
 	}
 }
 
-// loadLocalChangeOps returns the folders with a local-change op already in
-// the state DB (left by an earlier run), by folder name.
+// loadLocalChangeOps returns the folders with a local change record
+// already in the state DB (left by an earlier run), by folder name, with
+// the time each was recorded (Unix nanoseconds). The records are
+// informational (state.MarkLocalChange): the Maildir and the state's base
+// hold the change itself, and they are no write-ahead intents.
 func (a *account) loadLocalChangeOps() map[string]int64 {
 	out := map[string]int64{}
-	ops, err := a.d.db.Ops(a.cfg.Name)
+	changes, err := a.d.db.LocalChanges(a.cfg.Name)
 	if err != nil {
-		a.log.Warn("read pending operations", "err", err)
+		a.log.Warn("read the local change records", "err", err)
 		return out
 	}
-	for _, op := range ops {
-		if op.Kind == OpLocalChange {
-			out[op.Folder] = op.ID
-		}
+	for folder, since := range changes {
+		out[folder] = since.UnixNano()
 	}
 	return out
 }
@@ -831,28 +826,26 @@ func (a *account) recordLocalChange(ops map[string]int64, folder string) {
 	if _, ok := ops[folder]; ok {
 		return
 	}
-	id, err := a.d.db.AddOp(state.Op{Account: a.cfg.Name, Kind: OpLocalChange, Folder: folder})
-	if err != nil {
+	if err := a.d.db.MarkLocalChange(a.cfg.Name, folder); err != nil {
 		a.log.Warn("record a local change", "folder", folder, "err", err)
 		return
 	}
-	ops[folder] = id
+	ops[folder] = time.Now().UnixNano()
 	a.log.Info("local change recorded while disconnected", "folder", folder)
 }
 
-// clearLocalChangeOps deletes the local-change records after a successful
+// clearLocalChangeOps deletes the local change records after a successful
 // pass pushed the changes.
 func (a *account) clearLocalChangeOps(ops map[string]int64) {
 	if len(ops) == 0 {
 		return
 	}
-	for folder, id := range maps.Clone(ops) {
-		if err := a.d.db.DeleteOp(id); err != nil {
-			a.log.Warn("delete a local-change record", "folder", folder, "err", err)
-			continue
-		}
-		delete(ops, folder)
+	folders := slices.Collect(maps.Keys(ops))
+	if err := a.d.db.ClearLocalChanges(a.cfg.Name, folders...); err != nil {
+		a.log.Warn("delete the local change records", "folders", folders, "err", err)
+		return
 	}
+	clear(ops)
 }
 
 // updateIdlers starts and stops IDLE connections so that one runs for each

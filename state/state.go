@@ -328,7 +328,11 @@ var migrations = []string{
 	);`,
 	// 8: server messages max_age leaves out, per folder.
 	`ALTER TABLE folders ADD COLUMN old_messages INTEGER NOT NULL DEFAULT 0;`,
-	// 9: Gmail labels as tags (see gmail.go): each label folder's
+	// 9 (localChangesSchema): the daemon's informational local-change
+	// records leave the ops (write-ahead intents) for a table of their own
+	// (localchanges.go).
+	migrateLocalChanges,
+	// 10: Gmail labels as tags (see gmail.go): each label folder's
 	// counters as last read, and its members (UID in the label folder ↔
 	// UID of the same message in All Mail).
 	`CREATE TABLE gmail_labels (
