@@ -365,3 +365,50 @@ func TestGmailCrashBeforeRecordLosesNothing(t *testing.T) {
 		t.Errorf("Todo holds %d entries, want 1", n)
 	}
 }
+
+// TestGmailLabelDeletedAndMessageTrashed: a label folder deleted on the
+// server takes its tag off its messages (found by TagPass, the daemon's
+// tags-only pass, too); a message whose file is removed locally goes to
+// the Trash, with no label left and no copy left in All Mail.
+func TestGmailLabelDeletedAndMessageTrashed(t *testing.T) {
+	srv := fakegmail.Start(t)
+	deliverGmail(t, srv, 1, fakegmail.Inbox, "Work")
+	deliverGmail(t, srv, 2, fakegmail.Inbox, "Work")
+	d := newGmailDevice(t, srv)
+	d.pass()
+	d.pass()
+	if err := srv.Store.DeleteLabel("Work"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := New(d.acct, d.store, d.db, Options{DialOptions: DialOptions{Password: config.Secret(d.srv.Password)}, NotmuchEnv: d.env})
+	st, err := s.TagPass(ctx)
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.TagsDown != 2 {
+		t.Errorf("TagPass: %d tags down, want 2", st.TagsDown)
+	}
+	for _, n := range []int{1, 2} {
+		wantIn(t, "after the label was deleted", d.tags(gmailID(n)), []string{"inbox"}, []string{"Work"})
+	}
+	files := testenv.ReadMaildir(t, d.acct.Maildir, d.acct.Layout)[fakegmail.AllMail]
+	for _, m := range files {
+		if m.MessageID == gmailID(1) {
+			if err := os.Remove(m.Path); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	d.notmuch("new", "--quiet")
+	d.pass()
+	if got := srv.Store.Labels(gmailID(1)); !slices.Equal(got, []string{fakegmail.Trash}) {
+		t.Errorf("a message deleted locally is in %q, want only the Trash", got)
+	}
+	wantIn(t, "the other message", srv.Store.Labels(gmailID(2)), []string{fakegmail.AllMail, fakegmail.Inbox}, nil)
+	if st := d.pass(); st.TagsDown+st.TagsUp != 0 {
+		t.Errorf("after the delete a pass moved tags: %d down, %d up", st.TagsDown, st.TagsUp)
+	}
+}

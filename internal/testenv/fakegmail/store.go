@@ -462,6 +462,22 @@ func (s *Store) RemoveLabel(id, folder string) error {
 	return nil
 }
 
+// DeleteLabel deletes a user label folder (its messages keep their other
+// labels and stay in All Mail).
+func (s *Store) DeleteLabel(folder string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.folder(folder)
+	if err != nil {
+		return err
+	}
+	if f.attr != "" || f.name == Inbox {
+		return fmt.Errorf("fakegmail: %s is a system folder", folder)
+	}
+	delete(s.folders, f.name)
+	return nil
+}
+
 func (s *Store) byMessageID(id string) *message {
 	for _, m := range s.msgs {
 		if messageID(m.raw) == id {
