@@ -246,6 +246,16 @@ func TestGmailLabelAddRemoveBothWays(t *testing.T) {
 	}
 	wantIn(t, "local 2 after", d.tags(gmailID(2)), []string{"inbox", "Projects/2027", "flagged"}, []string{"Travel"})
 	wantIn(t, "local 1 after", d.tags(gmailID(1)), nil, []string{"inbox", "Work"})
+	// A star set on the server is the F flag of the All Mail copy. (The
+	// fake has no CONDSTORE, and without it the engine sees flag changes
+	// only in a folder whose counters moved: new mail makes them move.)
+	srv.Store.AddLabel(gmailID(1), fakegmail.Starred)
+	deliverGmail(t, srv, 3, fakegmail.AllMail)
+	d.pass()
+	wantIn(t, "starred on the server", d.tags(gmailID(1)), []string{"flagged"}, []string{"inbox"})
+	if got := d.local()[gmailID(1)]; len(got) != 1 {
+		t.Errorf("starred message stored in %q", got)
+	}
 }
 
 // TestGmailStaleDeviceAndBookkeeping: a laptop that did not sync for a
