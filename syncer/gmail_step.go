@@ -105,7 +105,7 @@ func (g *gmailRun) run(ctx context.Context, c *Conn) error {
 	if err != nil {
 		return err
 	}
-	groups, err := g.pairsOf(msgs)
+	groups, err := g.pairsOf(ctx, msgs)
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,9 @@ func (g *gmailRun) readLocal(ctx context.Context, localChanged bool, since uint6
 		if len(terms) == 0 {
 			continue
 		}
-		msgs, err := g.ts.nm.Show(ctx, strings.Join(terms, " or "))
+		// Dump, not Show: Show fails on a file the pass renamed (a flag
+		// change) until `notmuch new` runs; Dump opens no file.
+		msgs, err := g.ts.nm.Dump(ctx, strings.Join(terms, " or "))
 		if err != nil {
 			return nil, err
 		}
@@ -181,17 +183,56 @@ type gmailGroup struct {
 	uids []uint32
 }
 
-// pairsOf binds notmuch messages to the All Mail pairs of their files.
-func (g *gmailRun) pairsOf(msgs []tags.Message) ([]gmailGroup, error) {
-	root := resolvedDir(g.s.acct.Maildir)
+// pairsOf binds notmuch messages to the All Mail pairs of the same
+// Message-ID (the pairs' identity hash). A message notmuch gave an id of
+// its own (no Message-ID) is found through its files instead.
+func (g *gmailRun) pairsOf(ctx context.Context, msgs []tags.Message) ([]gmailGroup, error) {
+	pairs, err := g.s.db.Pairs(g.allF.ID)
+	if err != nil {
+		return nil, err
+	}
+	byIdent := map[string][]uint32{}
+	for _, p := range pairs {
+		if p.Key != "" && p.MsgID != "" {
+			byIdent[p.MsgID] = append(byIdent[p.MsgID], p.UID)
+		}
+	}
 	seen := map[string]bool{}
 	var out []gmailGroup
+	var noID []string
 	for i := range msgs {
 		m := &msgs[i]
 		if seen[m.ID] {
 			continue
 		}
 		seen[m.ID] = true
+		if strings.HasPrefix(m.ID, "notmuch-sha1-") {
+			noID = append(noID, m.ID)
+			continue
+		}
+		if uids := byIdent[hashOf("m", "<"+m.ID+">")]; len(uids) > 0 {
+			out = append(out, gmailGroup{msg: m, uids: uids})
+		}
+	}
+	more, err := g.pairsByFile(ctx, noID)
+	return append(out, more...), err
+}
+
+// pairsByFile finds the All Mail pairs of notmuch messages through their
+// files (one notmuch show). A show that fails (a file renamed since
+// notmuch indexed it) leaves them for a later pass.
+func (g *gmailRun) pairsByFile(ctx context.Context, ids []string) ([]gmailGroup, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	msgs, err := g.ts.nm.ByID(ctx, ids)
+	if err != nil {
+		return nil, nil
+	}
+	root := resolvedDir(g.s.acct.Maildir)
+	var out []gmailGroup
+	for i := range msgs {
+		m := &msgs[i]
 		gr := gmailGroup{msg: m}
 		for _, file := range m.Files {
 			key, ok := localKey(root, file)

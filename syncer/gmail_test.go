@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+
 	"github.com/mailmirror/mailmirror/config"
 	"github.com/mailmirror/mailmirror/internal/testenv"
 	"github.com/mailmirror/mailmirror/internal/testenv/fakegmail"
@@ -246,11 +248,9 @@ func TestGmailLabelAddRemoveBothWays(t *testing.T) {
 	}
 	wantIn(t, "local 2 after", d.tags(gmailID(2)), []string{"inbox", "Projects/2027", "flagged"}, []string{"Travel"})
 	wantIn(t, "local 1 after", d.tags(gmailID(1)), nil, []string{"inbox", "Work"})
-	// A star set on the server is the F flag of the All Mail copy. (The
-	// fake has no CONDSTORE, and without it the engine sees flag changes
-	// only in a folder whose counters moved: new mail makes them move.)
+	// A star set on the server is the F flag of the All Mail copy (All
+	// Mail's HIGHESTMODSEQ moved, CHANGEDSINCE finds it).
 	srv.Store.AddLabel(gmailID(1), fakegmail.Starred)
-	deliverGmail(t, srv, 3, fakegmail.AllMail)
 	d.pass()
 	wantIn(t, "starred on the server", d.tags(gmailID(1)), []string{"flagged"}, []string{"inbox"})
 	if got := d.local()[gmailID(1)]; len(got) != 1 {
@@ -420,5 +420,26 @@ func TestGmailLabelDeletedAndMessageTrashed(t *testing.T) {
 	wantIn(t, "the other message", srv.Store.Labels(gmailID(2)), []string{fakegmail.AllMail, fakegmail.Inbox}, nil)
 	if st := d.pass(); st.TagsDown+st.TagsUp != 0 {
 		t.Errorf("after the delete a pass moved tags: %d down, %d up", st.TagsDown, st.TagsUp)
+	}
+}
+
+// TestGmailLabelWithServerFlagChange: a flag change from the server
+// renames the local file, after which `notmuch show` fails on the message
+// until `notmuch new` runs; a label change in the same pass must still
+// arrive (the step reads tags with `notmuch dump`).
+func TestGmailLabelWithServerFlagChange(t *testing.T) {
+	srv := fakegmail.Start(t)
+	deliverGmail(t, srv, 1, fakegmail.Inbox)
+	d := newGmailDevice(t, srv)
+	d.pass()
+	d.pass()
+	d.tag(gmailID(1), "+Todo")
+	srv.Store.SetFlag(gmailID(1), imap.FlagAnswered, true)
+	srv.Store.AddLabel(gmailID(1), "Work")
+	st := d.pass()
+	wantIn(t, "local", d.tags(gmailID(1)), []string{"Work", "Todo", "replied", "inbox"}, nil)
+	wantIn(t, "server", srv.Store.Labels(gmailID(1)), []string{"Work", "Todo", fakegmail.Inbox}, nil)
+	if st.TagsDown != 1 || st.TagsUp != 1 {
+		t.Errorf("tags: %d down, %d up; want 1, 1", st.TagsDown, st.TagsUp)
 	}
 }

@@ -211,3 +211,48 @@ func TestTrashLeavesAllMail(t *testing.T) {
 		t.Fatalf("UID SEARCH ALL = %v, %v", res, err)
 	}
 }
+
+// TestCondStore: CONDSTORE as the engine uses it: HIGHESTMODSEQ in SELECT
+// and STATUS (LIST-STATUS too), FETCH CHANGEDSINCE per view.
+func TestCondStore(t *testing.T) {
+	s := Start(t)
+	c := dial(t, s)
+	if !c.Caps().Has(imap.CapCondStore) {
+		t.Fatalf("no CONDSTORE in %v", c.Caps())
+	}
+	appendTo(t, c, Inbox, raw(1))
+	appendTo(t, c, Inbox, raw(2))
+	sel, err := c.Select(Inbox, &imap.SelectOptions{CondStore: true}).Wait()
+	if err != nil || sel.HighestModSeq != s.Store.Status(Inbox).HighestModSeq || sel.HighestModSeq == 0 {
+		t.Fatalf("SELECT (CONDSTORE): %+v, %v; store %d", sel, err, s.Store.Status(Inbox).HighestModSeq)
+	}
+	c.Store(imap.UIDSetNum(2), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
+	var all imap.UIDSet
+	all.AddRange(1, 0)
+	msgs, err := c.Fetch(all, &imap.FetchOptions{UID: true, Flags: true, ChangedSince: sel.HighestModSeq}).Collect()
+	if err != nil || len(msgs) != 1 || msgs[0].UID != 2 {
+		t.Fatalf("FETCH CHANGEDSINCE: %v, %v", msgs, err)
+	}
+	if msgs, _ := c.Fetch(all, &imap.FetchOptions{UID: true, Flags: true}).Collect(); len(msgs) != 2 {
+		t.Fatalf("FETCH without CHANGEDSINCE after one with: %d messages", len(msgs))
+	}
+	st, err := c.Status(AllMail, &imap.StatusOptions{NumMessages: true, HighestModSeq: true}).Wait()
+	if err != nil || st.HighestModSeq != s.Store.Status(AllMail).HighestModSeq || st.HighestModSeq == 0 {
+		t.Fatalf("STATUS HIGHESTMODSEQ: %+v, %v", st, err)
+	}
+	list, err := c.List("", "*", &imap.ListOptions{ReturnStatus: &imap.StatusOptions{UIDNext: true, HighestModSeq: true}}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range list {
+		if l.Mailbox == Inbox && (l.Status == nil || l.Status.HighestModSeq != s.Store.Status(Inbox).HighestModSeq) {
+			t.Fatalf("LIST-STATUS of INBOX: %+v", l.Status)
+		}
+	}
+	// A body with a literal passes the rewriting untouched.
+	sec := &imap.FetchItemBodySection{Peek: true}
+	msgs, err = c.Fetch(imap.UIDSetNum(1), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{sec}}).Collect()
+	if err != nil || len(msgs) != 1 || string(msgs[0].FindBodySection(sec)) != string(raw(1)) {
+		t.Fatalf("body through the CONDSTORE layer: %v", err)
+	}
+}

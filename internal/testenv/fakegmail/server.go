@@ -23,8 +23,9 @@ type Server struct {
 	ln       net.Listener
 }
 
-// Caps are the capabilities the fake offers: those of Gmail that go-imap's
-// server can speak (no CONDSTORE, no X-GM-EXT-1, no COMPRESS).
+// Caps are the capabilities go-imap's server offers for the fake; CONDSTORE
+// is added at the connection (condstore.go). Gmail's X-GM-EXT-1 and
+// COMPRESS are not offered.
 var Caps = imap.CapSet{
 	imap.CapIMAP4rev1:   {},
 	imap.CapUIDPlus:     {},
@@ -57,14 +58,20 @@ func Listen(addr string) (*Server, error) {
 	}
 	s := &Server{Addr: ln.Addr().String(), User: "alice", Password: "secret", Store: newStore(), ln: ln}
 	s.srv = imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return &session{srv: s, s: s.Store}, nil, nil
+		NewSession: func(conn *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			ss := &session{srv: s, s: s.Store}
+			if cs, ok := conn.NetConn().(*csConn); ok {
+				cs.mu.Lock()
+				cs.sess = ss
+				cs.mu.Unlock()
+			}
+			return ss, nil, nil
 		},
 		Caps:         Caps,
 		InsecureAuth: true,
 		Logger:       quiet{},
 	})
-	go s.srv.Serve(ln)
+	go s.srv.Serve(csListener{ln})
 	return s, nil
 }
 

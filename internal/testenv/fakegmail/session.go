@@ -5,6 +5,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -20,6 +21,48 @@ type session struct {
 	// seen are the UIDs of the selected folder as this session knows
 	// them, in sequence order (expunges are told at the next command).
 	seen []imap.UID
+
+	// CONDSTORE (condstore.go), guarded by csMu: the CHANGEDSINCE of the
+	// FETCH being run, the HIGHESTMODSEQ of the folder selected and of the
+	// folders of the last STATUS or LIST.
+	csMu         sync.Mutex
+	changedSince uint64
+	selModSeq    uint64
+	statusMS     map[string]uint64
+}
+
+func (ss *session) setChangedSince(n uint64) {
+	ss.csMu.Lock()
+	ss.changedSince = n
+	ss.csMu.Unlock()
+}
+
+func (ss *session) since() uint64 {
+	ss.csMu.Lock()
+	defer ss.csMu.Unlock()
+	return ss.changedSince
+}
+
+func (ss *session) selectedModSeq() uint64 {
+	ss.csMu.Lock()
+	defer ss.csMu.Unlock()
+	return ss.selModSeq
+}
+
+func (ss *session) statusModSeq(name string) uint64 {
+	ss.csMu.Lock()
+	defer ss.csMu.Unlock()
+	return ss.statusMS[name]
+}
+
+// noteModSeq records a folder's HIGHESTMODSEQ for a STATUS response.
+func (ss *session) noteModSeq(f *folder) {
+	ss.csMu.Lock()
+	defer ss.csMu.Unlock()
+	if ss.statusMS == nil {
+		ss.statusMS = map[string]uint64{}
+	}
+	ss.statusMS[f.name] = f.modSeq
 }
 
 var _ imapserver.SessionMove = (*session)(nil)
@@ -52,6 +95,9 @@ func (ss *session) Select(name string, options *imap.SelectOptions) (*imap.Selec
 	}
 	ss.selected, ss.readOnly = f, options != nil && options.ReadOnly
 	ss.s.selects[f.name]++
+	ss.csMu.Lock()
+	ss.selModSeq = f.modSeq
+	ss.csMu.Unlock()
 	ss.seen = ss.seen[:0]
 	for _, e := range f.entries {
 		ss.seen = append(ss.seen, e.uid)
@@ -149,6 +195,7 @@ func (ss *session) List(w *imapserver.ListWriter, ref string, patterns []string,
 			}
 			if options != nil && options.ReturnStatus != nil {
 				data.Status = f.status(options.ReturnStatus)
+				ss.noteModSeq(f)
 			}
 		}
 		if err := w.WriteList(data); err != nil {
@@ -196,6 +243,7 @@ func (ss *session) Status(name string, options *imap.StatusOptions) (*imap.Statu
 	if err != nil {
 		return nil, err
 	}
+	ss.noteModSeq(f)
 	return f.status(options), nil
 }
 
@@ -356,7 +404,11 @@ func (ss *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options 
 	if ss.selected == nil {
 		return no("no folder selected")
 	}
+	since := ss.since()
 	for _, t := range ss.targets(numSet) {
+		if since > 0 && t.e.modSeq <= since {
+			continue // CHANGEDSINCE
+		}
 		m := t.e.msg
 		for _, bs := range options.BodySection {
 			if !bs.Peek && !ss.readOnly {

@@ -462,6 +462,19 @@ func (s *Store) RemoveLabel(id, folder string) error {
 	return nil
 }
 
+// SetFlag sets or clears a flag of the message with that Message-ID, as
+// another client would (\Flagged stars it).
+func (s *Store) SetFlag(id string, flag imap.Flag, on bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.byMessageID(id)
+	if m == nil {
+		return fmt.Errorf("fakegmail: no message %s", id)
+	}
+	s.setFlag(m, canonical(flag), on)
+	return nil
+}
+
 // DeleteLabel deletes a user label folder (its messages keep their other
 // labels and stay in All Mail).
 func (s *Store) DeleteLabel(folder string) error {
