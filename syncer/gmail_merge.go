@@ -138,8 +138,9 @@ func (g *gmailRun) merge(groups []gmailGroup) (*gmailPlan, error) {
 
 // mergeOne merges a message's local label tags with the labels of its All
 // Mail copies. A message never merged before joins both sides, except for
-// the tags of notmuch's new.tags (inbox), which the server decides: notmuch
-// gives them to every message it indexes, archived or not.
+// inbox and the tags of notmuch's new.tags, which the server decides:
+// notmuch (or afew's inbox filter after new.tags = "new") gives them to
+// every message it indexes, archived or not.
 func (g *gmailRun) mergeOne(local []string, uids []uint32, bases map[uint32]state.TagBase, remote map[uint32]map[string]uint32) []string {
 	anyBase := false
 	for _, uid := range uids {
@@ -151,7 +152,7 @@ func (g *gmailRun) mergeOne(local []string, uids []uint32, bases map[uint32]stat
 	if !anyBase {
 		merged = nil
 		for _, t := range local {
-			if !contains(g.ts.nm.NewTags, t) {
+			if t != "inbox" && !contains(g.ts.nm.NewTags, t) {
 				merged = append(merged, t)
 			}
 		}
