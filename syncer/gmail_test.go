@@ -32,6 +32,11 @@ type gmailDevice struct {
 }
 
 func newGmailDevice(t *testing.T, srv *fakegmail.Server) *gmailDevice {
+	return newGmailDeviceTags(t, srv, "inbox;unread;new")
+}
+
+// newGmailDeviceTags is newGmailDevice with notmuch's new.tags.
+func newGmailDeviceTags(t *testing.T, srv *fakegmail.Server, newTags string) *gmailDevice {
 	t.Helper()
 	requireNotmuch(t)
 	dir := t.TempDir()
@@ -67,7 +72,7 @@ tags = "notmuch"
 	}
 	t.Cleanup(func() { db.Close() })
 	nmc := filepath.Join(dir, "notmuch-config")
-	conf := "[database]\npath=" + mail + "\n[new]\ntags=inbox;unread;new\n[maildir]\nsynchronize_flags=true\n"
+	conf := "[database]\npath=" + mail + "\n[new]\ntags=" + newTags + "\n[maildir]\nsynchronize_flags=true\n"
 	if err := os.WriteFile(nmc, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -442,4 +447,19 @@ func TestGmailLabelWithServerFlagChange(t *testing.T) {
 	if st.TagsDown != 1 || st.TagsUp != 1 {
 		t.Errorf("tags: %d down, %d up; want 1, 1", st.TagsDown, st.TagsUp)
 	}
+}
+
+// TestGmailAfewInboxKeepsArchive: with new.tags = "new" and afew's inbox
+// filter tagging every new message inbox, archived mail stays archived.
+func TestGmailAfewInboxKeepsArchive(t *testing.T) {
+	srv := fakegmail.Start(t)
+	deliverGmail(t, srv, 1, fakegmail.AllMail) // archived
+	deliverGmail(t, srv, 2, fakegmail.Inbox)
+	d := newGmailDeviceTags(t, srv, "new")
+	d.pass()
+	d.notmuch("tag", "+inbox", "-new", "--", "tag:new") // what afew's InboxFilter does
+	d.pass()
+	wantIn(t, "server 1", srv.Store.Labels(gmailID(1)), []string{fakegmail.AllMail}, []string{fakegmail.Inbox})
+	wantIn(t, "local 1", d.tags(gmailID(1)), nil, []string{"inbox"})
+	wantIn(t, "local 2", d.tags(gmailID(2)), []string{"inbox"}, nil)
 }
