@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailmirror/mailmirror/config"
 	"github.com/mailmirror/mailmirror/internal/testenv"
@@ -35,8 +36,9 @@ func newGmailDevice(t *testing.T, srv *fakegmail.Server) *gmailDevice {
 	return newGmailDeviceTags(t, srv, "inbox;unread;new")
 }
 
-// newGmailDeviceTags is newGmailDevice with notmuch's new.tags.
-func newGmailDeviceTags(t *testing.T, srv *fakegmail.Server, newTags string) *gmailDevice {
+// newGmailDeviceTags is newGmailDevice with notmuch's new.tags and extra
+// account lines.
+func newGmailDeviceTags(t *testing.T, srv *fakegmail.Server, newTags string, extra ...string) *gmailDevice {
 	t.Helper()
 	requireNotmuch(t)
 	dir := t.TempDir()
@@ -54,7 +56,8 @@ username = "alice"
 password_env = "MAILMIRROR_UNUSED"
 maildir = %q
 tags = "notmuch"
-`, filepath.Join(dir, "state"), port, mail)), "gmail.toml")
+%s
+`, filepath.Join(dir, "state"), port, mail, strings.Join(extra, "\n"))), "gmail.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -462,4 +465,45 @@ func TestGmailAfewInboxKeepsArchive(t *testing.T) {
 	wantIn(t, "server 1", srv.Store.Labels(gmailID(1)), []string{fakegmail.AllMail}, []string{fakegmail.Inbox})
 	wantIn(t, "local 1", d.tags(gmailID(1)), nil, []string{"inbox"})
 	wantIn(t, "local 2", d.tags(gmailID(2)), []string{"inbox"}, nil)
+}
+
+// TestGmailLabelMemberNotInAllMail: a label folder message with no local
+// All Mail copy (max_age left it out) is kept unresolved; it costs no
+// SELECT of its label while All Mail gets no new mail, and the label's
+// other messages sync.
+func TestGmailLabelMemberNotInAllMail(t *testing.T) {
+	srv := fakegmail.Start(t)
+	c, err := imapclient.DialInsecure(srv.Addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(srv.User, srv.Password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	old := gmailRaw(1, "old")
+	cmd := c.Append(fakegmail.Inbox, int64(len(old)), &imap.AppendOptions{Time: time.Now().AddDate(-2, 0, 0)})
+	cmd.Write(old)
+	cmd.Close()
+	if _, err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	deliverGmail(t, srv, 2, fakegmail.Inbox)
+	d := newGmailDeviceTags(t, srv, "inbox;unread;new", `max_age = "30d"`)
+	d.pass()
+	d.pass()
+	if got := d.local(); len(got[gmailID(1)]) != 0 || len(got[gmailID(2)]) != 1 {
+		t.Fatalf("local copies %v", got)
+	}
+	wantIn(t, "new message", d.tags(gmailID(2)), []string{"inbox"}, nil)
+	before := srv.Store.Selects()
+	d.pass()
+	if got := selectsSince(srv, before); slices.Contains(got, fakegmail.Inbox) {
+		t.Errorf("a pass without changes selected INBOX (for its unresolved message): %q", got)
+	}
+	deliverGmail(t, srv, 3, fakegmail.AllMail)
+	srv.Store.AddLabel(gmailID(3), "Work")
+	d.pass()
+	d.pass()
+	wantIn(t, "archived, then labelled", d.tags(gmailID(3)), []string{"Work"}, []string{"inbox"})
 }
