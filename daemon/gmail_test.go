@@ -55,7 +55,9 @@ func TestGmailLabelFromNotmuchInTheDaemon(t *testing.T) {
 	notmuch("new", "--quiet")
 	start := time.Now()
 	notmuch("tag", "+Work", "--", "id:d1@example.org")
-	eventually(t, func() string { return "the label Work on the server, in " + strings.Join(srv.Store.Labels("<d1@example.org>"), ", ") },
+	eventually(t, func() string {
+		return "the label Work on the server, in " + strings.Join(srv.Store.Labels("<d1@example.org>"), ", ")
+	},
 		func() bool { return slices.Contains(srv.Store.Labels("<d1@example.org>"), "Work") })
 	t.Logf("notmuch tag → Gmail label: %v", time.Since(start))
 	if got := srv.Store.Labels("<d1@example.org>"); !slices.Contains(got, fakegmail.Inbox) || !slices.Contains(got, fakegmail.AllMail) {
