@@ -85,18 +85,17 @@ func (g *gmailRun) readLabel(c *Conn, lf *labelFolder, st state.GmailLabel, know
 	if err != nil {
 		return err
 	}
-	members := map[uint32]uint32{}
-	if known {
-		if members, err = g.s.db.GmailMembers(acct, lf.name); err != nil {
-			return err
-		}
+	members, err := g.s.db.GmailMembers(acct, lf.name)
+	if err != nil {
+		return err
 	}
-	if known && sel.UIDValidity != st.UIDValidity {
-		// A new UIDVALIDITY: every old member is gone, the folder is
-		// read again from its first UID.
+	if !known || sel.UIDValidity != st.UIDValidity {
+		// Read again from its first UID (new to the state, a new
+		// UIDVALIDITY of the folder or of All Mail): every old member is
+		// forgotten first; the messages that are still there come back.
 		for uid, all := range members {
 			g.op(false, state.GmailMember{Label: lf.name, UID: uid, AllMail: all})
-			if all != 0 {
+			if all != 0 && st.AllMailUIDVal == g.allF.UIDValidity {
 				g.touched[all] = true
 			}
 		}
@@ -136,6 +135,7 @@ type labelMsg struct {
 	uid   uint32
 	ident string
 	size  int64
+	msgID string // Message-ID without <>, as notmuch names the message
 }
 
 func countNew(fresh []labelMsg, members map[uint32]uint32) int {
@@ -175,7 +175,9 @@ func (g *gmailRun) fetchIdentities(c *Conn, sel *imap.SelectData, from uint32, u
 		if _, ok := members[uid]; !ok && uid < from {
 			return
 		}
-		out = append(out, labelMsg{uid: uid, ident: identity(m.FindBodySection(sec)), size: m.RFC822Size})
+		h := m.FindBodySection(sec)
+		id := strings.Trim(strings.TrimSpace(parseFields(h)["message-id"]), "<>")
+		out = append(out, labelMsg{uid: uid, ident: identity(h), size: m.RFC822Size, msgID: id})
 	})
 	return out, err
 }
@@ -245,6 +247,9 @@ func (g *gmailRun) resolve(label string, fresh []labelMsg, members map[uint32]ui
 		} else {
 			claimed[all] = true
 			g.touched[all] = true
+			if m.msgID != "" {
+				g.nmIDs[all] = m.msgID
+			}
 		}
 		if prev, ok := members[m.uid]; ok && prev == all {
 			continue

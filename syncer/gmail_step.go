@@ -3,6 +3,7 @@ package syncer
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -25,6 +26,10 @@ type gmailRun struct {
 	states  []state.GmailLabel
 	gone    []string // label folders no longer on the server
 	touched map[uint32]bool
+	// nmIDs are the Message-IDs of touched All Mail UIDs read this step,
+	// for those whose base does not name their notmuch message (a base
+	// lost with an All Mail UIDVALIDITY change).
+	nmIDs map[uint32]string
 	// idx finds All Mail pairs by identity and size (built when needed).
 	idx map[identKey][]uint32
 }
@@ -56,7 +61,7 @@ func (s *Syncer) gmailStep(ctx context.Context, jobs []*job) error {
 	if err != nil {
 		return err
 	}
-	g := &gmailRun{s: s, ts: ts, allJob: aj, allF: af, labels: labels, stored: stored, touched: map[uint32]bool{}}
+	g := &gmailRun{s: s, ts: ts, allJob: aj, allF: af, labels: labels, stored: stored, touched: map[uint32]bool{}, nmIDs: map[uint32]string{}}
 	if all.status != nil {
 		g.allUID = uint32(all.status.UIDNext)
 	}
@@ -131,16 +136,20 @@ func (g *gmailRun) run(ctx context.Context, c *Conn) error {
 func (g *gmailRun) readLocal(ctx context.Context, localChanged bool, since uint64) ([]tags.Message, error) {
 	var ids []string
 	if len(g.touched) > 0 {
-		bases, err := g.s.db.TagBases(g.allF.ID, uidKeys(g.touched))
+		touched := uidKeys(g.touched)
+		bases, err := g.s.db.TagBases(g.allF.ID, touched)
 		if err != nil {
 			return nil, err
 		}
-		for _, b := range bases {
-			if b.NotmuchID != "" {
+		for _, uid := range touched {
+			if b := bases[uid]; b.NotmuchID != "" {
 				ids = append(ids, b.NotmuchID)
+			} else if id := g.nmIDs[uid]; id != "" {
+				ids = append(ids, id)
 			}
 		}
 		sort.Strings(ids)
+		ids = slices.Compact(ids)
 	}
 	var out []tags.Message
 	const chunk = 200

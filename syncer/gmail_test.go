@@ -507,3 +507,45 @@ func TestGmailLabelMemberNotInAllMail(t *testing.T) {
 	d.pass()
 	wantIn(t, "archived, then labelled", d.tags(gmailID(3)), []string{"Work"}, []string{"inbox"})
 }
+
+// TestGmailNewUIDValidity: a label folder, then All Mail, numbered again
+// under a new UIDVALIDITY: the labels are read again, no tag changes on
+// either side, nothing is copied or stored twice.
+func TestGmailNewUIDValidity(t *testing.T) {
+	srv := fakegmail.Start(t)
+	deliverGmail(t, srv, 1, fakegmail.Inbox, "Work")
+	deliverGmail(t, srv, 2, fakegmail.AllMail, "Work", "Travel")
+	deliverGmail(t, srv, 3, fakegmail.Inbox)
+	d := newGmailDevice(t, srv)
+	d.pass()
+	d.pass()
+	check := func(when string) {
+		t.Helper()
+		wantIn(t, when+" 1", d.tags(gmailID(1)), []string{"inbox", "Work"}, []string{"Travel"})
+		wantIn(t, when+" 2", d.tags(gmailID(2)), []string{"Work", "Travel"}, []string{"inbox"})
+		wantIn(t, when+" 3", d.tags(gmailID(3)), []string{"inbox"}, []string{"Work"})
+		if n := len(srv.Store.Messages("Work")); n != 2 {
+			t.Errorf("%s: Work holds %d messages", when, n)
+		}
+		for id, folders := range d.local() {
+			if len(folders) != 1 {
+				t.Errorf("%s: %s stored in %q", when, id, folders)
+			}
+		}
+	}
+	srv.Store.NewUIDValidity("Work")
+	if st := d.pass(); st.TagsUp+st.TagsDown != 0 {
+		t.Errorf("new UIDVALIDITY of Work: %d tags down, %d up", st.TagsDown, st.TagsUp)
+	}
+	check("label folder renumbered")
+	srv.Store.NewUIDValidity(fakegmail.AllMail)
+	d.pass()
+	d.pass()
+	check("All Mail renumbered")
+	// Label changes still work on the new numbers.
+	d.tag(gmailID(3), "+Work")
+	srv.Store.RemoveLabel(gmailID(2), "Travel")
+	d.pass()
+	wantIn(t, "server 3", srv.Store.Labels(gmailID(3)), []string{"Work", fakegmail.Inbox}, nil)
+	wantIn(t, "local 2", d.tags(gmailID(2)), []string{"Work"}, []string{"Travel"})
+}

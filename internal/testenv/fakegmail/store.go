@@ -475,6 +475,24 @@ func (s *Store) SetFlag(id string, flag imap.Flag, on bool) error {
 	return nil
 }
 
+// NewUIDValidity gives a folder a new UIDVALIDITY and numbers its
+// messages again from 1, as a server that rebuilt its index would.
+func (s *Store) NewUIDValidity(folder string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.folder(folder)
+	if err != nil {
+		return err
+	}
+	s.nextUV++
+	f.uidValidity, f.uidNext = s.nextUV, 1
+	for _, e := range f.entries {
+		e.uid = f.uidNext
+		f.uidNext++
+	}
+	return nil
+}
+
 // DeleteLabel deletes a user label folder (its messages keep their other
 // labels and stay in All Mail).
 func (s *Store) DeleteLabel(folder string) error {
