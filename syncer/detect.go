@@ -81,22 +81,23 @@ type job struct {
 	pairUp        []pairUp
 	moved         map[uint32]bool // pairs leaving this folder
 
+	// decided by the matcher too: new files the server copies instead of
+	// an upload (copyInstead)
+	copies map[*localMsg]copySource
+
 	old int // server messages left out by max_age
 
-	// Targeted passes look at part of a folder: partial downloads of
-	// UIDs below partialsFrom, or all when keepPartials, are left alone
-	// (see partials).
-	partialsFrom uint32
-	keepPartials bool
+	// scope: how much of the folder the job knows (types.go); pairs and
+	// entries are complete only in scopeFull.
+	scope scope
 
 	// redial replaces a broken connection during detect (see
 	// fetchMetaResuming); nil: no retry.
 	redial func(cause error) (*Conn, error)
 	failed bool // detect failed: the pass leaves the folder out
 
-	// set by apply
-	pending []func(tx *state.Tx) error // state changes for the final transaction
-	dirty   bool                       // new/ or cur/ changed: fsync before that transaction
+	// decided by holdOneWay: pairs kept without their file (Key "")
+	tombstones []*state.Pair
 }
 
 type moveOut struct {
