@@ -113,6 +113,9 @@ func (s *Syncer) tagStep(ctx context.Context, jobs []*job) error {
 	if s.acct.Tags == "" {
 		return nil
 	}
+	if s.gmailLabels() {
+		return s.gmailStep(ctx, jobs) // labels instead of keywords (gmail.go)
+	}
 	lr := s.tagWait(ctx)
 	if lr.err != nil {
 		return lr.err

@@ -34,8 +34,8 @@ type tagLocal struct {
 // tagBegin starts the pass's local read. It does nothing without tags, or
 // when a read is running already.
 func (s *Syncer) tagBegin(ctx context.Context) {
-	if s.acct.Tags == "" || s.opts.DryRun {
-		return
+	if s.acct.Tags == "" || s.opts.DryRun || s.gmailLabels() {
+		return // (Gmail labels: gmail_step.go reads notmuch itself)
 	}
 	if s.tags == nil {
 		s.tags = &tagSync{}
