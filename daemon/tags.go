@@ -18,8 +18,11 @@ const tagRecheck = 30 * time.Second
 
 // watchTags asks for a pass when notmuch's revision moved past the one the
 // last pass read, so that a tag changed in notmuch reaches the server
-// within about a second. It kicks once per revision seen, so that a pass
-// that cannot record its tags does not start pass after pass.
+// within about a second. It looks at the database files (Stamp) every
+// tagPoll and runs notmuch only when they changed since it last looked and
+// are not as the last tag step recorded them (the sync's own writes, once
+// checked, are not changes to push). It kicks once per revision seen, so
+// that a pass that cannot record its tags does not start pass after pass.
 func (a *account) watchTags(ctx context.Context) {
 	nm, err := tags.Open(ctx, "", nil)
 	if err != nil {
@@ -41,12 +44,16 @@ func (a *account) watchTags(ctx context.Context) {
 		if st != "" && st == stamp && time.Since(lastAsk) < tagRecheck {
 			continue
 		}
-		stamp, lastAsk = st, time.Now()
-		rev, err := nm.Revision(ctx)
+		seen, err := a.d.db.TagRevision(a.cfg.Name)
 		if err != nil {
 			continue
 		}
-		seen, err := a.d.db.TagRevision(a.cfg.Name)
+		if st != "" && st == seen.Stamp && time.Since(lastAsk) < tagRecheck {
+			stamp = st // as the last tag step left it
+			continue
+		}
+		stamp, lastAsk = st, time.Now()
+		rev, err := nm.Revision(ctx)
 		if err != nil || (seen.UUID == rev.UUID && seen.Revision >= rev.N) || rev == kicked {
 			continue
 		}

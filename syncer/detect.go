@@ -98,6 +98,8 @@ type job struct {
 
 	// decided by holdOneWay: pairs kept without their file (Key "")
 	tombstones []*state.Pair
+
+	kw jobKeywords // the keywords detect fetched with the flags (tags.go)
 }
 
 type moveOut struct {
@@ -391,6 +393,7 @@ func (j *job) detectServerFlags(c *Conn, sel *imap.SelectData, from uint32, abov
 		if _, ok := j.pairs[uid]; ok {
 			j.serverFlags[uid] = maildir.FlagsFromIMAP(m.Flags)
 		}
+		j.sawKeywords(uid, m.Flags) // tags.go
 	})
 	if err != nil {
 		return nil, fmt.Errorf("fetch flags: %w", err)
@@ -539,6 +542,7 @@ func (j *job) fetchMeta(c *Conn, set imap.UIDSet, keep func(*serverMsg) bool, se
 		if m.UID == 0 {
 			return
 		}
+		j.sawKeywords(uint32(m.UID), m.Flags) // tags.go
 		sm := &serverMsg{
 			uid:   uint32(m.UID),
 			size:  m.RFC822Size,

@@ -204,7 +204,10 @@ func New(acct *config.Account, store *maildir.Store, db *state.DB, opts Options)
 }
 
 // Close logs out every connection the Syncer holds.
-func (s *Syncer) Close() { s.pool.close() }
+func (s *Syncer) Close() {
+	s.tagClose() // tags_local.go
+	s.pool.close()
+}
 
 // Account is the account this Syncer syncs.
 func (s *Syncer) Account() *config.Account { return s.acct }
@@ -255,6 +258,8 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 	s.stats = Stats{}
 	s.notes = nil
 	p := s.pool
+	s.tagBegin(ctx) // tags_local.go: notmuch is read while the pass runs
+	defer s.tagEnd()
 
 	c, err := p.get(ctx)
 	if err != nil {

@@ -22,11 +22,15 @@ import (
 // need not know about tags:
 //
 //   - local changes: the messages notmuch changed since the stored
-//     revision (`lastmod:N..`), mapped to pairs by their files' Maildir keys;
-//   - server changes: UID FETCH (FLAGS) CHANGEDSINCE the folder's stored
-//     keyword modseq, only for folders whose HIGHESTMODSEQ (from the pass's
-//     LIST-STATUS) moved;
-//   - three-way merge per notmuch message against each pair's base;
+//     revision (`lastmod:N..`), mapped to pairs by their files' Maildir
+//     keys, read while the pass works on the server (tags_local.go);
+//   - server changes: the FLAGS the pass's detect fetched anyway
+//     (CHANGEDSINCE the folder's modseq, job.kw); only where the tag
+//     state lags behind the folder's (a failed tag step, tags just turned
+//     on, TagPass) a UID FETCH (FLAGS) CHANGEDSINCE the keyword modseq;
+//   - three-way merge per notmuch message against each pair's base; a
+//     message the server changed and notmuch did not has its base as its
+//     local tags (nothing to read);
 //   - writes: grouped UID STORE ±FLAGS.SILENT of keywords, one
 //     `notmuch tag --batch`, then one transaction with the new bases, the
 //     folders' modseqs and the revision. A crash before that transaction
@@ -38,7 +42,8 @@ import (
 // base and gets them once notmuch has it (indexing bumps its lastmod).
 
 // tagHook, when set by tests, runs at the steps of writing tags: "stored"
-// (server keywords written) and "applied" (notmuch written, state not yet).
+// (server keywords written), "applied" (notmuch written, state not yet) and
+// "recorded" (state written, the revision our writes left not yet checked).
 // The crash tests kill the process there.
 var tagHook func(step string)
 
@@ -48,24 +53,49 @@ func tagStepDone(step string) {
 	}
 }
 
-// tagSync is a Syncer's notmuch connection, opened on the first pass.
+// tagSync is a Syncer's notmuch side: the connection, opened on the first
+// pass, and the reads running for the current pass (tags_local.go).
 type tagSync struct {
-	nm *tags.Notmuch
-	m  *tags.Mapping
+	nm    *tags.Notmuch
+	m     *tags.Mapping
+	scope string // the account's messages, as a notmuch query term
+
+	local chan tagLocal // the pass's local read, while it runs
+	after chan struct{} // closed when the last write's revision is checked
+}
+
+// jobKeywords is what a pass's detect saw of a folder's keywords: the
+// FLAGS of every message changed since the folder's recorded modseq (all
+// of them without CONDSTORE), fetched for the flags anyway.
+type jobKeywords struct {
+	// own: the job was not detected (TagPass); its keywords are read by
+	// the tag step itself.
+	own   bool
+	flags map[uint32][]imap.Flag
+}
+
+// sawKeywords is detect's hook: the FLAGS of one message as fetched.
+func (j *job) sawKeywords(uid uint32, flags []imap.Flag) {
+	if j.s.acct.Tags == "" || uid == 0 {
+		return
+	}
+	if j.kw.flags == nil {
+		j.kw.flags = map[uint32][]imap.Flag{}
+	}
+	j.kw.flags[uid] = flags
 }
 
 // tagFolder is one folder's part of a tag step.
 type tagFolder struct {
-	j        *job
-	uv       uint32 // UIDVALIDITY the keywords were read under
-	modSeq   uint64 // stored keyword modseq
-	newUV    uint32
-	newMod   uint64
-	read     bool                // keywords read this step
-	remote   map[uint32][]string // UID → server tags, for the UIDs read
-	stores   storeKeywords
-	nStores  int
-	writable func(kw string) bool
+	j       *job
+	uv      uint32 // UIDVALIDITY the keywords were read under
+	modSeq  uint64 // stored keyword modseq
+	newUV   uint32
+	newMod  uint64
+	read    bool                // keywords read this step
+	remote  map[uint32][]string // UID → server tags, for the UIDs read
+	stores  []tagStore
+	nStores int
 }
 
 // tagPair is one pair taking part in a tag step.
@@ -86,56 +116,40 @@ func (s *Syncer) tagStep(ctx context.Context, jobs []*job) error {
 	if s.gmailLabels() {
 		return s.gmailStep(ctx, jobs) // labels instead of keywords (gmail.go)
 	}
-	ts, err := s.openTags(ctx)
-	if err != nil {
-		return err
+	lr := s.tagWait(ctx)
+	if lr.err != nil {
+		return lr.err
 	}
-	stored, err := s.db.TagRevision(s.acct.Name)
-	if err != nil {
-		return err
-	}
-	// The database files unchanged since the last pass: no notmuch run.
-	// Else the revision is asked while the server's keywords are read.
-	stamp := ts.nm.Stamp()
-	revc := make(chan revResult, 1)
-	if stamp == "" || stamp != stored.Stamp || stored.UUID == "" {
-		go func() {
-			r, err := ts.nm.Revision(ctx)
-			revc <- revResult{r, err}
-		}()
-	} else {
-		revc <- revResult{rev: tags.Revision{UUID: stored.UUID, N: stored.Revision}}
-	}
+	ts := s.tags
 	folders, err := s.tagFolders(jobs)
 	if err != nil {
-		<-revc
 		return err
 	}
 	var busy []*tagFolder
-	for _, f := range folders {
-		if f.serverMayHaveChanged() {
-			busy = append(busy, f)
-		}
-	}
 	var c *Conn
-	if len(busy) > 0 {
-		if c, err = s.pool.get(ctx); err != nil {
-			<-revc
-			return err
+	for _, f := range folders {
+		if f.fromDetect(ts.m) {
+			if f.read {
+				busy = append(busy, f)
+			}
+			continue
 		}
-		for _, f := range busy {
-			if err = f.readKeywords(c, ts.m); err != nil {
-				err = fmt.Errorf("folder %q: tags: %w", f.j.local, err)
-				break
+		if !f.serverMayHaveChanged() {
+			continue
+		}
+		if c == nil {
+			if c, err = s.pool.get(ctx); err != nil {
+				return err
 			}
 		}
+		if err = f.readKeywords(c, ts.m); err != nil {
+			err = fmt.Errorf("folder %q: tags: %w", f.j.local, err)
+			break
+		}
+		busy = append(busy, f)
 	}
-	rr := <-revc
 	if err == nil {
-		err = rr.err
-	}
-	if err == nil {
-		err = s.tagStepOn(ctx, &c, ts, stored, rr.rev, stamp, folders, busy)
+		err = s.tagStepOn(ctx, &c, ts, lr, folders, busy)
 	}
 	if c != nil {
 		if err != nil && isConnError(err) {
@@ -147,21 +161,14 @@ func (s *Syncer) tagStep(ctx context.Context, jobs []*job) error {
 	return err
 }
 
-type revResult struct {
-	rev tags.Revision
-	err error
-}
-
-// tagStepOn goes on with tagStep once the revision is known and the busy
+// tagStepOn goes on with tagStep once notmuch's changes and the busy
 // folders' keywords are read; *c is the connection, taken when needed.
-func (s *Syncer) tagStepOn(ctx context.Context, c **Conn, ts *tagSync, stored state.TagRevision, rev tags.Revision, stamp string, folders map[int64]*tagFolder, busy []*tagFolder) error {
-	since := stored.Revision
-	if stored.UUID != rev.UUID {
-		since = 0 // another (or a rebuilt) database: read everything
-	}
-	localChanged := stored.UUID != rev.UUID || since != rev.N
-	next := state.TagRevision{UUID: rev.UUID, Revision: rev.N, Stamp: stamp}
-	if !localChanged && len(busy) == 0 {
+func (s *Syncer) tagStepOn(ctx context.Context, c **Conn, ts *tagSync, lr tagLocal, folders map[int64]*tagFolder, busy []*tagFolder) error {
+	stored, rev := lr.stored, lr.view.Rev
+	next := state.TagRevision{UUID: rev.UUID, Revision: rev.N, Stamp: lr.view.Stamp}
+	if len(lr.view.Messages) == 0 && len(busy) == 0 {
+		// Nothing of this account changed on either side (another
+		// account's messages may have): record where notmuch is.
 		if next == stored {
 			return nil
 		}
@@ -173,47 +180,34 @@ func (s *Syncer) tagStepOn(ctx context.Context, c **Conn, ts *tagSync, stored st
 			return err
 		}
 	}
-	run := &tagRun{s: s, ts: ts, rev: rev, since: since, localChanged: localChanged, next: next, folders: folders, busy: busy}
+	run := &tagRun{s: s, ts: ts, rev: rev, local: lr.view.Messages, next: next, folders: folders, busy: busy}
 	return run.do(ctx, *c)
 }
 
 // tagRun is one tag step from the reads on.
 type tagRun struct {
-	s            *Syncer
-	ts           *tagSync
-	rev          tags.Revision
-	since        uint64
-	localChanged bool
-	next         state.TagRevision
-	folders      map[int64]*tagFolder
-	busy         []*tagFolder
-	pairs        map[*tagFolder]map[uint32]*tagPair
+	s       *Syncer
+	ts      *tagSync
+	rev     tags.Revision
+	local   []tags.Message // changed in notmuch since the last step
+	next    state.TagRevision
+	folders map[int64]*tagFolder
+	busy    []*tagFolder
+	pairs   map[*tagFolder]map[uint32]*tagPair
 }
 
 func (r *tagRun) do(ctx context.Context, c *Conn) error {
 	s, ts := r.s, r.ts
-	// The server's changes of messages notmuch knows are read from
-	// notmuch in the same run as the local changes.
 	r.pairs = map[*tagFolder]map[uint32]*tagPair{}
-	var ids []string
 	for _, f := range r.busy {
-		for uid := range f.remote {
-			p, err := s.tagPair(f, uid, r.pairs)
-			if err != nil {
-				return err
-			}
-			if p != nil && p.row.NotmuchID != "" {
-				ids = append(ids, p.row.NotmuchID)
-			}
+		if err := s.tagPairsOf(f, r.pairs); err != nil {
+			return err
 		}
 	}
-	local, err := r.readLocal(ctx, ids)
-	if err != nil {
+	if err := s.tagPairsOfLocal(r.folders, r.pairs, r.local); err != nil {
 		return err
 	}
-	if err := s.tagPairsOfLocal(r.folders, r.pairs, local); err != nil {
-		return err
-	}
+	unchangedLocally(r.pairs, r.local)
 	if err := s.readMissingKeywords(c, ts.m, r.pairs); err != nil {
 		return err
 	}
@@ -222,17 +216,14 @@ func (r *tagRun) do(ctx context.Context, c *Conn) error {
 		return err
 	}
 	if len(changes) > 0 {
-		// Our own writes bumped the revision by one per message: when
-		// nobody else wrote meanwhile, the next pass need not read them.
-		r.next.Stamp = "" // the files changed: ask notmuch next time
-		stamp := ts.nm.Stamp()
-		if r2, err := ts.nm.Revision(ctx); err == nil && r2.UUID == r.rev.UUID && r2.N == r.rev.N+uint64(len(changes)) {
-			r.next = state.TagRevision{UUID: r2.UUID, Revision: r2.N, Stamp: stamp}
-		}
+		// Our own writes moved the revision: a check after this pass
+		// records it when nobody else wrote meanwhile (tags_local.go);
+		// until then the next pass reads our writes again.
+		r.next.Stamp = ""
 	}
-	return s.db.Update(func(tx *state.Tx) error {
+	err := s.db.Update(func(tx *state.Tx) error {
 		for _, b := range bases {
-			if err := tx.PutTagBase(b); err != nil {
+			if err := tx.PutTagBase(*b); err != nil {
 				return err
 			}
 		}
@@ -245,38 +236,69 @@ func (r *tagRun) do(ctx context.Context, c *Conn) error {
 		}
 		return tx.SetTagRevision(s.acct.Name, r.next)
 	})
+	if err == nil && len(changes) > 0 {
+		tagStepDone("recorded")
+		s.checkOwnWrites(r.next, r.written(changes))
+	}
+	return err
 }
 
-// readLocal reads, in one notmuch run when it can, the messages changed
-// since the revision and those of the given ids.
-func (r *tagRun) readLocal(ctx context.Context, ids []string) ([]tags.Message, error) {
-	var out []tags.Message
-	const chunk = 200 // ids per query, to keep command lines short
-	for first := true; first || len(ids) > 0; first = false {
-		var terms []string
-		if first && r.localChanged {
-			terms = append(terms, fmt.Sprintf("lastmod:%d..", r.since+1))
+// written returns, for each message changed locally, the synced tags it
+// has now.
+func (r *tagRun) written(changes []tags.Change) map[string][]string {
+	byID := map[string]*tags.Message{}
+	for _, ps := range r.pairs {
+		for _, p := range ps {
+			if p.msg != nil {
+				byID[p.msg.ID] = p.msg
+			}
 		}
-		n := min(len(ids), chunk)
-		for _, id := range ids[:n] {
-			terms = append(terms, tags.IDQuery(id))
-		}
-		ids = ids[n:]
-		if len(terms) == 0 {
-			continue
-		}
-		msgs, err := r.ts.nm.Show(ctx, strings.Join(terms, " or "))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, msgs...)
 	}
-	return out, nil
+	out := make(map[string][]string, len(changes))
+	for _, c := range changes {
+		var had []string
+		if m := byID[c.ID]; m != nil {
+			had = r.ts.m.Local(m.Tags)
+		}
+		now := tags.Normalize(append(append([]string(nil), had...), c.Add...))
+		for _, t := range c.Remove {
+			now = without(now, t)
+		}
+		out[c.ID] = now
+	}
+	return out
+}
+
+// unchangedLocally gives the pairs the server changed and notmuch did not
+// their base as local tags: a message merged before and absent from
+// notmuch's changes still has the tags of its base. The pairs of one
+// notmuch message share one Message.
+func unchangedLocally(pairs map[*tagFolder]map[uint32]*tagPair, read []tags.Message) {
+	byID := map[string]*tags.Message{}
+	for i := range read {
+		byID[read[i].ID] = &read[i]
+	}
+	for _, ps := range pairs {
+		for _, p := range ps {
+			if p.msg != nil || !p.hasRow || !p.row.Merged || p.row.NotmuchID == "" {
+				continue
+			}
+			m := byID[p.row.NotmuchID]
+			if m == nil {
+				m = &tags.Message{ID: p.row.NotmuchID, Tags: p.row.Tags}
+				byID[m.ID] = m
+			}
+			p.msg = m
+		}
+	}
 }
 
 // openTags finds notmuch once per Syncer.
 func (s *Syncer) openTags(ctx context.Context) (*tagSync, error) {
-	if s.tags != nil {
+	if s.tags == nil {
+		s.tags = &tagSync{}
+	}
+	if s.tags.nm != nil {
 		return s.tags, nil
 	}
 	nm, err := tags.Open(ctx, s.opts.NotmuchBin, s.opts.NotmuchEnv)
@@ -286,7 +308,8 @@ func (s *Syncer) openTags(ctx context.Context) (*tagSync, error) {
 	if !nm.Covers(s.acct.Maildir) {
 		return nil, fmt.Errorf("tags: the maildir %s is not under notmuch's database path %s", s.acct.Maildir, nm.Path)
 	}
-	s.tags = &tagSync{nm: nm, m: tags.NewMapping(s.acct.TagMap, s.acct.TagsAllow, s.acct.TagsDeny, nm.NewTags)}
+	s.tags.nm, s.tags.scope = nm, nm.Scope(s.acct.Maildir)
+	s.tags.m = tags.NewMapping(s.acct.TagMap, s.acct.TagsAllow, s.acct.TagsDeny, nm.NewTags)
 	return s.tags, nil
 }
 
@@ -306,6 +329,26 @@ func (s *Syncer) tagFolders(jobs []*job) (map[int64]*tagFolder, error) {
 	return out, nil
 }
 
+// fromDetect takes the folder's server changes from what the pass's
+// detect fetched, when the keyword state is in step with the folder's (so
+// that detect's CHANGEDSINCE started where the keywords were last read).
+// It reports false when the tag step must read the keywords itself.
+func (f *tagFolder) fromDetect(m *tags.Mapping) bool {
+	j := f.j
+	if j.kw.own || j.reset || f.uv == 0 || f.uv != j.st.UIDValidity || f.modSeq != j.st.HighestModSeq {
+		return false
+	}
+	if j.quiet {
+		return true // detect saw nothing change on the server
+	}
+	f.read, f.newUV, f.newMod = true, j.newSt.UIDValidity, j.newSt.HighestModSeq
+	f.remote = make(map[uint32][]string, len(j.kw.flags))
+	for uid, fl := range j.kw.flags {
+		f.remote[uid] = keywordTags(m, fl)
+	}
+	return true
+}
+
 // serverMayHaveChanged reports whether the folder's keywords must be read:
 // never read, or its HIGHESTMODSEQ at the start of the pass differs from
 // the one they were read at. Without CONDSTORE: whenever the pass saw the
@@ -320,9 +363,6 @@ func (f *tagFolder) serverMayHaveChanged() bool {
 	return !f.j.quiet
 }
 
-// readKeywords selects the folder and reads the keywords of the messages
-// changed since the stored modseq (all of them the first time, or without
-// CONDSTORE).
 func (f *tagFolder) readKeywords(c *Conn, m *tags.Mapping) error {
 	sel, err := c.Reselect(f.j.remote)
 	if err != nil {
@@ -330,7 +370,6 @@ func (f *tagFolder) readKeywords(c *Conn, m *tags.Mapping) error {
 	}
 	f.newUV, f.newMod, f.read = sel.UIDValidity, sel.HighestModSeq, true
 	f.remote = map[uint32][]string{}
-	f.writable = keywordsWritable(sel)
 	since := f.modSeq
 	if sel.UIDValidity != f.uv || !c.CondStore() {
 		since = 0
@@ -401,6 +440,41 @@ func (s *Syncer) tagPair(f *tagFolder, uid uint32, pairs map[*tagFolder]map[uint
 	return p, nil
 }
 
+// tagPairsOf loads the pairs and bases of the UIDs whose keywords the
+// folder read, two queries for all.
+func (s *Syncer) tagPairsOf(f *tagFolder, pairs map[*tagFolder]map[uint32]*tagPair) error {
+	if len(f.remote) == 0 {
+		return nil
+	}
+	uids := make([]uint32, 0, len(f.remote))
+	for uid := range f.remote {
+		uids = append(uids, uid)
+	}
+	ps, err := s.db.PairsOf(f.j.st.ID, uids)
+	if err != nil {
+		return err
+	}
+	bs, err := s.db.TagBases(f.j.st.ID, uids)
+	if err != nil {
+		return err
+	}
+	if pairs[f] == nil {
+		pairs[f] = map[uint32]*tagPair{}
+	}
+	for _, pr := range ps {
+		if pr.Key == "" || pairs[f][pr.UID] != nil {
+			continue
+		}
+		row, ok := bs[pr.UID]
+		p := &tagPair{f: f, uid: pr.UID, row: row, hasRow: ok}
+		if ok {
+			p.row.FolderID = f.j.st.ID
+		}
+		pairs[f][pr.UID] = p
+	}
+	return nil
+}
+
 // tagPairsOfLocal binds notmuch messages to the pairs of their files in
 // this account's Maildir.
 func (s *Syncer) tagPairsOfLocal(folders map[int64]*tagFolder, pairs map[*tagFolder]map[uint32]*tagPair, msgs []tags.Message) error {
@@ -457,17 +531,13 @@ func (s *Syncer) readMissingKeywords(c *Conn, m *tags.Mapping, pairs map[*tagFol
 		if len(set) == 0 {
 			continue
 		}
-		sel, err := c.Reselect(f.j.remote)
-		if err != nil {
+		if _, err := c.Reselect(f.j.remote); err != nil {
 			return err
 		}
 		if f.remote == nil {
 			f.remote = map[uint32][]string{}
 		}
-		if f.writable == nil {
-			f.writable = keywordsWritable(sel)
-		}
-		err = each(c, c.Fetch(set, &imap.FetchOptions{UID: true, Flags: true}), func(msg *imapclient.FetchMessageBuffer) {
+		err := each(c, c.Fetch(set, &imap.FetchOptions{UID: true, Flags: true}), func(msg *imapclient.FetchMessageBuffer) {
 			if msg.UID != 0 {
 				f.remote[uint32(msg.UID)] = keywordTags(m, msg.Flags)
 			}
@@ -477,6 +547,14 @@ func (s *Syncer) readMissingKeywords(c *Conn, m *tags.Mapping, pairs map[*tagFol
 		}
 	}
 	return nil
+}
+
+// tagStore is the keyword change of one pair, queued by mergeTags and sent
+// by writeTags.
+type tagStore struct {
+	uid         uint32
+	add, remove []string // tags
+	base        *state.TagBase
 }
 
 // storeKeywords groups keyword changes: one UID STORE per distinct change.
@@ -516,6 +594,35 @@ func (g storeKeywords) run(c *Conn) error {
 	return nil
 }
 
+// group makes the folder's UID STOREs of its queued changes. A keyword the
+// folder does not accept (PERMANENTFLAGS) is not sent, and its tag is left
+// out of the pair's base, so that a later pass does not take its absence
+// on the server for a removal.
+func (f *tagFolder) group(m *tags.Mapping, writable func(string) bool) storeKeywords {
+	g := storeKeywords{}
+	f.nStores = 0
+	for _, st := range f.stores {
+		var kwAdd, kwRm []string
+		for _, t := range st.add {
+			kw := m.Keyword(t)
+			if !writable(kw) {
+				st.base.Tags = without(st.base.Tags, t)
+				continue
+			}
+			kwAdd = append(kwAdd, kw)
+		}
+		for _, t := range st.remove {
+			kwRm = append(kwRm, m.Keyword(t))
+		}
+		if len(kwAdd)+len(kwRm) > 0 {
+			g.add("+", kwAdd, st.uid)
+			g.add("-", kwRm, st.uid)
+			f.nStores++
+		}
+	}
+	return g
+}
+
 // writeTags sends the server's keyword changes, folder by folder, then the
 // local ones in one notmuch run.
 func (s *Syncer) writeTags(ctx context.Context, c *Conn, ts *tagSync, folders map[int64]*tagFolder, local []tags.Change) error {
@@ -533,11 +640,11 @@ func (s *Syncer) writeTags(ctx context.Context, c *Conn, ts *tagSync, folders ma
 		if len(f.stores) == 0 {
 			continue
 		}
-		if _, err := c.Reselect(f.j.remote); err != nil {
-			<-applied
-			return err
+		sel, err := c.Reselect(f.j.remote) // fresh: its PERMANENTFLAGS, and no stale selection
+		if err == nil {
+			err = f.group(ts.m, keywordsWritable(sel)).run(c)
 		}
-		if err := f.stores.run(c); err != nil {
+		if err != nil {
 			<-applied
 			return fmt.Errorf("folder %q: tags: %w", f.j.local, err)
 		}
@@ -556,9 +663,9 @@ func (s *Syncer) writeTags(ctx context.Context, c *Conn, ts *tagSync, folders ma
 // pairs. It returns the local changes and the new bases, and queues the
 // server's changes in the folders' stores. A pair whose message notmuch
 // does not have (yet) keeps the server's tags pending in its base.
-func mergeTags(m *tags.Mapping, pairs map[*tagFolder]map[uint32]*tagPair) ([]tags.Change, []state.TagBase) {
+func mergeTags(m *tags.Mapping, pairs map[*tagFolder]map[uint32]*tagPair) ([]tags.Change, []*state.TagBase) {
 	groups := map[*tags.Message][]*tagPair{}
-	var bases []state.TagBase
+	var bases []*state.TagBase
 	for f, ps := range pairs {
 		for uid, p := range ps {
 			if p.msg != nil {
@@ -569,7 +676,7 @@ func mergeTags(m *tags.Mapping, pairs map[*tagFolder]map[uint32]*tagPair) ([]tag
 			if !read || (p.hasRow && p.row.Merged) {
 				continue // nothing new, or notmuch lost a message it had: wait
 			}
-			bases = append(bases, state.TagBase{FolderID: f.j.st.ID, UID: uid, Remote: r})
+			bases = append(bases, &state.TagBase{FolderID: f.j.st.ID, UID: uid, Remote: r})
 		}
 	}
 	msgs := make([]*tags.Message, 0, len(groups))
@@ -596,7 +703,7 @@ func mergeTags(m *tags.Mapping, pairs map[*tagFolder]map[uint32]*tagPair) ([]tag
 			changes = append(changes, tags.Change{ID: msg.ID, Add: add, Remove: rm})
 		}
 		for _, p := range ps {
-			bases = append(bases, p.queueStores(m, merged, msg.ID))
+			bases = append(bases, p.queueStores(merged, msg.ID))
 		}
 	}
 	return changes, bases
@@ -615,34 +722,15 @@ func (p *tagPair) remoteTags() []string {
 }
 
 // queueStores queues the keyword changes that bring the pair's server
-// message to merged and returns its new base: merged, less the keywords
-// the folder does not accept (so that a later pass does not take their
-// absence for a removal).
-func (p *tagPair) queueStores(m *tags.Mapping, merged []string, id string) state.TagBase {
+// message to merged and returns its new base, merged (writeTags then
+// leaves out what the folder does not accept).
+func (p *tagPair) queueStores(merged []string, id string) *state.TagBase {
 	f := p.f
-	add, rm := tags.Diff(p.remoteTags(), merged)
-	base := merged
-	var kwAdd, kwRm []string
-	for _, t := range add {
-		kw := m.Keyword(t)
-		if f.writable != nil && !f.writable(kw) {
-			base = without(base, t)
-			continue
-		}
-		kwAdd = append(kwAdd, kw)
+	base := &state.TagBase{FolderID: f.j.st.ID, UID: p.uid, Merged: true, Tags: append([]string(nil), merged...), NotmuchID: id}
+	if add, rm := tags.Diff(p.remoteTags(), merged); len(add)+len(rm) > 0 {
+		f.stores = append(f.stores, tagStore{uid: p.uid, add: add, remove: rm, base: base})
 	}
-	for _, t := range rm {
-		kwRm = append(kwRm, m.Keyword(t))
-	}
-	if len(kwAdd)+len(kwRm) > 0 {
-		if f.stores == nil {
-			f.stores = storeKeywords{}
-		}
-		f.stores.add("+", kwAdd, p.uid)
-		f.stores.add("-", kwRm, p.uid)
-		f.nStores++
-	}
-	return state.TagBase{FolderID: f.j.st.ID, UID: p.uid, Merged: true, Tags: base, NotmuchID: id}
+	return base
 }
 
 func without(list []string, x string) []string {

@@ -30,10 +30,12 @@ func killAtTagStep(step string) {
 
 // TestTagsCrashDuringTagPassLosesNothing kills a pass after it wrote the
 // server's keywords, and after it wrote notmuch's tags, before it recorded
-// either: the next pass must end with every change of both sides.
+// either, and after it recorded them but before it checked the revision
+// its writes left: the next pass must end with every change of both sides
+// (server → notmuch and notmuch → server).
 func TestTagsCrashDuringTagPassLosesNothing(t *testing.T) {
 	testenv.RequireDovecot(t)
-	for _, step := range []string{"stored", "applied"} {
+	for _, step := range []string{"stored", "applied", "recorded"} {
 		t.Run(step, func(t *testing.T) {
 			u := testenv.Shared(t).NewUser(t)
 			d := newTagDevice(t, u)

@@ -13,6 +13,8 @@ func (s *Syncer) TagPass(ctx context.Context) (Stats, error) {
 		if s.acct.Tags == "" {
 			return s.stats, nil
 		}
+		s.tagBegin(ctx)
+		defer s.tagEnd()
 		c, err := s.pool.get(ctx)
 		if err != nil {
 			return s.stats, err
@@ -35,7 +37,7 @@ func (s *Syncer) TagPass(ctx context.Context) (Stats, error) {
 			if st.Remote == "" || r == nil || !s.acct.MatchFolder(st.Name) {
 				continue
 			}
-			jobs = append(jobs, &job{s: s, local: st.Name, remote: st.Remote, status: r.status, st: st})
+			jobs = append(jobs, &job{s: s, local: st.Name, remote: st.Remote, status: r.status, st: st, kw: jobKeywords{own: true}})
 		}
 		err = s.tagStep(ctx, jobs)
 		return s.stats, err

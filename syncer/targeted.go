@@ -272,6 +272,7 @@ func (j *job) changedFlags(c *Conn, from uint32, modSeq uint64) ([]uint32, error
 		if m.UID != 0 && uint32(m.UID) < from && len(changed) <= maxPulled {
 			changed = append(changed, uint32(m.UID))
 			j.serverFlags[uint32(m.UID)] = maildir.FlagsFromIMAP(m.Flags)
+			j.sawKeywords(uint32(m.UID), m.Flags) // tags.go
 		}
 	})
 	if err != nil {

@@ -198,19 +198,27 @@ type Revision struct {
 
 // Revision returns the database's current revision (one notmuch run).
 func (n *Notmuch) Revision(ctx context.Context) (Revision, error) {
-	out, err := n.run(ctx, nil, "count", "--lastmod", "--exclude=false", "*")
+	_, r, err := n.count(ctx, "*")
+	return r, err
+}
+
+// count returns how many messages match query, and the revision, in one
+// notmuch run.
+func (n *Notmuch) count(ctx context.Context, query string) (uint64, Revision, error) {
+	out, err := n.run(ctx, nil, "count", "--lastmod", "--exclude=false", "--", query)
 	if err != nil {
-		return Revision{}, err
+		return 0, Revision{}, err
 	}
 	f := strings.Fields(string(out))
 	if len(f) != 3 {
-		return Revision{}, fmt.Errorf("tags: notmuch count --lastmod: unexpected output %q", strings.TrimSpace(string(out)))
+		return 0, Revision{}, fmt.Errorf("tags: notmuch count --lastmod: unexpected output %q", strings.TrimSpace(string(out)))
 	}
-	v, err := strconv.ParseUint(f[2], 10, 64)
-	if err != nil {
-		return Revision{}, fmt.Errorf("tags: notmuch count --lastmod: bad revision %q", f[2])
+	c, err1 := strconv.ParseUint(f[0], 10, 64)
+	v, err2 := strconv.ParseUint(f[2], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, Revision{}, fmt.Errorf("tags: notmuch count --lastmod: unexpected output %q", strings.TrimSpace(string(out)))
 	}
-	return Revision{UUID: f[1], N: v}, nil
+	return c, Revision{UUID: f[1], N: v}, nil
 }
 
 // Message is one notmuch message: its Message-ID as notmuch knows it, its
@@ -421,4 +429,60 @@ func (n *Notmuch) Stamp() string {
 		return ""
 	}
 	return fmt.Sprintf("%d/%d", st.ModTime().UnixNano(), st.Size())
+}
+
+// Scope is the query term of the messages whose files are under dir (a
+// Maildir root inside the database path), "" when dir is the whole
+// database. Changes uses it to leave other accounts' messages out.
+func (n *Notmuch) Scope(dir string) string {
+	rel, err := filepath.Rel(n.Path, resolve(dir))
+	if err != nil || rel == "." || !n.Covers(dir) {
+		return ""
+	}
+	return `path:"` + strings.ReplaceAll(filepath.ToSlash(rel), `"`, `""`) + `/**"`
+}
+
+// View is what Changes read: the revision, the messages changed after the
+// asked-for revision, and the Stamp that goes with the revision (""
+// when none does).
+type View struct {
+	Rev      Revision
+	Stamp    string
+	Messages []Message
+	// All: Messages hold every message of the scope (the database's UUID
+	// was not the one asked for, or since was 0).
+	All bool
+}
+
+// Changes returns the database's revision and the messages of scope
+// (a query term, "" for all) whose tags or files changed after revision
+// since of the database uuid; every message of scope when the database is
+// another one (a different UUID) or since is 0. One notmuch run when
+// nothing in scope changed (`notmuch count --lastmod` of the changes), two
+// otherwise: the messages are read after the revision, so that a change
+// made between the two runs is read now and again next time, never missed.
+func (n *Notmuch) Changes(ctx context.Context, uuid string, since uint64, scope string) (View, error) {
+	query := func(since uint64) string {
+		q := fmt.Sprintf("lastmod:%d..", since+1)
+		if scope != "" {
+			q += " and " + scope
+		}
+		return q
+	}
+	if uuid == "" {
+		since = 0
+	}
+	stamp := n.Stamp() // before the revision: nothing it saw is newer
+	count, rev, err := n.count(ctx, query(since))
+	if err != nil {
+		return View{}, err
+	}
+	v := View{Rev: rev, Stamp: stamp, All: since == 0 || rev.UUID != uuid}
+	if v.All {
+		since = 0
+	} else if count == 0 {
+		return v, nil
+	}
+	v.Messages, err = n.Show(ctx, query(since))
+	return v, err
 }

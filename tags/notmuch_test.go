@@ -166,3 +166,45 @@ func TestNotmuchStamp(t *testing.T) {
 		t.Errorf("stamp %q unchanged after a tag change", s1)
 	}
 }
+
+// TestNotmuchChanges: Changes reads the revision and the changes of one
+// account's directory (Scope), everything for another database, and only
+// the count when nothing in the scope changed.
+func TestNotmuchChanges(t *testing.T) {
+	nm, root := tempNotmuch(t, 3)
+	ctx := context.Background()
+	acct := filepath.Join(root, "INBOX")
+	scope := nm.Scope(acct)
+	if scope != `path:"INBOX/**"` || nm.Scope(root) != "" {
+		t.Fatalf("Scope = %q, %q", scope, nm.Scope(root))
+	}
+	all, err := nm.Changes(ctx, "", 0, scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !all.All || len(all.Messages) != 3 {
+		t.Fatalf("first read: all %v, %d messages; want all 3", all.All, len(all.Messages))
+	}
+	none, err := nm.Changes(ctx, all.Rev.UUID, all.Rev.N, scope)
+	if err != nil || none.All || len(none.Messages) != 0 || none.Rev != all.Rev {
+		t.Fatalf("nothing changed: %+v, %v", none, err)
+	}
+	if err := nm.Apply(ctx, []Change{{ID: "m2@example.org", Add: []string{"x"}}}); err != nil {
+		t.Fatal(err)
+	}
+	one, err := nm.Changes(ctx, all.Rev.UUID, all.Rev.N, scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.All || len(one.Messages) != 1 || one.Messages[0].ID != "m2@example.org" || one.Rev.N <= all.Rev.N {
+		t.Fatalf("one changed: %+v", one)
+	}
+	other, err := nm.Changes(ctx, "another-uuid", one.Rev.N, scope)
+	if err != nil || !other.All || len(other.Messages) != 3 {
+		t.Fatalf("another database: %+v, %v", other, err)
+	}
+	elsewhere, err := nm.Changes(ctx, all.Rev.UUID, all.Rev.N, `path:"Other/**"`)
+	if err != nil || len(elsewhere.Messages) != 0 {
+		t.Fatalf("another account's scope: %+v, %v", elsewhere, err)
+	}
+}

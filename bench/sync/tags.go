@@ -111,27 +111,43 @@ func runTags(o *options) error {
 		ms(qp), ms(qt), ms(qt-qp))
 
 	n := max(1, c.Len()/100)
-	if err := keywordOnEvery(srv, c.Folders(), n, "benchremote"); err != nil {
-		return err
+	var dps, dts []time.Duration
+	var ratios []float64
+	for round := range changedRounds {
+		// Each round another keyword and another tag, on the same spread
+		// of messages: 1% changed on each side.
+		if err := keywordOnEvery(srv, c.Folders(), n, fmt.Sprintf("benchremote%d", round)); err != nil {
+			return err
+		}
+		if err := tagInNotmuch(n, fmt.Sprintf("benchlocal%d", round)); err != nil {
+			return err
+		}
+		dp, err := plain.pass()
+		if err != nil {
+			return err
+		}
+		dt, err := tags.pass()
+		if err != nil {
+			return err
+		}
+		if tags.last.TagsDown < n || tags.last.TagsUp < n {
+			return fmt.Errorf("the tag pass moved %d down, %d up; want at least %d each", tags.last.TagsDown, tags.last.TagsUp, n)
+		}
+		fmt.Printf("  round %d: without tags %.1f ms, with tags %.1f ms: %.2f×\n", round+1, ms(dp), ms(dt), float64(dt)/float64(dp))
+		dps, dts, ratios = append(dps, dp), append(dts, dt), append(ratios, float64(dt)/float64(dp))
+		// The check of the revision our writes left runs after the pass
+		// (as in the daemon, where the next pass comes later): let it end
+		// before the next round changes notmuch.
+		time.Sleep(500 * time.Millisecond)
 	}
-	if err := tagInNotmuch(n, "benchlocal"); err != nil {
-		return err
-	}
-	dp, err := plain.pass()
-	if err != nil {
-		return err
-	}
-	dt, err := tags.pass()
-	if err != nil {
-		return err
-	}
-	fmt.Printf("1%% changed (%d keywords on the server, %d tags in notmuch): without tags %.1f ms, with tags %.1f ms: %.2f× (target ≤ 2×); tags %d down, %d up\n",
-		n, n, ms(dp), ms(dt), float64(dt)/float64(dp), tags.last.TagsDown, tags.last.TagsUp)
-	if tags.last.TagsDown < n || tags.last.TagsUp < n {
-		return fmt.Errorf("the tag pass moved %d down, %d up; want at least %d each", tags.last.TagsDown, tags.last.TagsUp, n)
-	}
+	slices.Sort(ratios)
+	fmt.Printf("1%% changed (%d keywords on the server, %d tags in notmuch; median of %d rounds): without tags %.1f ms, with tags %.1f ms: %.2f× (target ≤ 2×)\n",
+		n, n, changedRounds, ms(medianDur(dps)), ms(medianDur(dts)), ratios[len(ratios)/2])
 	return nil
 }
+
+// changedRounds is how many 1%-changed passes runTags measures.
+const changedRounds = 3
 
 type benchAccount struct {
 	name string
