@@ -37,6 +37,10 @@ type Options struct {
 	NotmuchEnv []string
 	// NotmuchBin is the notmuch command ("notmuch" in PATH when empty).
 	NotmuchBin string
+	// Early, when set, is the connection DialEarly started for this
+	// account with these options: SyncAccount's pass uses it (and its
+	// password) instead of dialling, and closes it.
+	Early *Early
 }
 
 // Progress reports the transfer of one folder.
@@ -195,11 +199,19 @@ type Syncer struct {
 // Connections are kept open between passes (a daemon runs many); Close
 // logs them out.
 func New(acct *config.Account, store *maildir.Store, db *state.DB, opts Options) *Syncer {
+	return newSyncer(acct, store, db, opts, nil)
+}
+
+// newSyncer is New with the pool of an Early (nil: a new one).
+func newSyncer(acct *config.Account, store *maildir.Store, db *state.DB, opts Options, p *pool) *Syncer {
+	opts.Early = nil
 	if opts.Counters == nil {
 		opts.Counters = &Counters{}
 	}
-	s := &Syncer{acct: acct, store: store, db: db, opts: opts}
-	s.pool = newPool(s, acct.MaxConnections)
+	s := &Syncer{acct: acct, store: store, db: db, opts: opts, pool: p}
+	if s.pool == nil {
+		s.pool = newPool(s, acct.MaxConnections)
+	}
 	return s
 }
 
@@ -256,7 +268,9 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 	s.notes = nil
 	p := s.pool
 
+	warmed := s.warmLocal()
 	c, err := p.get(ctx)
+	<-warmed
 	if err != nil {
 		return s.stats, err
 	}
@@ -345,6 +359,22 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 	// Then archive_after, with the state up to date.
 	err = errors.Join(err, s.archiveStep(ctx))
 	return s.stats, err
+}
+
+// warmLocal reads, in the background, what plan reads first: the
+// account's folders in the state and the Maildir's folder list, while the
+// pass waits for the server's greeting and login. Nothing is kept: the
+// first query of a process pays for SQLite's schema and the first reads
+// of its file (several milliseconds), and the one plan makes is then
+// cheap. The channel is closed when it is done.
+func (s *Syncer) warmLocal() <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.db.Folders(s.acct.Name)
+		s.store.Folders()
+	}()
+	return done
 }
 
 // parallel runs fn for every job with up to MaxConnections connections,
@@ -542,6 +572,13 @@ func statusOptions(caps imap.CapSet) *imap.StatusOptions {
 // SyncAccount resolves the account's password, opens its Maildir and runs
 // one pass. opts.Password is filled in when empty.
 func SyncAccount(ctx context.Context, acct *config.Account, db *state.DB, opts Options) (Stats, error) {
+	early, err := takeEarly(acct, &opts)
+	if err != nil {
+		return Stats{}, err
+	}
+	if early != nil {
+		defer early.close()
+	}
 	if opts.Password == "" {
 		pw, err := acct.ResolvePassword(ctx)
 		if err != nil {
@@ -553,7 +590,7 @@ func SyncAccount(ctx context.Context, acct *config.Account, db *state.DB, opts O
 	if err != nil {
 		return Stats{}, err
 	}
-	s := New(acct, store, db, opts)
+	s := newSyncer(acct, store, db, opts, early)
 	defer s.Close()
 	return s.Sync(ctx)
 }

@@ -61,8 +61,12 @@ func runSync(e *Env) int {
 		return dryRunSync(ctx, e, cfg, accts)
 	}
 
+	// The first IMAP account's login starts now, while the state opens.
+	early := dialEarly(ctx, accts)
+	defer early.Close()
 	db, err := state.Open(cfg.StateDir)
 	if err != nil {
+		early.Close()
 		if errors.Is(err, state.ErrLocked) {
 			if len(allow) > 0 {
 				fmt.Fprintf(e.Stderr, "mailmirror sync: --allow-deletes: the daemon is running and holds the state; stop it, run this again, then start it\n")
@@ -85,7 +89,7 @@ func runSync(e *Env) int {
 	for _, a := range accts {
 		start := time.Now()
 		nb := &newBy{m: map[string]int{}}
-		summary, err := syncOne(ctx, a, db, syncer.Options{Progress: nb.wrap(prog.report(a.Name)), AllowDeletes: allow.folders(a.Name)})
+		summary, err := syncOne(ctx, a, db, syncer.Options{Progress: nb.wrap(prog.report(a.Name)), AllowDeletes: allow.folders(a.Name), Early: early})
 		prog.clear()
 		// New mail stored, even by a pass that then failed: run the hook
 		// (notmuch new) as the daemon would.
@@ -120,6 +124,19 @@ func runSync(e *Env) int {
 		return ExitFailure
 	}
 	return ExitOK
+}
+
+// dialEarly starts the login of the first IMAP account of accts (nil when
+// there is none): a one-shot pass then waits for the server's greeting
+// and login while it opens the state, not after. Only the first account:
+// a password_command may prompt, and the others' turn comes later.
+func dialEarly(ctx context.Context, accts []*config.Account) *syncer.Early {
+	for _, a := range accts {
+		if a.Protocol == config.ProtocolIMAP {
+			return syncer.DialEarly(ctx, a, syncer.Options{})
+		}
+	}
+	return nil
 }
 
 // newBy counts the messages a pass downloaded per folder, from its
