@@ -18,9 +18,10 @@ type Early struct {
 	cancel context.CancelFunc
 	done   chan struct{} // closed once the dial and login ended
 	mu     sync.Mutex
-	c      *Client // logged in; nil after an error or once taken
-	pass   config.Secret
-	err    error // resolving the password, dialling or logging in failed
+	c      *Client       // logged in; nil after an error or once taken
+	pass   config.Secret // "" for OAuth accounts
+	pwErr  error         // resolving the password failed: no session
+	err    error         // dialling or logging in failed
 }
 
 // DialEarly resolves acct's password (unless password is set) and starts
@@ -31,7 +32,7 @@ func DialEarly(ctx context.Context, acct *config.Account, password config.Secret
 	if password == "" {
 		pw, err := acct.ResolvePassword(ctx)
 		if err != nil {
-			e.err = err
+			e.pwErr = err
 			close(e.done)
 			return e
 		}

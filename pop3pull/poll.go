@@ -300,8 +300,8 @@ func (p *poller) run(ctx context.Context) error {
 	if e := p.opts.Early; e != nil && e.acct == p.acct {
 		p.early = e
 		defer func() { p.early.Close() }()
-		if e.pass == "" {
-			return e.err
+		if e.pwErr != nil {
+			return e.pwErr
 		}
 		pass = e.pass
 	}

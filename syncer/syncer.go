@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailmirror/mailmirror/config"
 	"github.com/mailmirror/mailmirror/maildir"
@@ -508,26 +509,31 @@ func (s *Syncer) listRemote(c *Conn) (nameMap, map[string]*remoteFolder, error) 
 			return nm, nil, err
 		}
 	}
-	if caps.Has(imap.CapNamespace) {
-		// Asked once per Syncer: a daemon's passes need not ask again.
-		if s.ns == nil {
-			ns, err := c.Namespace().Wait()
-			if err == nil {
-				s.ns = &nameMap{}
-				if ns != nil && len(ns.Personal) > 0 {
-					s.ns.prefix, s.ns.delim = ns.Personal[0].Prefix, ns.Personal[0].Delim
-				}
-			}
-		}
-		if s.ns != nil {
-			nm = *s.ns
-		}
+	// NAMESPACE is asked once per Syncer (a daemon's passes need not ask
+	// again), in the same round trip as the LIST: their replies differ in
+	// kind, so go-imap tells them apart.
+	var nsCmd *imapclient.NamespaceCommand
+	if caps.Has(imap.CapNamespace) && s.ns == nil {
+		nsCmd = c.Namespace()
 	}
 	opts := &imap.ListOptions{}
 	if caps.Has(imap.CapListStatus) || caps.Has(imap.CapIMAP4rev2) {
 		opts.ReturnStatus = statusOptions(caps)
 	}
-	list, err := c.List("", "*", opts).Collect()
+	listCmd := c.List("", "*", opts)
+	if nsCmd != nil {
+		ns, err := nsCmd.Wait()
+		if err == nil {
+			s.ns = &nameMap{}
+			if ns != nil && len(ns.Personal) > 0 {
+				s.ns.prefix, s.ns.delim = ns.Personal[0].Prefix, ns.Personal[0].Delim
+			}
+		}
+	}
+	if s.ns != nil {
+		nm = *s.ns
+	}
+	list, err := listCmd.Collect()
 	if err != nil {
 		return nm, nil, fmt.Errorf("list folders: %w", err)
 	}
