@@ -24,12 +24,6 @@ import (
 	"github.com/mailmirror/mailmirror/syncer"
 )
 
-// OpLocalChange is the kind of the pending operation recorded for a folder
-// changed locally while its account was disconnected. It is informational
-// (the Maildir and the state's base hold the change itself): the daemon
-// deletes it after the next successful pass.
-const OpLocalChange = "local-change"
-
 // account supervises one account: its passes, IDLE connections, local
 // watcher and hook.
 type account struct {
@@ -139,331 +133,6 @@ func (a *account) setState(fn func(st *AccountStatus)) {
 	a.mu.Lock()
 	fn(&a.st)
 	a.mu.Unlock()
-}
-
-// run is the supervisor loop. firstDone is called once, after the first
-// pass ended (successfully or not) or when ctx ends before.
-func (a *account) run(ctx context.Context, firstDone func()) {
-	defer close(a.done)
-	var once sync.Once
-	first := func() { once.Do(firstDone) }
-	defer first()
-
-	o := &a.d.opts
-	isIMAP := a.cfg.Protocol != config.ProtocolPOP3
-	bo := backoff{min: o.BackoffMin, max: o.BackoffMax}
-
-	var hooks *hookRunner
-	if a.cfg.OnNewMail != "" {
-		hooks = newHookRunner(a.cfg.OnNewMail, a.cfg.Name, a.log, o.HookInterval)
-		go hooks.run(ctx)
-	}
-
-	// Local watcher (IMAP only: POP3 is a one-way pull).
-	var tree *localTree
-	var events <-chan Event
-	if isIMAP {
-		store, err := maildir.Open(a.cfg.Maildir, a.cfg.Layout)
-		if err != nil {
-			a.log.Error("cannot open the Maildir; local changes are picked up every poll_interval only", "err", err)
-		} else {
-			w, err := NewWatcher(o.PollWatcher)
-			if err != nil {
-				a.log.Warn("fsnotify unavailable; polling directory times instead", "err", err)
-			}
-			defer w.Close()
-			tree = newLocalTree(store, w)
-			if _, err := tree.rescan(); err != nil {
-				a.log.Warn("watch the Maildir", "err", err)
-			}
-			events = w.Events()
-		}
-	}
-	offlineOps := a.loadLocalChangeOps()
-	if isIMAP && a.cfg.Tags != "" {
-		go a.watchTags(ctx) // tags.go
-	}
-
-	ticker := time.NewTicker(a.cfg.PollInterval)
-	lastPoll := time.Now()
-	defer ticker.Stop()
-
-	var (
-		pending   = true // the first pass
-		force     bool   // start even while backing off
-		running   bool
-		waiting   []*syncRequest // requests for the next pass
-		inflight  []*syncRequest // requests the running pass answers
-		retry     *time.Timer
-		retryC    <-chan time.Time
-		debounce  = time.NewTimer(time.Hour)
-		debounceC <-chan time.Time
-		dirtyFrom time.Time // first event of the burst being debounced
-		dirtyTree bool
-		dirtyData bool              // a change without a known file (poller, overflow, new folder)
-		dirtyMsgs map[string]string // message files changed in this burst → folder name
-		// Changes to look at when the running pass is over (the
-		// daemon's own writes are settled by then).
-		checkAll  bool
-		checkMsgs = map[string]string{}
-		offline   bool // the last pass could not reach the server
-		// Folders changed locally since the start of the running pass
-		// (changed) and those the running pass is pushing (pushing).
-		changed  = map[string]bool{}
-		pushing  map[string]bool
-		authFail bool
-		passes   = make(chan passResult, 1)
-		// What IDLE connections pushed, by folder (with the UIDs seen
-		// expunged): pulled without a full pass when the Maildir is
-		// quiet (no burst being debounced, no change waiting to be
-		// looked at).
-		pullNew = map[string][]uint32{}
-		// Message files changed locally, when nothing else did: pushed
-		// for just those messages (syncer.PushLocal) instead of a pass.
-		pushLocal []syncer.LocalChange
-		passCtx   context.Context
-		cancelRun context.CancelFunc
-	)
-	debounce.Stop()
-	passCtx, cancelRun = context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelRun()
-
-	stopIdlers := func() {
-		for name, i := range a.idlers {
-			i.stop()
-			a.mu.Lock()
-			delete(a.idlers, name)
-			a.mu.Unlock()
-		}
-	}
-	defer stopIdlers()
-	defer func() {
-		if s := a.takeSyncer(); s != nil {
-			// Log out politely, but do not let a dead connection
-			// hold up the stop.
-			closed := make(chan struct{})
-			go func() {
-				s.Close()
-				close(closed)
-			}()
-			t := time.NewTimer(time.Second)
-			select {
-			case <-closed:
-			case <-t.C:
-			}
-			t.Stop()
-		}
-	}()
-
-	// startPass starts a full pass, or with t a targeted one (which
-	// turns into a full pass when more changed).
-	startPass := func(t *targeted) {
-		var fetch []string
-		if t == nil {
-			pending, force = false, false
-			inflight, waiting = waiting, nil
-			for _, r := range inflight {
-				fetch = append(fetch, r.fetch...)
-			}
-		}
-		clear(pullNew)
-		pushLocal = nil
-		running = true
-		pushing, changed = changed, map[string]bool{}
-		a.setState(func(st *AccountStatus) { st.Syncing = true })
-		go func() {
-			start := time.Now()
-			res := a.pass(passCtx, t, fetch)
-			res.took = time.Since(start)
-			passes <- res
-		}()
-	}
-
-	for {
-		if pending && !running && ctx.Err() == nil && (retryC == nil || force) {
-			if retry != nil {
-				retry.Stop()
-				retry, retryC = nil, nil
-			}
-			startPass(nil)
-		} else if (len(pullNew) > 0 || len(pushLocal) > 0) && !running && !pending && retryC == nil && ctx.Err() == nil &&
-			debounceC == nil && !dirtyTree && !dirtyData && !checkAll && len(checkMsgs) == 0 {
-			t := &targeted{local: pushLocal}
-			for _, f := range slices.Sorted(maps.Keys(pullNew)) {
-				t.pulls = append(t.pulls, syncer.Pushed{Folder: f, Expunged: pullNew[f]})
-			}
-			startPass(t)
-		}
-		select {
-		case <-ctx.Done():
-			if running {
-				// Let the pass finish its current writes: it sees
-				// the cancellation between messages.
-				cancelRun()
-				t := time.NewTimer(o.ShutdownGrace)
-				select {
-				case <-passes:
-				case <-t.C:
-					a.log.Warn("pass still running at shutdown; closing its connections")
-				}
-				t.Stop()
-			}
-			for _, r := range append(inflight, waiting...) {
-				r.reply <- SyncResult{Account: a.cfg.Name, Error: "the daemon is stopping"}
-			}
-			a.setState(func(st *AccountStatus) { st.State, st.Syncing = StateStopped, false })
-			return
-
-		case <-a.trigger:
-			pending = true
-
-		case p := <-a.newMail:
-			pullNew[p.Folder] = append(pullNew[p.Folder], p.Expunged...)
-
-		case req := <-a.reqs:
-			waiting = append(waiting, req)
-			pending, force = true, true
-			if authFail && !running {
-				a.dropSyncer() // resolve the password again
-			}
-
-		case <-ticker.C:
-			// Every folder IDLEs: a poll would only look for new
-			// server folders, which is done less often.
-			if isIMAP && a.everyFolderIdles() && time.Since(lastPoll) < max(a.cfg.PollInterval, newFolderCheck) {
-				continue
-			}
-			lastPoll = time.Now()
-			pending = true
-
-		case <-retryC:
-			retry, retryC = nil, nil
-			pending = true
-
-		case <-a.wake:
-			if !authFail {
-				bo.reset()
-				force = true
-			}
-			pending = true
-			if !running {
-				a.dropSyncer()
-			}
-			for _, i := range a.idlers {
-				i.reconnect()
-			}
-
-		case ev, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			switch ev.Kind {
-			case Content:
-				name, known := "", false
-				if tree != nil {
-					name, known = tree.folderName(ev.Dir)
-				}
-				if known {
-					changed[name] = true
-					if offline {
-						a.recordLocalChange(offlineOps, name)
-					}
-				}
-				if known && ev.Path != "" {
-					if dirtyMsgs == nil {
-						dirtyMsgs = map[string]string{}
-					}
-					dirtyMsgs[ev.Path] = name
-				} else {
-					dirtyData = true
-				}
-			case Tree:
-				dirtyTree = true
-			case Overflow:
-				dirtyTree, dirtyData = true, true
-			}
-			now := time.Now()
-			if debounceC == nil {
-				dirtyFrom = now
-			}
-			// Wait for the burst to end, but not forever.
-			wait := o.Debounce
-			if rest := o.DebounceMax - now.Sub(dirtyFrom); rest < wait {
-				wait = max(rest, 0)
-			}
-			debounce.Reset(wait)
-			debounceC = debounce.C
-
-		case <-debounceC:
-			debounceC = nil
-			if dirtyTree && tree != nil {
-				grew, err := tree.rescan()
-				if err != nil {
-					a.log.Warn("watch the Maildir", "err", err)
-				}
-				if grew {
-					dirtyData = true
-				}
-			}
-			checkAll = checkAll || dirtyData
-			for p, n := range dirtyMsgs {
-				checkMsgs[p] = n
-			}
-			dirtyTree, dirtyData, dirtyMsgs = false, false, nil
-			if !running && a.needsPass(tree, checkAll, checkMsgs) {
-				if checkAll {
-					pending = true
-				} else {
-					for path, folder := range checkMsgs {
-						pushLocal = append(pushLocal, syncer.LocalChange{Folder: folder, Path: path})
-					}
-				}
-			}
-			if !running {
-				checkAll, checkMsgs = false, map[string]string{}
-			}
-
-		case res := <-passes:
-			running = false
-			offline = !a.finishPass(res, inflight, &authFail, hooks, offlineOps)
-			if offline {
-				// The changes the pass was to push wait in the
-				// Maildir: record them.
-				for name := range pushing {
-					changed[name] = true
-				}
-				for name := range changed {
-					a.recordLocalChange(offlineOps, name)
-				}
-			}
-			pushing = nil
-			inflight = nil
-			if (checkAll || len(checkMsgs) > 0) && a.needsPass(tree, checkAll, checkMsgs) {
-				pending = true
-			}
-			checkAll, checkMsgs = false, map[string]string{}
-			first()
-			if res.err != nil {
-				var d time.Duration
-				if authFail {
-					d = bo.toMax()
-				} else {
-					d = bo.next()
-				}
-				retry = time.NewTimer(d)
-				retryC = retry.C
-				next := time.Now().Add(d)
-				a.setState(func(st *AccountStatus) { st.NextRetry = next })
-				a.log.Warn("pass failed", "err", res.err, "retry_in", d.Round(time.Second))
-			} else {
-				bo.reset()
-				if isIMAP {
-					a.updateIdlers(ctx)
-				}
-			}
-		}
-	}
 }
 
 // needsPass reports whether local changes call for a pass: changes of
@@ -600,7 +269,6 @@ func (a *account) passIMAP(ctx context.Context, t *targeted, fetch []string) pas
 	return passResult{summary: st.String(), newBy: newBy, warnings: st.Warnings, changed: changed, targeted: onlyTargeted, files: files, err: err}
 }
 
-// progress collects the number of messages downloaded per folder.
 // targetedPass pushes t's local changes and pulls what IDLE announced,
 // each for just the messages concerned; syncer.ErrFullPass (also for a
 // nil t) asks for a full pass.
@@ -633,6 +301,8 @@ func (a *account) targetedPass(ctx context.Context, s *syncer.Syncer, t *targete
 	return st, nil
 }
 
+// progress shows a pass's progress in the status and collects the number
+// of messages downloaded per folder.
 func (a *account) progress(p syncer.Progress) {
 	a.setState(func(st *AccountStatus) {
 		t := TransferStatus{Folder: p.Folder, Direction: p.Direction, Done: p.Done, Total: p.Total, Bytes: p.Bytes, TotalBytes: p.TotalBytes}
@@ -702,18 +372,18 @@ func (a *account) takeSyncer() *syncer.Syncer {
 }
 
 // finishPass records a pass's outcome, answers its requests, runs the hook
-// and settles offline records. It returns whether the server was reached.
-func (a *account) finishPass(res passResult, reqs []*syncRequest, authFail *bool, hooks *hookRunner, offlineOps map[string]int64) bool {
+// and settles offline records. It returns what the pass learnt about the
+// server.
+func (a *account) finishPass(res passResult, reqs []*syncRequest, hooks *hookRunner, offlineOps map[string]int64) reach {
 	now := time.Now()
 	for _, w := range res.warnings {
 		a.log.Warn("pass warning", "warning", w)
 	}
-	connected := res.err == nil || !isDisconnect(res.err)
-	*authFail = res.err != nil && isAuthError(res.err)
+	r := reachOf(res.err)
 	a.setState(func(st *AccountStatus) {
 		st.Syncing = false
 		st.Progress = nil
-		st.Connected = connected
+		st.Connected = r == reachOK
 		if res.err == nil {
 			st.State = StateConnected
 			st.Reason = ""
@@ -729,14 +399,14 @@ func (a *account) finishPass(res passResult, reqs []*syncRequest, authFail *bool
 		st.LastError = res.err.Error()
 		st.LastErrorAt = now
 		st.Reason = res.err.Error()
-		st.State = stateFor(res.err, *authFail)
+		st.State = stateFor(res.err, r == reachAuthFailed)
 	})
-	r := SyncResult{Account: a.cfg.Name, Summary: res.summary}
+	answer := SyncResult{Account: a.cfg.Name, Summary: res.summary}
 	if res.err != nil {
-		r = SyncResult{Account: a.cfg.Name, Error: res.err.Error()}
+		answer = SyncResult{Account: a.cfg.Name, Error: res.err.Error()}
 	}
 	for _, q := range reqs {
-		r := r
+		r := answer
 		for _, p := range q.fetch {
 			msg, done := res.files[p]
 			if !done {
@@ -750,7 +420,7 @@ func (a *account) finishPass(res passResult, reqs []*syncRequest, authFail *bool
 		q.reply <- r
 	}
 	if res.err != nil {
-		return connected
+		return r
 	}
 	if res.changed {
 		a.log.Info("pass", "result", res.summary, "took", res.took.Round(time.Millisecond))
@@ -761,7 +431,7 @@ func (a *account) finishPass(res passResult, reqs []*syncRequest, authFail *bool
 		hooks.add(res.newBy)
 	}
 	a.clearLocalChangeOps(offlineOps)
-	return true
+	return r
 }
 
 // isAuthError reports a login the server refused: retrying soon will not
@@ -808,19 +478,20 @@ func stateFor(err error, authFail bool) string {
 	}
 }
 
-// loadLocalChangeOps returns the folders with a local-change op already in
-// the state DB (left by an earlier run), by folder name.
+// loadLocalChangeOps returns the folders with a local change record
+// already in the state DB (left by an earlier run), by folder name, with
+// the time each was recorded (Unix nanoseconds). The records are
+// informational (state.MarkLocalChange): the Maildir and the state's base
+// hold the change itself, and they are no write-ahead intents.
 func (a *account) loadLocalChangeOps() map[string]int64 {
 	out := map[string]int64{}
-	ops, err := a.d.db.Ops(a.cfg.Name)
+	changes, err := a.d.db.LocalChanges(a.cfg.Name)
 	if err != nil {
-		a.log.Warn("read pending operations", "err", err)
+		a.log.Warn("read the local change records", "err", err)
 		return out
 	}
-	for _, op := range ops {
-		if op.Kind == OpLocalChange {
-			out[op.Folder] = op.ID
-		}
+	for folder, since := range changes {
+		out[folder] = since.UnixNano()
 	}
 	return out
 }
@@ -831,33 +502,28 @@ func (a *account) recordLocalChange(ops map[string]int64, folder string) {
 	if _, ok := ops[folder]; ok {
 		return
 	}
-	id, err := a.d.db.AddOp(state.Op{Account: a.cfg.Name, Kind: OpLocalChange, Folder: folder})
-	if err != nil {
+	if err := a.d.db.MarkLocalChange(a.cfg.Name, folder); err != nil {
 		a.log.Warn("record a local change", "folder", folder, "err", err)
 		return
 	}
-	ops[folder] = id
+	ops[folder] = time.Now().UnixNano()
 	a.log.Info("local change recorded while disconnected", "folder", folder)
 }
 
-// clearLocalChangeOps deletes the local-change records after a successful
+// clearLocalChangeOps deletes the local change records after a successful
 // pass pushed the changes.
 func (a *account) clearLocalChangeOps(ops map[string]int64) {
 	if len(ops) == 0 {
 		return
 	}
-	for folder, id := range maps.Clone(ops) {
-		if err := a.d.db.DeleteOp(id); err != nil {
-			a.log.Warn("delete a local-change record", "folder", folder, "err", err)
-			continue
-		}
-		delete(ops, folder)
+	folders := slices.Collect(maps.Keys(ops))
+	if err := a.d.db.ClearLocalChanges(a.cfg.Name, folders...); err != nil {
+		a.log.Warn("delete the local change records", "folders", folders, "err", err)
+		return
 	}
+	clear(ops)
 }
 
-// updateIdlers starts and stops IDLE connections so that one runs for each
-// folder of idle_folders the state knows (within max_connections, leaving
-// one connection for passes).
 // newFolderCheck is how often an account whose every folder IDLEs is
 // polled anyway, for folders created on the server (IDLE does not tell).
 const newFolderCheck = 30 * time.Minute
@@ -884,6 +550,9 @@ func (a *account) everyFolderIdles() bool {
 	return true
 }
 
+// updateIdlers starts and stops IDLE connections so that one runs for each
+// folder of idle_folders the state knows (within max_connections, leaving
+// one connection for passes).
 func (a *account) updateIdlers(ctx context.Context) {
 	slots := a.cfg.MaxConnections - 1
 	var want []state.Folder

@@ -16,9 +16,10 @@ import (
 )
 
 // idler keeps one IDLE connection on one folder and turns the server's
-// pushes into work for the account: EXISTS alone into a pull of just the
-// new UIDs (syncer.PullNew, which falls back to a pass when more changed),
-// EXPUNGE and FETCH FLAGS into a pass, which fetches only what changed. A watchdog ends IDLE every
+// pushes into work for the account: EXISTS, FETCH FLAGS and EXPUNGEs it
+// can map to their UIDs into a targeted pull of the folder (syncer.PullNew,
+// which falls back to a pass when more changed), an EXPUNGE it cannot map
+// into a pass. A watchdog ends IDLE every
 // min(WatchdogInterval, IdleRefresh), sends a NOOP and closes the
 // connection when the server does not answer within WatchdogTimeout
 // (go-imap's Wait has no timeout of its own); the idler then reconnects
@@ -119,6 +120,80 @@ func (i *idler) run(ctx context.Context) {
 // connection to be retried without waiting.
 const stableSession = 10 * time.Second
 
+// pushes collects what the server pushes on one IDLE connection. Its
+// handler's callbacks run on the client's reader goroutine (Fetch: a
+// goroutine of its own): only non-blocking sends there, never a client
+// command.
+type pushes struct {
+	signal chan struct{} // cap 1: something was pushed
+	// other is set when a push needs a full pass (an expunge of a message
+	// whose UID is not known); new messages, flag changes and expunges
+	// mapped to their UIDs (gone) are pulled on their own.
+	other  atomic.Bool
+	seqs   seqMap
+	goneMu sync.Mutex
+	gone   []uint32
+}
+
+func newPushes() *pushes { return &pushes{signal: make(chan struct{}, 1)} }
+
+func (p *pushes) pushed() {
+	select {
+	case p.signal <- struct{}{}:
+	default:
+	}
+}
+
+// handler is the connection's unilateral data handler.
+func (p *pushes) handler() *imapclient.UnilateralDataHandler {
+	return &imapclient.UnilateralDataHandler{
+		Expunge: func(seq uint32) {
+			if uid, ok := p.seqs.expunge(seq); ok {
+				p.goneMu.Lock()
+				p.gone = append(p.gone, uid)
+				p.goneMu.Unlock()
+			} else {
+				p.other.Store(true)
+			}
+			p.pushed()
+		},
+		Mailbox: func(m *imapclient.UnilateralDataMailbox) {
+			if m.NumMessages != nil {
+				p.seqs.exists(*m.NumMessages)
+				p.pushed()
+			}
+		},
+		Fetch: func(m *imapclient.FetchMessageData) {
+			m.Collect() // drain, or the reader blocks
+			p.pushed()
+		},
+	}
+}
+
+// forget drops what was pushed so far (what a SELECT itself pushes).
+func (p *pushes) forget() {
+	select {
+	case <-p.signal:
+	default:
+	}
+	p.other.Store(false)
+}
+
+// notify hands what was pushed to the account: a full pass when an
+// expunge could not be named, else a pull of the folder with the UIDs
+// seen expunged.
+func (i *idler) notify(p *pushes) {
+	p.goneMu.Lock()
+	uids := p.gone
+	p.gone = nil
+	p.goneMu.Unlock()
+	if p.other.Swap(false) {
+		i.a.kick()
+	} else {
+		i.a.kickNew(syncer.Pushed{Folder: i.folder, Expunged: uids})
+	}
+}
+
 // session connects, selects the folder read-only and idles until an error.
 // established reports whether it got as far as idling.
 func (i *idler) session(ctx context.Context, reconnect bool) (established bool, err error) {
@@ -127,59 +202,8 @@ func (i *idler) session(ctx context.Context, reconnect bool) (established bool, 
 	if err != nil {
 		return false, fmt.Errorf("password: %w", err)
 	}
-	cycle := min(o.WatchdogInterval, o.IdleRefresh)
-	pushed := make(chan struct{}, 1)
-	// other is set when a push needs a full pass (an expunge of a message
-	// whose UID is not known); new messages, flag changes and expunges
-	// mapped to their UIDs (gone) are pulled on their own.
-	var (
-		other  atomic.Bool
-		seqs   seqMap
-		goneMu sync.Mutex
-		gone   []uint32
-	)
-	push := func() {
-		select {
-		case pushed <- struct{}{}:
-		default:
-		}
-	}
-	// These run on the client's reader goroutine (Fetch: a goroutine of
-	// its own): only non-blocking sends here, never a client command.
-	handler := &imapclient.UnilateralDataHandler{
-		Expunge: func(seq uint32) {
-			if uid, ok := seqs.expunge(seq); ok {
-				goneMu.Lock()
-				gone = append(gone, uid)
-				goneMu.Unlock()
-			} else {
-				other.Store(true)
-			}
-			push()
-		},
-		Mailbox: func(m *imapclient.UnilateralDataMailbox) {
-			if m.NumMessages != nil {
-				seqs.exists(*m.NumMessages)
-				push()
-			}
-		},
-		Fetch: func(m *imapclient.FetchMessageData) {
-			m.Collect() // drain, or the reader blocks
-			push()
-		},
-	}
-	notify := func() {
-		goneMu.Lock()
-		uids := gone
-		gone = nil
-		goneMu.Unlock()
-		if other.Swap(false) {
-			i.a.kick()
-		} else {
-			i.a.kickNew(syncer.Pushed{Folder: i.folder, Expunged: uids})
-		}
-	}
-	c, err := imapconn.Dial(ctx, i.a.cfg, imapconn.DialOptions{Password: pw, Handler: handler, Timeout: o.WatchdogTimeout, Link: i.a.link})
+	p := newPushes()
+	c, err := imapconn.Dial(ctx, i.a.cfg, imapconn.DialOptions{Password: pw, Handler: p.handler(), Timeout: o.WatchdogTimeout, Link: i.a.link})
 	if err != nil {
 		return false, err
 	}
@@ -188,32 +212,9 @@ func (i *idler) session(ctx context.Context, reconnect bool) (established bool, 
 	stopAfter := context.AfterFunc(ctx, func() { c.Close() })
 	defer stopAfter()
 
-	if !c.Caps().Has(imap.CapIdle) && !c.Caps().Has(imap.CapIMAP4rev2) {
-		return false, fmt.Errorf("the server does not support IDLE")
+	if err := i.examine(c, p, reconnect); err != nil {
+		return false, err
 	}
-	sel, err := c.Client.Select(i.remote, &imap.SelectOptions{ReadOnly: true, CondStore: c.Caps().Has(imap.CapCondStore)}).Wait()
-	if err != nil {
-		return false, fmt.Errorf("examine %q: %w", i.remote, err)
-	}
-	// Drop what the SELECT itself may have pushed.
-	select {
-	case <-pushed:
-	default:
-	}
-	other.Store(false)
-	seqs.exists(sel.NumMessages)
-	// Changes between the last pass and this SELECT were not pushed.
-	if reconnect || i.changedSinceState(sel) {
-		i.a.log.Debug("IDLE connected: a pass for the changes since the last one", "folder", i.folder)
-		i.a.kick()
-	}
-	// The sequence → UID map, for the EXPUNGEs to come (those pushed
-	// meanwhile take a full pass).
-	uids, err := syncer.FolderUIDs(c, sel.NumMessages)
-	if err != nil {
-		return false, fmt.Errorf("list the UIDs of %q: %w", i.remote, err)
-	}
-	seqs.reset(uids)
 	// Connected from here on: every change from now on is pushed.
 	i.mu.Lock()
 	i.connected = true
@@ -222,79 +223,134 @@ func (i *idler) session(ctx context.Context, reconnect bool) (established bool, 
 		i.reconnects++
 	}
 	i.mu.Unlock()
-
 	for {
-		// While idling, the server may stay silent for a whole cycle.
-		c.SetTimeout(cycle + o.WatchdogTimeout)
-		cmd, err := c.Idle()
-		if err != nil {
-			return true, fmt.Errorf("IDLE: %w", err)
-		}
-		t := time.NewTimer(cycle)
-		var reason error
-		var fill <-chan time.Time
-	wait:
-		for {
-			select {
-			case <-pushed:
-				i.a.log.Debug("IDLE push", "folder", i.folder)
-				notify()
-				if _, n := seqs.unknown(); n > 0 && fill == nil {
-					// Leave IDLE a little later to learn the new
-					// messages' UIDs, so that their expunges map
-					// too (not at once: the pull of the new
-					// messages would wait for this session's
-					// hold on the folder).
-					fill = time.After(o.SeqFillDelay)
-				}
-				continue
-			case <-fill:
-			case <-t.C:
-			case <-ctx.Done():
-				reason = ctx.Err()
-			case <-i.kickCh:
-				reason = errReconnect
-			case <-c.Closed():
-				t.Stop()
-				return true, fmt.Errorf("IDLE: connection closed: %w", connErr(cmd))
-			}
-			break wait
-		}
-		t.Stop()
-		// Watchdog: the server must end IDLE and answer a NOOP within
-		// WatchdogTimeout, or the connection is closed.
-		c.SetTimeout(o.WatchdogTimeout)
-		// A dead IDLE connection makes the link's pooled ones suspect.
-		dog := time.AfterFunc(o.WatchdogTimeout, func() { c.MarkDead() })
-		err = cmd.Close()
-		if err == nil {
-			err = cmd.Wait()
-		}
-		if err == nil && reason == nil {
-			err = c.Noop().Wait()
-		}
-		stopped := dog.Stop()
-		if reason != nil {
-			return true, reason
-		}
-		if !stopped {
-			return true, fmt.Errorf("watchdog: no answer to DONE and NOOP within %s", o.WatchdogTimeout)
-		}
-		if err != nil {
-			// Usually the read deadline set above: the same check.
-			return true, fmt.Errorf("watchdog: DONE and NOOP failed: %w", err)
-		}
-		// UIDs of the messages that arrived since the map was filled.
-		if err := i.fillSeqs(c, &seqs); err != nil {
+		if err := i.idleCycle(ctx, c, p); err != nil {
 			return true, err
 		}
-		// A push that arrived while we were stopping IDLE.
-		select {
-		case <-pushed:
-			notify()
-		default:
-		}
 	}
+}
+
+// examine selects the folder read-only, asks for a pass when it changed
+// since the last one (or after a reconnect: pushes may have been missed),
+// and fills the sequence → UID map for the EXPUNGEs to come (those pushed
+// meanwhile take a full pass).
+func (i *idler) examine(c *imapconn.Conn, p *pushes, reconnect bool) error {
+	if !c.Caps().Has(imap.CapIdle) && !c.Caps().Has(imap.CapIMAP4rev2) {
+		return fmt.Errorf("the server does not support IDLE")
+	}
+	sel, err := c.Client.Select(i.remote, &imap.SelectOptions{ReadOnly: true, CondStore: c.Caps().Has(imap.CapCondStore)}).Wait()
+	if err != nil {
+		return fmt.Errorf("examine %q: %w", i.remote, err)
+	}
+	p.forget()
+	p.seqs.exists(sel.NumMessages)
+	// Changes between the last pass and this SELECT were not pushed.
+	if reconnect || i.changedSinceState(sel) {
+		i.a.log.Debug("IDLE connected: a pass for the changes since the last one", "folder", i.folder)
+		i.a.kick()
+	}
+	uids, err := syncer.FolderUIDs(c, sel.NumMessages)
+	if err != nil {
+		return fmt.Errorf("list the UIDs of %q: %w", i.remote, err)
+	}
+	p.seqs.reset(uids)
+	return nil
+}
+
+// idleCycle idles until the cycle is over (the watchdog's turn), the UIDs
+// of new messages are to be learnt, or the session is to end; then ends
+// IDLE under the watchdog and fills the sequence map. Every push is handed
+// to the account as it arrives. A nil error: idle again.
+func (i *idler) idleCycle(ctx context.Context, c *imapconn.Conn, p *pushes) error {
+	o := &i.a.d.opts
+	cycle := min(o.WatchdogInterval, o.IdleRefresh)
+	// While idling, the server may stay silent for a whole cycle.
+	c.SetTimeout(cycle + o.WatchdogTimeout)
+	cmd, err := c.Idle()
+	if err != nil {
+		return fmt.Errorf("IDLE: %w", err)
+	}
+	reason, err := i.waitIdle(ctx, c, cmd, p, cycle)
+	if err != nil {
+		return err
+	}
+	if err := i.endIdle(c, cmd, reason); err != nil {
+		return err
+	}
+	// UIDs of the messages that arrived since the map was filled.
+	if err := i.fillSeqs(c, &p.seqs); err != nil {
+		return err
+	}
+	// A push that arrived while we were stopping IDLE.
+	select {
+	case <-p.signal:
+		i.notify(p)
+	default:
+	}
+	return nil
+}
+
+// waitIdle waits while IDLE runs, handing each push to the account. It
+// returns when the cycle is over or new messages' UIDs are to be learnt
+// (both nil), with the reason when the session is to end (ctx, a
+// reconnect request), or with an error when the connection closed.
+func (i *idler) waitIdle(ctx context.Context, c *imapconn.Conn, cmd *imapclient.IdleCommand, p *pushes, cycle time.Duration) (reason, err error) {
+	t := time.NewTimer(cycle)
+	defer t.Stop()
+	var fill <-chan time.Time
+	for {
+		select {
+		case <-p.signal:
+			i.a.log.Debug("IDLE push", "folder", i.folder)
+			i.notify(p)
+			if _, n := p.seqs.unknown(); n > 0 && fill == nil {
+				// Leave IDLE a little later to learn the new
+				// messages' UIDs, so that their expunges map too
+				// (not at once: the pull of the new messages would
+				// wait for this session's hold on the folder).
+				fill = time.After(i.a.d.opts.SeqFillDelay)
+			}
+			continue
+		case <-fill:
+		case <-t.C:
+		case <-ctx.Done():
+			reason = ctx.Err()
+		case <-i.kickCh:
+			reason = errReconnect
+		case <-c.Closed():
+			return nil, fmt.Errorf("IDLE: connection closed: %w", connErr(cmd))
+		}
+		return reason, nil
+	}
+}
+
+// endIdle ends IDLE and, unless the session is to end (reason), sends a
+// NOOP. Watchdog: the server must answer both within WatchdogTimeout, or
+// the connection is closed (and the link's pooled connections are
+// suspect). It returns reason, or why the connection is no good.
+func (i *idler) endIdle(c *imapconn.Conn, cmd *imapclient.IdleCommand, reason error) error {
+	o := &i.a.d.opts
+	c.SetTimeout(o.WatchdogTimeout)
+	dog := time.AfterFunc(o.WatchdogTimeout, func() { c.MarkDead() })
+	err := cmd.Close()
+	if err == nil {
+		err = cmd.Wait()
+	}
+	if err == nil && reason == nil {
+		err = c.Noop().Wait()
+	}
+	stopped := dog.Stop()
+	if reason != nil {
+		return reason
+	}
+	if !stopped {
+		return fmt.Errorf("watchdog: no answer to DONE and NOOP within %s", o.WatchdogTimeout)
+	}
+	if err != nil {
+		// Usually the read deadline set above: the same check.
+		return fmt.Errorf("watchdog: DONE and NOOP failed: %w", err)
+	}
+	return nil
 }
 
 // connErr is the error an IDLE command ended with, if any.

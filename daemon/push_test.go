@@ -148,7 +148,9 @@ func TestLocalChangesReachTheServer(t *testing.T) {
 		return f.serverIDs("Sent")[msgID(sent)] == 1
 	})
 	// Each went for just that message, without a full pass (the IDLE
-	// connection's echoes may add targeted pulls).
+	// connection's echoes may add targeted pulls). The server has the
+	// message before the pass that sent it is counted: wait for its end.
+	eventually(t, func() string { return "the pass never ended" }, func() bool { return !f.status().Syncing })
 	if st := f.status(); st.Passes-passes != st.Targeted || st.Targeted < 4 {
 		t.Errorf("%d passes for a flag, a delete, a move and a new message, %d of them targeted; want only targeted ones", st.Passes-passes, st.Targeted)
 	}

@@ -60,8 +60,9 @@ type AccountStatus struct {
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 	// NextRetry is when a failed account tries again.
 	NextRetry time.Time `json:"next_retry,omitzero"`
-	// PendingOps counts the account's pending operations in the state DB
-	// (write-ahead intents, local changes waiting for the server).
+	// PendingOps counts what waits in the state DB: the account's
+	// write-ahead intents (state.DB.OpCount) plus its folders with a
+	// local change recorded while offline (state.DB.LocalChangeCount).
 	PendingOps int `json:"pending_ops"`
 	// Progress is what the running pass still has to transfer, by folder
 	// and direction (only while it runs, and only for transfers big
@@ -158,7 +159,11 @@ func fillFromDB(as *AccountStatus, a *config.Account, db *state.DB) error {
 	if err != nil {
 		return fmt.Errorf("account %q: pending operations: %w", a.Name, err)
 	}
-	as.PendingOps = n
+	local, err := db.LocalChangeCount(a.Name)
+	if err != nil {
+		return fmt.Errorf("account %q: pending operations: %w", a.Name, err)
+	}
+	as.PendingOps = n + local
 	as.Folders, as.Messages = nil, 0
 	if a.Protocol == config.ProtocolPOP3 {
 		uidls, err := db.POP3UIDLs(a.Name)

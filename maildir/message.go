@@ -87,6 +87,21 @@ func (f *Folder) Scan() ([]Entry, error) {
 	return out, nil
 }
 
+// ScanByKey is Scan as a map from key to entry, for the callers that look
+// keys up. A key with a file in both new/ and cur/ (another tool's doing)
+// maps to the one in cur/.
+func (f *Folder) ScanByKey() (map[string]Entry, error) {
+	ents, err := f.Scan()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Entry, len(ents))
+	for _, e := range ents {
+		out[e.Key] = e
+	}
+	return out, nil
+}
+
 // Find looks a key up in new/ and cur/. ok is false when no file has it.
 func (f *Folder) Find(key string) (e Entry, ok bool, err error) {
 	ents, err := f.Scan()

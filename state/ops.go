@@ -6,9 +6,10 @@ import (
 )
 
 // Op is a pending operation: the write-ahead intent of a side effect that
-// cannot be undone (an APPEND, MOVE, EXPUNGE, DELE, a rename into cur/), or
-// a local change waiting for the server. Ops of an account are resolved in
-// ID order. Data is the operation's own encoding (JSON by convention).
+// cannot be undone (an APPEND, MOVE, EXPUNGE, DELE, a rename into cur/).
+// Ops of an account are resolved in ID order. Data is the operation's own
+// encoding (JSON by convention). Informational records (a folder changed
+// locally while offline) are no ops: see MarkLocalChange.
 type Op struct {
 	ID        int64
 	Account   string
@@ -64,7 +65,8 @@ func (d *DB) Ops(account string) ([]Op, error) {
 	return out, rows.Err()
 }
 
-// OpCount returns the number of pending operations of an account.
+// OpCount returns the number of pending operations (write-ahead intents)
+// of an account; local change records (MarkLocalChange) are not counted.
 func (d *DB) OpCount(account string) (int, error) {
 	var n int
 	err := d.sql.QueryRow(`SELECT count(*) FROM ops WHERE account = ?`, account).Scan(&n)

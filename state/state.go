@@ -334,6 +334,10 @@ var migrations = []string{
 	);`,
 	// 8: server messages max_age leaves out, per folder.
 	`ALTER TABLE folders ADD COLUMN old_messages INTEGER NOT NULL DEFAULT 0;`,
+	// 9 (localChangesSchema): the daemon's informational local-change
+	// records leave the ops (write-ahead intents) for a table of their own
+	// (localchanges.go).
+	migrateLocalChanges,
 }
 
 // SchemaVersion is the schema version this build writes.

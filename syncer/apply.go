@@ -50,6 +50,18 @@ type transferIntent struct {
 }
 
 // apply carries out what detect and matchAcross decided for one folder.
+//
+// One commit style throughout: each step commits its own outcome at once.
+// A step makes its side effects, makes its local renames and removals
+// durable (one fsync of new/ and cur/, before anything is recorded), and
+// records what it did in one transaction of its own (j.commit), together
+// with the removal of its write-ahead intent if it has one. So what a step
+// did is never lost to a later step's failure (a broken link in the
+// downloads keeps the flag merges and moves already recorded, and the next
+// pass does not have to find them again), and a step's intent is pending
+// only while its side effect is in flight. Only the folder's counters wait
+// for the end (finish): they are recorded once every step went through, so
+// that a pass cut short makes the next one look at the folder again.
 func (j *job) apply(ctx context.Context, lc *lazyConn) error {
 	s := j.s
 	var c *Conn
@@ -81,7 +93,9 @@ func (j *job) apply(ctx context.Context, lc *lazyConn) error {
 			return err
 		}
 	}
-	j.deferForget(j.drop)
+	if err := j.applyDrops(); err != nil {
+		return err
+	}
 	if err := j.applyFlags(server); err != nil {
 		return err
 	}
@@ -112,32 +126,61 @@ func (j *job) apply(ctx context.Context, lc *lazyConn) error {
 	return j.finish()
 }
 
-// deferForget queues the removal of pairs for the folder's final
-// transaction.
-func (j *job) deferForget(pairs []*state.Pair) {
-	for _, p := range pairs {
-		j.pending = append(j.pending, func(tx *state.Tx) error { return tx.DeletePair(p.FolderID, p.UID) })
-	}
-}
-
-// finish makes the folder's local renames and removals durable (one fsync
-// of new/ and cur/), then records everything queued and the folder's new
-// counters in one transaction. A crash before it only makes the next pass
-// find the same changes again on both sides, which it then records.
-func (j *job) finish() error {
-	if j.dirty {
+// commit records one step's outcome in one transaction. local says the
+// step renamed or removed files: new/ and cur/ are made durable first (a
+// state that recorded a rename the disk lost would take the old name for a
+// change). A crash before it only makes the next pass find the same
+// changes again on both sides, which it then records.
+func (j *job) commit(local bool, fn func(tx *state.Tx) error) error {
+	if local {
 		if err := j.lf.Sync(); err != nil {
 			return err
 		}
 	}
-	return j.s.db.Update(func(tx *state.Tx) error {
-		for _, fn := range j.pending {
-			if err := fn(tx); err != nil {
-				return err
-			}
+	return j.s.db.Update(fn)
+}
+
+// forget removes pairs (within a step's transaction).
+func forget(tx *state.Tx, pairs []*state.Pair) error {
+	for _, p := range pairs {
+		if err := tx.DeletePair(p.FolderID, p.UID); err != nil {
+			return err
 		}
-		return tx.UpdateFolder(j.newSt)
+	}
+	return nil
+}
+
+// tombstone keeps pairs without their file (Key ""), so that their server
+// messages are not taken for new ones.
+func tombstone(tx *state.Tx, pairs []*state.Pair) error {
+	for _, p := range pairs {
+		t := *p
+		t.Key = ""
+		if err := tx.PutPair(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyDrops records the decisions that have no side effect: pairs gone on
+// both sides, and those a one-way folder keeps as tombstones (holdOneWay).
+func (j *job) applyDrops() error {
+	if len(j.drop) == 0 && len(j.tombstones) == 0 {
+		return nil
+	}
+	return j.commit(false, func(tx *state.Tx) error {
+		if err := forget(tx, j.drop); err != nil {
+			return err
+		}
+		return tombstone(tx, j.tombstones)
 	})
+}
+
+// finish records the folder's new counters, once every step is applied
+// and committed (see apply).
+func (j *job) finish() error {
+	return j.s.db.Update(func(tx *state.Tx) error { return tx.UpdateFolder(j.newSt) })
 }
 
 // storeGroups collects server flag changes: one UID STORE per distinct
@@ -266,16 +309,19 @@ func (j *job) applyFlags(server func() (*Conn, error)) error {
 		nLocal++
 	}
 	if nLocal > 0 {
-		j.dirty = true
 		j.s.count(func(st *Stats) { st.Down.Flags += nLocal })
 	}
-	for _, u := range updates {
-		if u.p == nil {
-			continue
+	return j.commit(nLocal > 0, func(tx *state.Tx) error {
+		for _, u := range updates {
+			if u.p == nil {
+				continue
+			}
+			if err := tx.SetPairFlags(u.p.FolderID, u.p.UID, u.base); err != nil {
+				return err
+			}
 		}
-		j.pending = append(j.pending, func(tx *state.Tx) error { return tx.SetPairFlags(u.p.FolderID, u.p.UID, u.base) })
-	}
-	return nil
+		return nil
+	})
 }
 
 // applyServerDeletes mirrors local deletions: \Deleted and UID EXPUNGE, or
@@ -297,7 +343,7 @@ func (j *job) applyServerDeletes(server func() (*Conn, error)) error {
 		set.AddNum(imap.UID(p.UID))
 	}
 	trash := j.s.trash
-	tombstone := false
+	keep := false // a tombstone pair for each message (no UIDPLUS)
 	caps := c.Caps()
 	uidPlus := caps.Has(imap.CapUIDPlus) || caps.Has(imap.CapIMAP4rev2)
 	switch {
@@ -322,20 +368,16 @@ func (j *job) applyServerDeletes(server func() (*Conn, error)) error {
 				return fmt.Errorf("expunge: %w", err)
 			}
 		} else {
-			tombstone = true
+			keep = true
 		}
 	}
 	j.s.count(func(st *Stats) { st.Up.Deleted += len(j.serverDeletes) })
-	if !tombstone {
-		j.deferForget(j.serverDeletes)
-		return nil
-	}
-	for _, p := range j.serverDeletes {
-		t := *p
-		t.Key = ""
-		j.pending = append(j.pending, func(tx *state.Tx) error { return tx.PutPair(t) })
-	}
-	return nil
+	return j.commit(false, func(tx *state.Tx) error {
+		if keep {
+			return tombstone(tx, j.serverDeletes)
+		}
+		return forget(tx, j.serverDeletes)
+	})
 }
 
 // applyLocalDeletes mirrors server expunges.
@@ -348,10 +390,8 @@ func (j *job) applyLocalDeletes() error {
 			return err
 		}
 	}
-	j.dirty = true
 	j.s.count(func(st *Stats) { st.Down.Deleted += len(j.localDeletes) })
-	j.deferForget(j.localDeletes)
-	return nil
+	return j.commit(true, func(tx *state.Tx) error { return forget(tx, j.localDeletes) })
 }
 
 // markDeleted adds \Deleted to messages, silently.

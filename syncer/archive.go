@@ -176,6 +176,48 @@ func (s *Syncer) archiveFolder(c *Conn, f state.Folder, pol *config.FolderPolicy
 		s.warn("folder %q: archive_after skipped: the server has no UIDPLUS, and removing the archived messages without it would expunge every message marked \\Deleted in the folder", f.Name)
 		return nil, nil
 	}
+	cands, err := s.archiveCandidates(c, f, pol)
+	if err != nil || len(cands) == 0 {
+		return nil, err
+	}
+	lf, ok, err := s.store.ExistingFolder(f.Name)
+	if err != nil || !ok {
+		return nil, err
+	}
+	byKey, err := lf.ScanByKey()
+	if err != nil {
+		return nil, err
+	}
+	var ready []Archived
+	var entries []maildir.Entry
+	kept := 0
+	for _, a := range cands {
+		e, ok := byKey[a.key]
+		if !ok {
+			kept++ // moved or deleted here since the last pass: the next pass mirrors that
+			continue
+		}
+		if !storedLocally(lf, e, a) {
+			kept++
+			continue
+		}
+		ready = append(ready, a)
+		entries = append(entries, e)
+	}
+	if kept > 0 {
+		s.warn("folder %q: %s older than archive_after not fully stored here (or changed since the last pass): kept on the server", f.Name, countText(kept))
+	}
+	if dryRun || len(ready) == 0 {
+		return ready, nil
+	}
+	return s.archiveMessages(c, f, pol, lf, ready, entries)
+}
+
+// archiveCandidates returns the paired messages of the server folder
+// older than archive_after, by UID, with what a report shows of them.
+// None when the UIDVALIDITY changed since the last pass (that pass
+// re-pairs first).
+func (s *Syncer) archiveCandidates(c *Conn, f state.Folder, pol *config.FolderPolicy) ([]Archived, error) {
 	sel, err := c.Reselect(f.Remote)
 	if err != nil {
 		return nil, err
@@ -221,62 +263,27 @@ func (s *Syncer) archiveFolder(c *Conn, f state.Folder, pol *config.FolderPolicy
 	if err != nil {
 		return nil, fmt.Errorf("fetch: %w", err)
 	}
-	if len(cands) == 0 {
-		return nil, nil
-	}
 	sort.Slice(cands, func(a, b int) bool { return cands[a].UID < cands[b].UID })
+	return cands, nil
+}
 
-	lf, ok, err := s.store.ExistingFolder(f.Name)
-	if err != nil || !ok {
-		return nil, err
-	}
-	ents, err := lf.Scan()
-	if err != nil {
-		return nil, err
-	}
-	byKey := make(map[string]maildir.Entry, len(ents))
-	for _, e := range ents {
-		byKey[e.Key] = e
-	}
-	var ready []Archived
-	var entries []maildir.Entry
-	kept := 0
-	for _, a := range cands {
-		e, ok := byKey[a.key]
-		if !ok {
-			kept++ // moved or deleted here since the last pass: the next pass mirrors that
-			continue
-		}
-		if !storedLocally(lf, e, a) {
-			kept++
-			continue
-		}
-		ready = append(ready, a)
-		entries = append(entries, e)
-	}
-	if kept > 0 {
-		s.warn("folder %q: %s older than archive_after not fully stored here (or changed since the last pass): kept on the server", f.Name, countText(kept))
-	}
-	if dryRun || len(ready) == 0 {
-		return ready, nil
-	}
-
+// archiveMessages archives the messages ready (stored here as on the
+// server; entries are their files in lf): the intent, the renames into
+// archive_to, then finishArchive. A message whose file name archive_to
+// already has is kept.
+func (s *Syncer) archiveMessages(c *Conn, f state.Folder, pol *config.FolderPolicy, lf *maildir.Folder, ready []Archived, entries []maildir.Entry) ([]Archived, error) {
 	dst, err := s.store.Folder(pol.ArchiveTo)
 	if err != nil {
 		return nil, err
 	}
-	dstEnts, err := dst.Scan()
+	taken, err := dst.ScanByKey()
 	if err != nil {
 		return nil, err
-	}
-	taken := map[string]bool{}
-	for _, e := range dstEnts {
-		taken[e.Key] = true
 	}
 	in := archiveIntent{Phase: archiveMove, FolderID: f.ID, Remote: f.Remote, UIDValidity: f.UIDValidity, ArchiveTo: pol.ArchiveTo}
 	n := 0
 	for i, a := range ready {
-		if taken[a.key] {
+		if _, ok := taken[a.key]; ok {
 			s.warn("folder %q: %s is already in %q under the same file name: kept", f.Name, a.MessageID, pol.ArchiveTo)
 			continue
 		}
@@ -317,23 +324,14 @@ func (s *Syncer) archiveFolder(c *Conn, f state.Folder, pol *config.FolderPolicy
 // same identity, and at least its server size in CRLF terms (a placeholder
 // or a truncated file is smaller).
 func storedLocally(lf *maildir.Folder, e maildir.Entry, a Archived) bool {
-	f, err := lf.Open(e)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	hdr, err := readHeader(f)
+	hdr, n, _, err := readLocalFile(lf, e)
 	if err != nil {
 		return false
 	}
 	if a.ident != "" && identity(hdr) != a.ident {
 		return false
 	}
-	if _, err := f.Seek(0, 0); err != nil {
-		return false
-	}
-	n, err := crlfSize(f)
-	return err == nil && a.Size > 0 && n >= a.Size
+	return a.Size > 0 && n >= a.Size
 }
 
 // finishArchive makes the moves durable, then in one transaction forgets
@@ -469,7 +467,7 @@ func (s *Syncer) resolveArchiveMove(conn func() (*Conn, error), op state.Op, in 
 	if !ok {
 		return s.db.DeleteOp(op.ID) // nothing was moved
 	}
-	inDst, err := scanKeys(dst)
+	inDst, err := dst.ScanByKey()
 	if err != nil {
 		return err
 	}
@@ -477,9 +475,9 @@ func (s *Syncer) resolveArchiveMove(conn func() (*Conn, error), op state.Op, in 
 	if err != nil {
 		return err
 	}
-	inSrc := map[string]bool{}
+	inSrc := map[string]maildir.Entry{}
 	if srcOK {
-		if inSrc, err = scanKeys(src); err != nil {
+		if inSrc, err = src.ScanByKey(); err != nil {
 			return err
 		}
 	} else {
@@ -487,23 +485,13 @@ func (s *Syncer) resolveArchiveMove(conn func() (*Conn, error), op state.Op, in 
 	}
 	var moved []archiveItem
 	for _, it := range in.Items {
-		if inDst[it.Key] && !inSrc[it.Key] {
+		_, there := inDst[it.Key]
+		_, here := inSrc[it.Key]
+		if there && !here {
 			moved = append(moved, it)
 		}
 	}
 	return s.finishArchive(conn, op.ID, op.Folder, in, moved, src, dst)
-}
-
-func scanKeys(f *maildir.Folder) (map[string]bool, error) {
-	ents, err := f.Scan()
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]bool, len(ents))
-	for _, e := range ents {
-		out[e.Key] = true
-	}
-	return out, nil
 }
 
 func hasUIDPlus(c *Conn) bool {
@@ -522,19 +510,10 @@ func decodeHeader(v string) string {
 
 // ArchiveAccount resolves the account's password, opens its Maildir and
 // runs Archive (see there) once.
-func ArchiveAccount(ctx context.Context, acct *config.Account, db *state.DB, dryRun bool, opts Options) ([]Archived, []string, error) {
-	if opts.Password == "" {
-		pw, err := acct.ResolvePassword(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		opts.Password = pw
-	}
-	store, err := maildir.Open(acct.Maildir, acct.Layout)
-	if err != nil {
-		return nil, nil, err
-	}
-	s := New(acct, store, db, opts)
-	defer s.Close()
-	return s.Archive(ctx, dryRun)
+func ArchiveAccount(ctx context.Context, acct *config.Account, db *state.DB, dryRun bool, opts Options) (items []Archived, warnings []string, err error) {
+	err = withAccount(ctx, acct, db, opts, func(s *Syncer) error {
+		items, warnings, err = s.Archive(ctx, dryRun)
+		return err
+	})
+	return items, warnings, err
 }

@@ -23,12 +23,18 @@ import (
 // append's, settled the same way (the copy is found by identity and size
 // at or above the recorded UIDNEXT).
 
-// copyInstead copies l from a server folder instead of uploading it when
-// a paired message there is the same file. It reports whether it did.
-// The job's folder is selected on c again afterwards.
-func (j *job) copyInstead(c *Conn, l *localMsg) (bool, error) {
-	if l.ident == "" || !(c.Caps().Has(imap.CapUIDPlus) || c.Caps().Has(imap.CapIMAP4rev2)) {
-		return false, nil
+// copySource is a message paired in a folder of the account whose file has
+// the bytes of a new local file: the matcher's "copy" decision (job.copies).
+type copySource struct {
+	f state.Folder
+	p state.Pair
+}
+
+// copyOf looks for a paired message whose file is byte for byte new file
+// l (same identity and size first, then the bytes).
+func (j *job) copyOf(l *localMsg) (copySource, bool, error) {
+	if l.ident == "" {
+		return copySource{}, false, nil
 	}
 	sizes := []int64{l.size}
 	if l.altSize > 0 {
@@ -36,7 +42,7 @@ func (j *job) copyInstead(c *Conn, l *localMsg) (bool, error) {
 	}
 	pairs, folders, err := j.s.db.PairsByIdent(j.s.acct.Name, l.ident, sizes...)
 	if err != nil {
-		return false, err
+		return copySource{}, false, err
 	}
 	for i, p := range pairs {
 		f := folders[i]
@@ -47,9 +53,21 @@ func (j *job) copyInstead(c *Conn, l *localMsg) (bool, error) {
 		if err != nil || !same {
 			continue
 		}
-		return j.copyFrom(c, f, p, l)
+		return copySource{f, p}, true, nil
 	}
-	return false, nil
+	return copySource{}, false, nil
+}
+
+// copyInstead copies l on the server from the message the matcher found to
+// be the same file (job.copies) instead of uploading it, when the server
+// has UIDPLUS. It reports whether it did. The job's folder is selected on
+// c again afterwards.
+func (j *job) copyInstead(c *Conn, l *localMsg) (bool, error) {
+	src, ok := j.copies[l]
+	if !ok || !(c.Caps().Has(imap.CapUIDPlus) || c.Caps().Has(imap.CapIMAP4rev2)) {
+		return false, nil
+	}
+	return j.copyFrom(c, src.f, src.p, l)
 }
 
 // sameFile reports whether the local file of key in folder has the bytes

@@ -81,22 +81,23 @@ type job struct {
 	pairUp        []pairUp
 	moved         map[uint32]bool // pairs leaving this folder
 
+	// decided by the matcher too: new files the server copies instead of
+	// an upload (copyInstead)
+	copies map[*localMsg]copySource
+
 	old int // server messages left out by max_age
 
-	// Targeted passes look at part of a folder: partial downloads of
-	// UIDs below partialsFrom, or all when keepPartials, are left alone
-	// (see partials).
-	partialsFrom uint32
-	keepPartials bool
+	// scope: how much of the folder the job knows (types.go); pairs and
+	// entries are complete only in scopeFull.
+	scope scope
 
 	// redial replaces a broken connection during detect (see
 	// fetchMetaResuming); nil: no retry.
 	redial func(cause error) (*Conn, error)
 	failed bool // detect failed: the pass leaves the folder out
 
-	// set by apply
-	pending []func(tx *state.Tx) error // state changes for the final transaction
-	dirty   bool                       // new/ or cur/ changed: fsync before that transaction
+	// decided by holdOneWay: pairs kept without their file (Key "")
+	tombstones []*state.Pair
 }
 
 type moveOut struct {
@@ -269,27 +270,11 @@ func (j *job) localFlagsChanged() bool {
 // readLocal reads what identifies a local file: its header's identity and
 // its size with CRLF line ends.
 func (j *job) readLocal(e maildir.Entry) (*localMsg, error) {
-	f, err := j.lf.Open(e)
+	hdr, size, mtime, err := readLocalFile(j.lf, e)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	hdr, err := readHeader(f)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := f.Seek(0, 0); err != nil {
-		return nil, err
-	}
-	size, err := crlfSize(f)
-	if err != nil {
-		return nil, err
-	}
-	lm := &localMsg{e: e, size: size, ident: identity(hdr), date: st.ModTime()}
+	lm := &localMsg{e: e, size: size, ident: identity(hdr), date: mtime}
 	if n, ok := placeholderSize(hdr); ok {
 		lm.placeholder, lm.size = true, n
 	} else if n := tuidLength(hdr); n > 0 {
@@ -336,40 +321,9 @@ func (j *job) detectServer(c *Conn) error {
 			above[uid] = true
 		}
 	}
-	// Flags of known messages.
-	var full map[uint32]bool
-	if len(j.pairs) > 0 && (from > 1 || len(above) > 0) {
-		opts := &imap.FetchOptions{UID: true, Flags: true}
-		fetch := true
-		if c.CondStore() && st.HighestModSeq > 0 {
-			if sel.HighestModSeq == st.HighestModSeq {
-				fetch = false
-			}
-			opts.ChangedSince = st.HighestModSeq
-		} else {
-			full = map[uint32]bool{}
-		}
-		if fetch {
-			var set imap.UIDSet
-			if from > 1 {
-				set.AddRange(1, imap.UID(from-1))
-			}
-			for uid := range above {
-				set.AddNum(imap.UID(uid))
-			}
-			err := each(c, c.Fetch(set, opts), func(m *imapclient.FetchMessageBuffer) {
-				uid := uint32(m.UID)
-				if full != nil {
-					full[uid] = true
-				}
-				if _, ok := j.pairs[uid]; ok {
-					j.serverFlags[uid] = maildir.FlagsFromIMAP(m.Flags)
-				}
-			})
-			if err != nil {
-				return fmt.Errorf("fetch flags: %w", err)
-			}
-		}
+	full, err := j.detectServerFlags(c, sel, from, above)
+	if err != nil {
+		return err
 	}
 	// New messages.
 	newUIDs := map[uint32]bool{}
@@ -388,7 +342,62 @@ func (j *job) detectServer(c *Conn) error {
 			}
 		}
 	}
-	// Expunged messages.
+	if err := j.detectServerGone(c, sel, newUIDs, full); err != nil {
+		return err
+	}
+	j.newSt.OldMessages = uint32(j.old)
+	j.checkAccounted(sel.NumMessages)
+	return nil
+}
+
+// detectServerFlags fetches the flags of the known messages (below from,
+// and the pairs above it): only those changed since the stored
+// HIGHESTMODSEQ with CONDSTORE, nothing when it did not move. Without
+// CONDSTORE every UID answers, and full is the set of them (the UIDs the
+// server still has); otherwise full is nil.
+func (j *job) detectServerFlags(c *Conn, sel *imap.SelectData, from uint32, above map[uint32]bool) (full map[uint32]bool, err error) {
+	if len(j.pairs) == 0 || (from <= 1 && len(above) == 0) {
+		return nil, nil
+	}
+	st := j.st
+	opts := &imap.FetchOptions{UID: true, Flags: true}
+	if c.CondStore() && st.HighestModSeq > 0 {
+		if sel.HighestModSeq == st.HighestModSeq {
+			return nil, nil
+		}
+		opts.ChangedSince = st.HighestModSeq
+	} else {
+		full = map[uint32]bool{}
+	}
+	var set imap.UIDSet
+	if from > 1 {
+		set.AddRange(1, imap.UID(from-1))
+	}
+	for uid := range above {
+		set.AddNum(imap.UID(uid))
+	}
+	err = each(c, c.Fetch(set, opts), func(m *imapclient.FetchMessageBuffer) {
+		uid := uint32(m.UID)
+		if full != nil {
+			full[uid] = true
+		}
+		if _, ok := j.pairs[uid]; ok {
+			j.serverFlags[uid] = maildir.FlagsFromIMAP(m.Flags)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fetch flags: %w", err)
+	}
+	return full, nil
+}
+
+// detectServerGone finds the expunged messages. full is the server's UID
+// set when the flag fetch gave it; otherwise the message count is checked
+// against pairs + new + the old messages max_age leaves out, and only
+// when it disagrees does UID SEARCH ALL give the set. Server UIDs neither
+// paired nor new are counted as old or fetched as new.
+func (j *job) detectServerGone(c *Conn, sel *imap.SelectData, newUIDs, full map[uint32]bool) error {
+	st := j.st
 	if full == nil {
 		// The old messages max_age leaves out count too.
 		want := uint32(len(j.pairs)) + st.OldMessages
@@ -399,40 +408,37 @@ func (j *job) detectServer(c *Conn) error {
 		}
 		if sel.NumMessages == want {
 			j.old += int(st.OldMessages)
-		} else {
-			all, err := searchAll(c, sel.NumMessages)
-			if err != nil {
-				return err
-			}
-			full = all
+			return nil
 		}
-	}
-	if full != nil {
-		var missing imap.UIDSet
-		for uid := range full {
-			if _, paired := j.pairs[uid]; !paired && !newUIDs[uid] {
-				missing.AddNum(imap.UID(uid))
-			}
-		}
-		for uid := range newUIDs {
-			full[uid] = true
-		}
-		for uid := range j.pairs {
-			if !full[uid] {
-				j.serverGone[uid] = true
-			}
-		}
-		if missing, err = j.countOld(c, missing); err != nil {
+		all, err := searchAll(c, sel.NumMessages)
+		if err != nil {
 			return err
 		}
-		if len(missing) > 0 {
-			if _, err := j.fetchMetaResuming(c, missing, nil, newUIDs); err != nil {
-				return err
-			}
+		full = all
+	}
+	var missing imap.UIDSet
+	for uid := range full {
+		if _, paired := j.pairs[uid]; !paired && !newUIDs[uid] {
+			missing.AddNum(imap.UID(uid))
 		}
 	}
-	j.newSt.OldMessages = uint32(j.old)
-	j.checkAccounted(sel.NumMessages)
+	for uid := range newUIDs {
+		full[uid] = true
+	}
+	for uid := range j.pairs {
+		if !full[uid] {
+			j.serverGone[uid] = true
+		}
+	}
+	missing, err := j.countOld(c, missing)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		if _, err := j.fetchMetaResuming(c, missing, nil, newUIDs); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

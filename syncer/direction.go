@@ -76,16 +76,9 @@ func (s *Syncer) holdOneWay(jobs []*job) {
 
 // holdServer keeps the job's local changes local (direction = "pull").
 func (j *job) holdServer() {
-	tomb := func(p *state.Pair) {
-		t := *p
-		t.Key = ""
-		j.pending = append(j.pending, func(tx *state.Tx) error { return tx.PutPair(t) })
-	}
-	for _, p := range j.serverDeletes {
-		tomb(p)
-	}
+	j.tombstones = append(j.tombstones, j.serverDeletes...)
 	for _, mo := range j.moveOut {
-		tomb(mo.p)
+		j.tombstones = append(j.tombstones, mo.p)
 	}
 	n := len(j.serverDeletes)
 	m := len(j.moveOut)

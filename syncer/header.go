@@ -7,6 +7,9 @@ import (
 	"encoding/hex"
 	"io"
 	"strings"
+	"time"
+
+	"github.com/mailmirror/mailmirror/maildir"
 )
 
 // identityFields are the header fields fetched for every new server message
@@ -99,6 +102,31 @@ func readHeader(r io.Reader) ([]byte, error) {
 		}
 	}
 	return buf.Bytes(), nil
+}
+
+// readLocalFile reads what the engine compares of a local message file:
+// its header (readHeader), its size with CRLF line ends (crlfSize) and its
+// modification time.
+func readLocalFile(lf *maildir.Folder, e maildir.Entry) (hdr []byte, size int64, mtime time.Time, err error) {
+	f, err := lf.Open(e)
+	if err != nil {
+		return nil, 0, time.Time{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, time.Time{}, err
+	}
+	if hdr, err = readHeader(f); err != nil {
+		return nil, 0, time.Time{}, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, 0, time.Time{}, err
+	}
+	if size, err = crlfSize(f); err != nil {
+		return nil, 0, time.Time{}, err
+	}
+	return hdr, size, st.ModTime(), nil
 }
 
 // crlfSize returns the size a message stored with LF line ends has on the

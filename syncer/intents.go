@@ -65,17 +65,13 @@ func (s *Syncer) resolveDownload(op state.Op) error {
 	if err != nil || !ok {
 		return s.db.DeleteOp(op.ID)
 	}
-	ents, err := f.Scan()
+	present, err := f.ScanByKey()
 	if err != nil {
 		return err
 	}
-	present := map[string]bool{}
-	for _, e := range ents {
-		present[e.Key] = true
-	}
 	return s.db.Update(func(tx *state.Tx) error {
 		for _, it := range in.Items {
-			if !present[it.Key] {
+			if _, ok := present[it.Key]; !ok {
 				continue
 			}
 			err := tx.PutPair(state.Pair{FolderID: in.FolderID, UID: it.UID, Key: it.Key, Flags: it.Flags, Size: it.Size, MsgID: it.Ident, Placeholder: it.Placeholder})

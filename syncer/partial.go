@@ -213,7 +213,7 @@ func (j *job) target(uid uint32, size int64) bodyTarget {
 // earlier UIDVALIDITY) are dropped, except those of placeholders (a
 // `mailmirror fetch` cut short) and those a targeted pass did not look at.
 func (j *job) partials(msgs []*serverMsg) (map[uint32]bool, error) {
-	if j.keepPartials {
+	if !j.downloads() {
 		return nil, nil
 	}
 	list, err := j.s.db.Partials(j.st.ID)
@@ -226,7 +226,7 @@ func (j *job) partials(msgs []*serverMsg) (map[uint32]bool, error) {
 	}
 	out := map[uint32]bool{}
 	for _, p := range list {
-		if p.UID < j.partialsFrom && p.UIDValidity == j.newSt.UIDValidity {
+		if !j.knowsUID(p.UID) && p.UIDValidity == j.newSt.UIDValidity {
 			continue // a targeted pass knows nothing of these UIDs
 		}
 		if pp := j.pairs[p.UID]; pp != nil && pp.Placeholder && !j.serverGone[p.UID] && p.UIDValidity == j.newSt.UIDValidity {

@@ -368,24 +368,14 @@ func (s *Syncer) locate(abs string) (string, *maildir.Folder, maildir.Entry, err
 // connection. It returns one error (or nil) per path; err is for what
 // stopped every path (the password, the Maildir).
 func FetchAccount(ctx context.Context, acct *config.Account, db *state.DB, opts Options, paths []string) (errs []error, err error) {
-	if opts.Password == "" {
-		pw, err := acct.ResolvePassword(ctx)
-		if err != nil {
-			return nil, err
+	err = withAccount(ctx, acct, db, opts, func(s *Syncer) error {
+		errs = make([]error, len(paths))
+		for i, p := range paths {
+			errs[i] = s.FetchPlaceholder(ctx, p)
 		}
-		opts.Password = pw
-	}
-	store, err := maildir.Open(acct.Maildir, acct.Layout)
-	if err != nil {
-		return nil, err
-	}
-	s := New(acct, store, db, opts)
-	defer s.Close()
-	errs = make([]error, len(paths))
-	for i, p := range paths {
-		errs[i] = s.FetchPlaceholder(ctx, p)
-	}
-	return errs, nil
+		return nil
+	})
+	return errs, err
 }
 
 // Owns reports whether path (absolute) is inside acct's Maildir.

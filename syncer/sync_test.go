@@ -2,7 +2,6 @@ package syncer
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -92,64 +91,5 @@ func TestNewLocalMessageIsAppended(t *testing.T) {
 	// And nothing happens the next time.
 	if st := f.sync(); st.Up.New != 0 || st.Down.New != 0 {
 		t.Errorf("re-transferred: %v", st)
-	}
-}
-
-func TestNewLocalFolderIsCreatedOnServer(t *testing.T) {
-	f := newFixture(t)
-	f.sync()
-	fo, _ := f.store.Folder("Projects/x")
-	w, _ := fo.NewMessage()
-	w.Write([]byte(strings.ReplaceAll(string(f.msg("p")), "\r\n", "\n")))
-	w.Commit("", time_(t))
-	f.sync()
-	f.compare()
-	found := false
-	for _, n := range f.u.Folders(t) {
-		if n == "Projects/x" {
-			found = true
-		}
-	}
-	if !found {
-		t.Errorf("server folders %v lack Projects/x", f.u.Folders(t))
-	}
-}
-
-func TestFlagsBothWays(t *testing.T) {
-	f := newFixture(t)
-	raw1, raw2 := f.msg("one"), f.msg("two")
-	uid1 := f.u.Append(t, "INBOX", raw1)
-	f.u.Append(t, "INBOX", raw2)
-	f.sync()
-	// Server: \Seen on one. Local: F on the other.
-	f.u.SetFlags(t, "INBOX", uid1, true, imap.FlagSeen)
-	p := f.file("INBOX", msgID(raw2))
-	dir := filepath.Dir(filepath.Dir(p))
-	np := filepath.Join(dir, "cur", filepath.Base(strings.SplitN(p, ":", 2)[0])+":2,F")
-	if err := os.Rename(p, np); err != nil {
-		t.Fatal(err)
-	}
-	st := f.sync()
-	if st.Down.Flags != 1 || st.Up.Flags != 1 {
-		t.Errorf("flags down %d up %d, want 1 and 1", st.Down.Flags, st.Up.Flags)
-	}
-	f.compare()
-}
-
-func TestDeletesBothWays(t *testing.T) {
-	f := newFixture(t)
-	raw1, raw2 := f.msg("one"), f.msg("two")
-	uid1 := f.u.Append(t, "INBOX", raw1)
-	f.u.Append(t, "INBOX", raw2)
-	f.sync()
-	f.u.Expunge(t, "INBOX", uid1)
-	os.Remove(f.file("INBOX", msgID(raw2)))
-	st := f.sync()
-	if st.Down.Deleted != 1 || st.Up.Deleted != 1 {
-		t.Errorf("deleted down %d up %d", st.Down.Deleted, st.Up.Deleted)
-	}
-	f.compare()
-	if n := len(f.u.Messages(t, "INBOX")); n != 0 {
-		t.Errorf("%d left on server", n)
 	}
 }

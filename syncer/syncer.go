@@ -577,10 +577,23 @@ func statusOptions(caps imap.CapSet) *imap.StatusOptions {
 
 // SyncAccount resolves the account's password, opens its Maildir and runs
 // one pass. opts.Password is filled in when empty.
-func SyncAccount(ctx context.Context, acct *config.Account, db *state.DB, opts Options) (Stats, error) {
+func SyncAccount(ctx context.Context, acct *config.Account, db *state.DB, opts Options) (st Stats, err error) {
+	err = withAccount(ctx, acct, db, opts, func(s *Syncer) error {
+		st, err = s.Sync(ctx)
+		return err
+	})
+	return st, err
+}
+
+// withAccount is what the one-shot entry points (SyncAccount,
+// FetchAccount, ArchiveAccount) share: it resolves the account's password
+// unless opts has one (or takes the password and connection of
+// opts.Early), opens its Maildir (openStore), and runs fn with a Syncer it
+// closes afterwards. An error before fn runs is returned as it is.
+func withAccount(ctx context.Context, acct *config.Account, db *state.DB, opts Options, fn func(*Syncer) error) error {
 	early, err := takeEarly(acct, &opts)
 	if err != nil {
-		return Stats{}, err
+		return err
 	}
 	if early != nil {
 		defer early.close()
@@ -588,17 +601,17 @@ func SyncAccount(ctx context.Context, acct *config.Account, db *state.DB, opts O
 	if opts.Password == "" {
 		pw, err := acct.ResolvePassword(ctx)
 		if err != nil {
-			return Stats{}, err
+			return err
 		}
 		opts.Password = pw
 	}
 	store, err := openStore(acct, opts.DryRun)
 	if err != nil {
-		return Stats{}, err
+		return err
 	}
 	s := newSyncer(acct, store, db, opts, early)
 	defer s.Close()
-	return s.Sync(ctx)
+	return fn(s)
 }
 
 // openStore opens the account's Maildir; a dry run does not create its

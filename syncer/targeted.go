@@ -77,7 +77,7 @@ func (s *Syncer) pullNew(ctx context.Context, pushed []Pushed) (Stats, error) {
 			return s.stats, err
 		}
 	}
-	if err := quickMoves(jobs); err != nil {
+	if err := s.matchTargeted(jobs); err != nil {
 		s.release(c, err)
 		return s.stats, err
 	}
@@ -151,7 +151,7 @@ func (s *Syncer) quickJobs(c *Conn, folders []string) ([]*job, error) {
 		if r == nil || f.UIDValidity == 0 {
 			return nil, ErrFullPass
 		}
-		j := &job{s: s, local: f.Name, remote: f.Remote, status: r.status, st: f}
+		j := &job{s: s, local: f.Name, remote: f.Remote, status: r.status, st: f, scope: scopeServer}
 		if !asked[f.Name] {
 			if !j.serverUnchanged() {
 				return nil, ErrFullPass
@@ -185,7 +185,8 @@ func (s *Syncer) quickJobs(c *Conn, folders []string) ([]*job, error) {
 
 // quickDetect finds the folder's new server messages, flag changes and
 // the expunges the IDLE connection reported, or ErrFullPass when anything
-// else changed there since the last pass.
+// else changed there since the last pass. What they mean (a local delete,
+// a server move) is the matcher's decision (matchTargeted).
 func (j *job) quickDetect(c *Conn, expunged []uint32) error {
 	st := j.st
 	sel, err := c.Reselect(j.remote)
@@ -203,42 +204,20 @@ func (j *job) quickDetect(c *Conn, expunged []uint32) error {
 	j.serverGone = map[uint32]bool{}
 	j.pairs = map[uint32]*state.Pair{}
 	from := max(st.UIDNext, 1)
-	j.partialsFrom = from // only the new UIDs and their pairs are known here
+	j.scope = scopeServer // only the new UIDs and their pairs are known here
 	if sel.HighestModSeq == st.HighestModSeq && sel.NumMessages == st.Messages && uint32(sel.UIDNext) <= from {
 		j.quiet = true
 		return nil
 	}
-	// Flag changes of the older messages.
-	var changed []uint32
-	if from > 1 && sel.HighestModSeq != st.HighestModSeq {
-		var set imap.UIDSet
-		set.AddRange(1, imap.UID(from-1))
-		err := each(c, c.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, ChangedSince: st.HighestModSeq}), func(m *imapclient.FetchMessageBuffer) {
-			if m.UID != 0 && uint32(m.UID) < from && len(changed) <= maxPulled {
-				changed = append(changed, uint32(m.UID))
-				j.serverFlags[uint32(m.UID)] = maildir.FlagsFromIMAP(m.Flags)
-			}
-		})
-		if err != nil {
-			return fmt.Errorf("fetch flags: %w", err)
-		}
+	changed, err := j.changedFlags(c, from, sel.HighestModSeq)
+	if err != nil {
+		return err
 	}
 	if len(changed) > maxPulled || len(expunged) > maxPulled {
 		return ErrFullPass
 	}
-	// The expunged messages must be gone.
-	if len(expunged) > 0 {
-		var set imap.UIDSet
-		for _, u := range expunged {
-			set.AddNum(imap.UID(u))
-		}
-		data, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
-		if err != nil {
-			return fmt.Errorf("search: %w", err)
-		}
-		if len(data.AllUIDs()) > 0 {
-			return ErrFullPass
-		}
+	if err := confirmExpunged(c, expunged); err != nil {
+		return err
 	}
 	// The pairs concerned: those changed or expunged, and those a pass
 	// paired at or above the UIDNEXT it recorded (its own APPENDs and
@@ -277,9 +256,56 @@ func (j *job) quickDetect(c *Conn, expunged []uint32) error {
 	if sel.NumMessages != st.Messages+uint32(len(seen))-uint32(gone) {
 		return ErrFullPass
 	}
-	// The local files of the pairs concerned, which must be as the last
-	// pass left them (the caller's watcher saw no change).
-	if len(changed) > 0 || gone > 0 {
+	return j.filesAsLeft(append(changed, expunged...), from, len(changed) > 0 || gone > 0)
+}
+
+// changedFlags reads the flags the server changed since the last pass on
+// the messages below from (the older ones).
+func (j *job) changedFlags(c *Conn, from uint32, modSeq uint64) ([]uint32, error) {
+	var changed []uint32
+	if from <= 1 || modSeq == j.st.HighestModSeq {
+		return nil, nil
+	}
+	var set imap.UIDSet
+	set.AddRange(1, imap.UID(from-1))
+	err := each(c, c.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, ChangedSince: j.st.HighestModSeq}), func(m *imapclient.FetchMessageBuffer) {
+		if m.UID != 0 && uint32(m.UID) < from && len(changed) <= maxPulled {
+			changed = append(changed, uint32(m.UID))
+			j.serverFlags[uint32(m.UID)] = maildir.FlagsFromIMAP(m.Flags)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fetch flags: %w", err)
+	}
+	return changed, nil
+}
+
+// confirmExpunged returns ErrFullPass unless every expunged UID is gone
+// (one UID SEARCH).
+func confirmExpunged(c *Conn, expunged []uint32) error {
+	if len(expunged) == 0 {
+		return nil
+	}
+	var set imap.UIDSet
+	for _, u := range expunged {
+		set.AddNum(imap.UID(u))
+	}
+	data, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("search: %w", err)
+	}
+	if len(data.AllUIDs()) > 0 {
+		return ErrFullPass
+	}
+	return nil
+}
+
+// filesAsLeft reads the local files of the pairs of uids (changed or
+// expunged on the server; scan: the folder must be listed for them), which
+// must be as the last pass left them (the caller's watcher saw no change),
+// or ErrFullPass.
+func (j *job) filesAsLeft(uids []uint32, from uint32, scan bool) error {
+	if scan {
 		ents, err := j.lf.Scan()
 		if err != nil {
 			return err
@@ -298,7 +324,7 @@ func (j *job) quickDetect(c *Conn, expunged []uint32) error {
 			}
 		}
 	}
-	for _, uid := range append(changed, expunged...) {
+	for _, uid := range uids {
 		p := j.pairs[uid]
 		if p == nil {
 			continue // not mirrored (max_age), or no longer paired
@@ -307,37 +333,12 @@ func (j *job) quickDetect(c *Conn, expunged []uint32) error {
 		if p.Key == "" || !ok || maildir.KnownOnly(e.Flags) != p.Flags {
 			return ErrFullPass
 		}
-		if j.serverGone[uid] {
-			j.localDeletes = append(j.localDeletes, p)
-		}
 	}
 	// Flag changes of messages paired above the old UIDNEXT need the
 	// merge of a full pass.
 	for uid, p := range j.pairs {
 		if f, ok := j.serverFlags[uid]; ok && uid >= from && f != p.Flags {
 			return ErrFullPass
-		}
-	}
-	return nil
-}
-
-// quickMoves returns ErrFullPass when a message expunged in one of the
-// folders turns up as new in one of them: a server move, which a full pass
-// turns into a local rename instead of a download.
-func quickMoves(jobs []*job) error {
-	gone := map[identKey]bool{}
-	for _, j := range jobs {
-		for uid := range j.serverGone {
-			if p := j.pairs[uid]; p.MsgID != "" {
-				gone[identKey{p.MsgID, p.Size}] = true
-			}
-		}
-	}
-	for _, j := range jobs {
-		for _, m := range j.newServer {
-			if gone[identKey{m.ident, m.size}] {
-				return ErrFullPass
-			}
 		}
 	}
 	return nil
@@ -361,15 +362,19 @@ type LocalChange struct {
 }
 
 // PushLocal sends local changes of single messages to the server, and
-// nothing else: the daemon's answer to its watcher when the changes are
-// flag changes (a file renamed in its folder) or deletes of paired
-// messages. It reads just the pairs of the files concerned and their
-// server flags (one UID FETCH per folder), and merges flags three-way like
-// a pass; a delete never wins over a flag change on the server since the
-// last pass. A new file, a file that turned up in another folder (a move),
-// a conflict or an intent to settle return ErrFullPass before any change.
-// The folders' local stamps are left as they were, so that the next full
-// pass looks at them again.
+// nothing else: the daemon's answer to its watcher. It reads just the
+// pairs of the files concerned and their server flags (one UID FETCH per
+// folder), and, for folders with new files, the identities of the
+// messages the server got since the last pass. The matcher then decides as
+// in a pass (match.go): flags merged three-way, deletes, moves (under the
+// file's name or as a new file with the same identity and size), uploads
+// (a UID COPY for a file that is a paired message's copy); a delete never
+// wins over a flag change on the server since the last pass. Whatever it
+// cannot decide from this partial view (a copy under a moved file's name,
+// a change against a server expunge or change, a new file the server got
+// too, a placeholder), a new folder, or an intent to settle return
+// ErrFullPass before any change. The folders' local stamps are left as
+// they were, so that the next full pass looks at them again.
 func (s *Syncer) PushLocal(ctx context.Context, changes []LocalChange) (Stats, error) {
 	return s.counted(func() (Stats, error) { return s.pushLocal(ctx, changes) })
 }
@@ -379,9 +384,20 @@ func (s *Syncer) pushLocal(ctx context.Context, changes []LocalChange) (Stats, e
 	if n, err := s.db.OpCount(s.acct.Name); err != nil || n > 0 {
 		return s.stats, errors.Join(ErrFullPass, err)
 	}
-	jobs, err := s.localJobs(changes)
-	if err != nil || len(jobs) == 0 {
+	all, err := s.localJobs(changes)
+	if err != nil {
 		return s.stats, err
+	}
+	// The folders with something of their own to do; the others only
+	// hold a file moved there.
+	var jobs []*job
+	for _, j := range all {
+		if len(j.pairs) > 0 || len(j.newLocal) > 0 || len(j.localGone) > 0 {
+			jobs = append(jobs, j)
+		}
+	}
+	if len(jobs) == 0 {
+		return s.stats, nil
 	}
 	c, err := s.pool.get(ctx)
 	if err != nil {
@@ -393,16 +409,51 @@ func (s *Syncer) pushLocal(ctx context.Context, changes []LocalChange) (Stats, e
 			return s.stats, err
 		}
 	}
+	if err := s.matchLocal(all); err != nil {
+		s.release(c, err)
+		return s.stats, err
+	}
 	return s.stats, s.applyOn(ctx, c, jobs)
 }
 
-// localJobs makes a job of each folder with changed files: flag changes
-// (the pair and its file, entries), deletes (localGone), moves of a file to
-// another folder under its name or as a new file with the same identity
-// and size (moveOut) and new messages (newLocal). Messages whose file is as
-// the state records are left out.
+// matchLocal is matchTargeted for PushLocal, which then downloads nothing:
+// the server's new messages were candidates for the new files only (a
+// server that files sent mail itself, like Gmail, while the mail client
+// saves its copy too: a full pass pairs them); getting them is PullNew's.
+func (s *Syncer) matchLocal(jobs []*job) error {
+	if err := s.matchTargeted(jobs); err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		j.newServer = nil
+		if len(j.serverDeletes) > 0 && s.acct.DeleteMode == "trash" && s.trash == "" {
+			return ErrFullPass // the Trash folder is not known yet
+		}
+	}
+	return nil
+}
+
+// localJobs makes a job of each folder with changed files: the pairs of
+// files renamed in their folder (pairs, entries: flag changes), the pairs
+// whose file is gone from their folder (localGone; a file moved under its
+// name is then an entry of the folder it is in now), and new files
+// (newLocal). Messages whose file is as the state records are left out.
+// What the changes mean (a delete, a move by name or by identity and size)
+// is the matcher's decision.
 func (s *Syncer) localJobs(changes []LocalChange) ([]*job, error) {
-	// The files present now, by key and folder.
+	present, keys := presentFiles(changes)
+	js := &localJobSet{s: s, byName: map[string]*job{}}
+	for _, key := range keys {
+		if err := js.add(key, present[key]); err != nil {
+			return nil, err
+		}
+	}
+	return js.order, nil
+}
+
+// presentFiles lists, per Maildir key of the changed files, the files
+// with that key present now, by folder.
+func presentFiles(changes []LocalChange) (map[string]map[string][]maildir.Entry, []string) {
 	byKey := map[string]map[string][]maildir.Entry{}
 	var keys []string
 	for _, ch := range changes {
@@ -424,139 +475,115 @@ func (s *Syncer) localJobs(changes []LocalChange) ([]*job, error) {
 			}
 		}
 	}
-	jobs := map[string]*job{}
-	var order []*job
-	jobOf := func(folder string) (*job, error) {
-		if j := jobs[folder]; j != nil {
-			return j, nil
-		}
-		f, ok, err := s.db.Folder(s.acct.Name, folder)
-		if err != nil {
-			return nil, err
-		}
-		if !ok || f.UIDValidity == 0 || f.Remote == "" {
-			return nil, ErrFullPass // a folder the server does not have yet
-		}
-		lf, err := s.store.Folder(folder)
-		if err != nil {
-			return nil, err
-		}
-		j := &job{s: s, local: folder, remote: f.Remote, st: f, newSt: f, lf: lf,
-			pairs: map[uint32]*state.Pair{}, entries: map[string]maildir.Entry{},
-			serverFlags: map[uint32]string{}, serverGone: map[uint32]bool{},
-			keepPartials: true} // downloads nothing, knows few pairs
-		jobs[folder] = j
-		order = append(order, j)
-		return j, nil
-	}
-	for _, key := range keys {
-		n := 0
-		var where string
-		var e maildir.Entry
-		for folder, es := range byKey[key] {
-			n += len(es)
-			where, e = folder, es[0]
-		}
-		if n > 1 {
-			return nil, ErrFullPass // one key in two places: a copy
-		}
-		p, f, paired, err := s.db.PairByKey(s.acct.Name, key)
-		if err != nil {
-			return nil, err
-		}
-		if !paired || p.Key == "" {
-			if n == 0 {
-				continue // came and went
-			}
-			j, err := jobOf(where)
-			if err != nil {
-				return nil, err
-			}
-			lm, err := j.readLocal(e)
-			if err != nil || lm.placeholder {
-				return nil, ErrFullPass
-			}
-			j.newLocal = append(j.newLocal, lm)
-			continue
-		}
-		j, err := jobOf(f.Name)
-		if err != nil {
-			return nil, err
-		}
-		pp := p
-		if n == 1 && where != f.Name {
-			// Moved under its name: still here too is a copy.
-			if _, here, err := j.lf.Find(key); err != nil || here {
-				return nil, errors.Join(ErrFullPass, err)
-			}
-			d, err := jobOf(where)
-			if err != nil {
-				return nil, err
-			}
-			if taken, err := s.db.KeyPairedIn(d.st.ID, key); err != nil || taken {
-				return nil, errors.Join(ErrFullPass, err)
-			}
-			j.pairs[p.UID] = &pp
-			j.moveOut = append(j.moveOut, moveOut{p: &pp, dst: d, e: e, placeholder: p.Placeholder})
-			continue
-		}
-		ok := n == 1
-		if !ok {
-			if e, ok, err = j.lf.Find(key); err != nil {
-				return nil, err
-			}
-		}
-		if ok && maildir.KnownOnly(e.Flags) == p.Flags {
-			continue // as the state records it
-		}
-		j.pairs[p.UID] = &pp
-		if ok {
-			j.entries[key] = e
-		} else {
-			j.localGone = append(j.localGone, &pp)
-		}
-	}
-	// A new file with the identity and size of a message deleted in
-	// another folder is that message moved (mutt: copy, then delete).
-	for _, j := range order {
-		j.localGone = slices.DeleteFunc(j.localGone, func(p *state.Pair) bool {
-			for _, d := range order {
-				if d == j || p.MsgID == "" {
-					continue
-				}
-				i := slices.IndexFunc(d.newLocal, func(l *localMsg) bool {
-					return l.ident == p.MsgID && (l.size == p.Size || l.altSize == p.Size)
-				})
-				if i >= 0 {
-					j.moveOut = append(j.moveOut, moveOut{p: p, dst: d, e: d.newLocal[i].e, placeholder: p.Placeholder})
-					d.newLocal = slices.Delete(d.newLocal, i, i+1)
-					return true
-				}
-			}
-			return false
-		})
-	}
-	for _, j := range order {
-		for _, l := range j.newLocal {
-			for _, p := range j.localGone {
-				if l.ident != "" && l.ident == p.MsgID {
-					return nil, ErrFullPass // rewritten in place: a pass decides
-				}
-			}
-		}
-	}
-	var out []*job
-	for _, j := range order {
-		if len(j.pairs) > 0 || len(j.newLocal) > 0 || len(j.localGone) > 0 || len(j.moveOut) > 0 {
-			out = append(out, j)
-		}
-	}
-	return out, nil
+	return byKey, keys
 }
 
-// localDetect selects the folder and reads the server flags of the pairs
-// concerned: a local delete becomes a server delete unless the server
-// changed the message since the last pass.
+// localJobSet is the jobs of a PushLocal, one per folder, in the order
+// first seen.
+type localJobSet struct {
+	s      *Syncer
+	byName map[string]*job
+	order  []*job
+}
+
+func (js *localJobSet) of(folder string) (*job, error) {
+	if j := js.byName[folder]; j != nil {
+		return j, nil
+	}
+	s := js.s
+	f, ok, err := s.db.Folder(s.acct.Name, folder)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || f.UIDValidity == 0 || f.Remote == "" {
+		return nil, ErrFullPass // a folder the server does not have yet
+	}
+	lf, err := s.store.Folder(folder)
+	if err != nil {
+		return nil, err
+	}
+	j := &job{s: s, local: folder, remote: f.Remote, st: f, newSt: f, lf: lf,
+		pairs: map[uint32]*state.Pair{}, entries: map[string]maildir.Entry{},
+		serverFlags: map[uint32]string{}, serverGone: map[uint32]bool{},
+		scope: scopeLocal}
+	js.byName[folder] = j
+	js.order = append(js.order, j)
+	return j, nil
+}
+
+// add reads what became of the message with Maildir key key, whose files
+// are now those of present (by folder).
+func (js *localJobSet) add(key string, present map[string][]maildir.Entry) error {
+	n := 0
+	var where string
+	var e maildir.Entry
+	for folder, es := range present {
+		n += len(es)
+		where, e = folder, es[0]
+	}
+	if n > 1 {
+		return ErrFullPass // one key in two places: a copy
+	}
+	p, f, paired, err := js.s.db.PairByKey(js.s.acct.Name, key)
+	if err != nil {
+		return err
+	}
+	if !paired || p.Key == "" {
+		if n == 0 {
+			return nil // came and went
+		}
+		j, err := js.of(where)
+		if err != nil {
+			return err
+		}
+		lm, err := j.readLocal(e)
+		if err != nil {
+			return ErrFullPass
+		}
+		j.newLocal = append(j.newLocal, lm)
+		return nil
+	}
+	j, err := js.of(f.Name)
+	if err != nil {
+		return err
+	}
+	pp := p
+	if n == 1 && where != f.Name {
+		// Moved under its name: still here too is a copy.
+		if _, here, err := j.lf.Find(key); err != nil || here {
+			return errors.Join(ErrFullPass, err)
+		}
+		d, err := js.of(where)
+		if err != nil {
+			return err
+		}
+		d.entries[key] = e
+		j.pairs[p.UID] = &pp
+		j.localGone = append(j.localGone, &pp)
+		return nil
+	}
+	ok := n == 1
+	if !ok {
+		if e, ok, err = j.lf.Find(key); err != nil {
+			return err
+		}
+	}
+	if ok && maildir.KnownOnly(e.Flags) == p.Flags {
+		return nil // as the state records it
+	}
+	j.pairs[p.UID] = &pp
+	if ok {
+		j.entries[key] = e
+	} else {
+		j.localGone = append(j.localGone, &pp)
+	}
+	return nil
+}
+
+// localDetect selects the folder and reads the server side of the pairs
+// concerned (their flags, or that they are gone) and, when there are new
+// files, the identities of the messages new on the server since the last
+// pass (newOnServer), for the matcher.
 func (j *job) localDetect(c *Conn) error {
 	sel, err := c.Reselect(j.remote)
 	if err != nil {
@@ -586,30 +613,19 @@ func (j *job) localDetect(c *Conn) error {
 			return fmt.Errorf("fetch flags: %w", err)
 		}
 	}
-	for uid, p := range j.pairs {
-		if _, present := j.entries[p.Key]; present && !onServer[uid] {
-			return ErrFullPass // changed here, expunged there
-		}
-	}
-	for _, mo := range j.moveOut {
-		if !onServer[mo.p.UID] {
-			return ErrFullPass // moved here, expunged there
-		}
-	}
-	for _, p := range j.localGone {
-		switch {
-		case !onServer[p.UID]:
-			j.drop = append(j.drop, p) // gone on both sides
-		case j.serverFlags[p.UID] != p.Flags:
-			return ErrFullPass // changed there, deleted here: a pass keeps it
-		case j.s.acct.DeleteMode == "trash" && j.s.trash == "":
-			return ErrFullPass // the Trash folder is not known yet
-		default:
-			j.serverDeletes = append(j.serverDeletes, p)
-		}
-	}
-	j.localGone = nil
+	j.markServerGone(onServer)
 	return nil
+}
+
+// markServerGone records as gone on the server the pairs of the changed
+// files that onServer lacks (not the pairs read only because they are at or
+// above the UIDNEXT).
+func (j *job) markServerGone(onServer map[uint32]bool) {
+	for uid, p := range j.pairs {
+		if _, present := j.entries[p.Key]; !onServer[uid] && (present || slices.Contains(j.localGone, p)) {
+			j.serverGone[uid] = true
+		}
+	}
 }
 
 // detectServerOnly is detect for a folder whose local stamp did not move
@@ -628,19 +644,19 @@ func (j *job) detectServerOnly(lc *lazyConn, stamp string) (bool, error) {
 	}
 	err = j.quickDetect(c, nil)
 	if errors.Is(err, ErrFullPass) {
-		j.newServer, j.old, j.localDeletes, j.quiet, j.partialsFrom = nil, 0, nil, false, 0
+		j.newServer, j.old, j.localDeletes, j.quiet, j.scope = nil, 0, nil, false, scopeFull
 		j.pairs, j.entries, j.serverFlags, j.serverGone = nil, nil, nil, nil
 		return false, nil
 	}
 	return err == nil, err
 }
 
-// newOnServer checks, before new local messages are uploaded, that the
-// server got no message with the same identity since the last pass (a
-// server that files sent mail itself, like Gmail, while the mail client
-// saves its copy too): a pass pairs those instead. It also reads the
-// pairs at or above the recorded UIDNEXT, so that an APPENDUID is never
-// taken for a UID already paired.
+// newOnServer reads the identities of the messages the server got since
+// the last pass: the matcher's candidates for new local files (a server
+// that files sent mail itself, like Gmail, while the mail client saves its
+// copy too: a pass pairs those). It also reads the pairs at or above the
+// recorded UIDNEXT, so that an APPENDUID is never taken for a UID already
+// paired.
 func (j *job) newOnServer(c *Conn, uidNext uint32) error {
 	from := max(j.st.UIDNext, 1)
 	above, err := j.s.db.PairsFrom(j.st.ID, from)
@@ -655,23 +671,15 @@ func (j *job) newOnServer(c *Conn, uidNext uint32) error {
 	if uidNext != 0 && uidNext <= from {
 		return nil
 	}
-	local := map[identKey]bool{}
-	for _, l := range j.newLocal {
-		local[identKey{l.ident, l.size}] = true
-	}
 	var set imap.UIDSet
 	set.AddRange(imap.UID(from), 0)
-	same := false
 	err = each(c, c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true, BodySection: []*imap.FetchItemBodySection{identitySection}}), func(m *imapclient.FetchMessageBuffer) {
-		if ident := identity(m.FindBodySection(identitySection)); ident != "" && local[identKey{ident, m.RFC822Size}] {
-			same = true
+		if ident := identity(m.FindBodySection(identitySection)); ident != "" {
+			j.newServer = append(j.newServer, &serverMsg{uid: uint32(m.UID), size: m.RFC822Size, ident: ident})
 		}
 	})
 	if err != nil {
 		return fmt.Errorf("fetch new messages: %w", err)
-	}
-	if same {
-		return ErrFullPass
 	}
 	return nil
 }

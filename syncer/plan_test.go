@@ -80,3 +80,23 @@ func TestEmptyFolderDeletedLocallyIsDeletedOnServer(t *testing.T) {
 		t.Error("empty folder deleted locally still exists on the server")
 	}
 }
+
+func TestNewLocalFolderIsCreatedOnServer(t *testing.T) {
+	f := newFixture(t)
+	f.sync()
+	fo, _ := f.store.Folder("Projects/x")
+	w, _ := fo.NewMessage()
+	w.Write([]byte(strings.ReplaceAll(string(f.msg("p")), "\r\n", "\n")))
+	w.Commit("", time_(t))
+	f.sync()
+	f.compare()
+	found := false
+	for _, n := range f.u.Folders(t) {
+		if n == "Projects/x" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("server folders %v lack Projects/x", f.u.Folders(t))
+	}
+}

@@ -3,7 +3,10 @@ package syncer
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
@@ -61,5 +64,44 @@ func TestServerFlagTogglesAreNotUndone(t *testing.T) {
 			}
 		}
 		f.compare()
+	}
+}
+
+func TestFlagsBothWays(t *testing.T) {
+	f := newFixture(t)
+	raw1, raw2 := f.msg("one"), f.msg("two")
+	uid1 := f.u.Append(t, "INBOX", raw1)
+	f.u.Append(t, "INBOX", raw2)
+	f.sync()
+	// Server: \Seen on one. Local: F on the other.
+	f.u.SetFlags(t, "INBOX", uid1, true, imap.FlagSeen)
+	p := f.file("INBOX", msgID(raw2))
+	dir := filepath.Dir(filepath.Dir(p))
+	np := filepath.Join(dir, "cur", filepath.Base(strings.SplitN(p, ":", 2)[0])+":2,F")
+	if err := os.Rename(p, np); err != nil {
+		t.Fatal(err)
+	}
+	st := f.sync()
+	if st.Down.Flags != 1 || st.Up.Flags != 1 {
+		t.Errorf("flags down %d up %d, want 1 and 1", st.Down.Flags, st.Up.Flags)
+	}
+	f.compare()
+}
+
+func TestDeletesBothWays(t *testing.T) {
+	f := newFixture(t)
+	raw1, raw2 := f.msg("one"), f.msg("two")
+	uid1 := f.u.Append(t, "INBOX", raw1)
+	f.u.Append(t, "INBOX", raw2)
+	f.sync()
+	f.u.Expunge(t, "INBOX", uid1)
+	os.Remove(f.file("INBOX", msgID(raw2)))
+	st := f.sync()
+	if st.Down.Deleted != 1 || st.Up.Deleted != 1 {
+		t.Errorf("deleted down %d up %d", st.Down.Deleted, st.Up.Deleted)
+	}
+	f.compare()
+	if n := len(f.u.Messages(t, "INBOX")); n != 0 {
+		t.Errorf("%d left on server", n)
 	}
 }
