@@ -1,4 +1,4 @@
-//go:build unix
+//go:build !windows
 
 package maildir
 
@@ -7,9 +7,12 @@ import (
 	"syscall"
 )
 
-// processAlive reports whether a process with this ID runs (signal 0:
-// EPERM means it runs as another user).
+// processAlive reports whether a process with this ID exists (signal 0
+// delivers nothing; EPERM means it exists under another user).
 func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
 	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
 }

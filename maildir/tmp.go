@@ -14,9 +14,8 @@ import (
 const TmpMaxAge = 36 * time.Hour
 
 // CleanTmp removes from the folder's tmp/ the messages a process that is
-// gone left unpublished: files named by NewKey on this host by a process
-// that no longer runs (a killed download), and any file older than
-// TmpMaxAge. Files
+// gone left unpublished: files named by NewKey on this host by another
+// process ID (a killed download), and any file older than TmpMaxAge. Files
 // named in keep (partial downloads to resume) stay, and so do fresh files
 // of other programs (a delivery in progress). The caller must know that no
 // other process of its own is writing into the folder (mailmirror: the
@@ -50,10 +49,11 @@ func (f *Folder) CleanTmp(keep map[string]bool, now time.Time) (int, error) {
 	return n, nil
 }
 
-// deadKey reports whether name is a key NewKey made on this host in
-// another process that no longer runs: <seconds>.M<µs>P<pid>Q<n>R<hex>.<host>.
-// A live one may be writing it still (another program using this package
-// on the same Maildir).
+// deadKey reports whether name is a key NewKey made on this host by
+// another process that is no longer running: <seconds>.M<µs>P<pid>Q<n>R<hex>.<host>.
+// A live process's file may be a delivery in progress (mailmirror fetch,
+// a test, another tool on this package); a reused process ID only keeps a
+// dead file until TmpMaxAge.
 func deadKey(name string) bool {
 	sec, rest, ok := strings.Cut(name, ".M")
 	if !ok || sec == "" || strings.Trim(sec, "0123456789") != "" {
@@ -72,5 +72,5 @@ func deadKey(name string) bool {
 		return false
 	}
 	n, err := strconv.Atoi(pid)
-	return err == nil && n > 0 && n != os.Getpid() && !processAlive(n)
+	return err == nil && n != os.Getpid() && !processAlive(n)
 }

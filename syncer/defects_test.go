@@ -346,15 +346,14 @@ func TestDefectOrphanTmpFilesRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmp := filepath.Join(lf.Path, "tmp")
-	// Keys as an earlier mailmirror process, one that has exited, made
-	// them (a live one may still be writing its file).
+	// Keys as an earlier mailmirror process (a pid that has exited) made them.
 	gone := exec.Command("true")
 	if err := gone.Run(); err != nil {
 		t.Fatal(err)
 	}
 	dead := func() string {
 		k := maildir.NewKey()
-		return strings.Replace(k, fmt.Sprintf("P%dQ", os.Getpid()), fmt.Sprintf("P%dQ", gone.Process.Pid), 1)
+		return strings.Replace(k, fmt.Sprintf("P%dQ", os.Getpid()), fmt.Sprintf("P%dQ", gone.ProcessState.Pid()), 1)
 	}
 	write := func(name string, age time.Duration) string {
 		p := filepath.Join(tmp, name)
