@@ -9,12 +9,13 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 )
 
 var (
-	accountNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
-	envNameRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	accountNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._-]+$`) })
+	envNameRE     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 )
 
 // decodeAccount converts the values of an [[account]] table to an Account,
@@ -154,7 +155,7 @@ func (s *section) validate(a *Account) {
 
 	if required("name", a.Name) {
 		switch {
-		case !accountNameRE.MatchString(a.Name):
+		case !accountNameRE().MatchString(a.Name):
 			s.errorf("name", "must contain only letters, digits, \".\", \"_\" and \"-\", got %s", s.got("name"))
 		case a.Name == "." || a.Name == "..":
 			s.errorf("name", "must not be \".\" or \"..\", got %s", s.got("name"))
@@ -385,7 +386,7 @@ func (s *section) validatePassword(a *Account, header int) {
 	if s.ok("password_command") && strings.TrimSpace(a.PasswordCommand) == "" {
 		s.errorf("password_command", "must not be empty")
 	}
-	if s.ok("password_env") && !envNameRE.MatchString(a.PasswordEnv) {
+	if s.ok("password_env") && !envNameRE().MatchString(a.PasswordEnv) {
 		s.errorf("password_env", "must be the name of an environment variable, got %s", s.got("password_env"))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -143,8 +144,10 @@ func (p *parser) run() {
 }
 
 var (
-	passwordLineRE = regexp.MustCompile(`^\s*(?:password|"password"|'password'|oauth_client_secret|"oauth_client_secret"|'oauth_client_secret')\s*=(.*)$`)
-	quotedRE       = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`)
+	passwordLineRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^\s*(?:password|"password"|'password'|oauth_client_secret|"oauth_client_secret"|'oauth_client_secret')\s*=(.*)$`)
+	})
+	quotedRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`) })
 )
 
 // redact hides a TOML syntax message that could show part of a password:
@@ -153,15 +156,15 @@ var (
 func (p *parser) redact(msg string, line int) string {
 	const hidden = "syntax error in a password line (details not shown, they would show the password); write it as password = \"...\""
 	lines := strings.Split(p.data, "\n")
-	if line > 0 && line <= len(lines) && passwordLineRE.MatchString(lines[line-1]) {
+	if line > 0 && line <= len(lines) && passwordLineRE().MatchString(lines[line-1]) {
 		return hidden
 	}
 	for _, l := range lines {
-		m := passwordLineRE.FindStringSubmatch(l)
+		m := passwordLineRE().FindStringSubmatch(l)
 		if m == nil {
 			continue
 		}
-		for _, q := range quotedRE.FindAllStringSubmatch(msg, -1) {
+		for _, q := range quotedRE().FindAllStringSubmatch(msg, -1) {
 			if q[1] != "" && strings.Contains(m[1], q[1]) {
 				return hidden
 			}

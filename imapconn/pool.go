@@ -21,6 +21,12 @@ type Pool struct {
 	all  []*Conn
 	sem  chan struct{}
 	shut bool // Close was called: connections put back are closed
+	// warming counts Warm's dials in flight; warmed is closed (and
+	// replaced) when one ends, waking a Get that waits for it; warmErr is
+	// the error of a failed one, for the next Get that waited.
+	warming int
+	warmed  chan struct{}
+	warmErr error
 }
 
 // staleAfter is how long an idle connection may rest before it is checked
@@ -37,7 +43,7 @@ func NewPool(acct *config.Account, opts DialOptions, max int) *Pool {
 	if opts.Link == nil {
 		opts.Link = NewLink()
 	}
-	return &Pool{link: opts.Link, acct: acct, opts: opts, max: max, sem: make(chan struct{}, max)}
+	return &Pool{link: opts.Link, acct: acct, opts: opts, max: max, sem: make(chan struct{}, max), warmed: make(chan struct{})}
 }
 
 // Link is the Link the pool's connections share.
@@ -57,7 +63,7 @@ func (p *Pool) probeTimeout() time.Duration {
 // Until then, the end of ctx closes the connection, so that a command
 // blocked on a silent server returns.
 func (p *Pool) Get(ctx context.Context) (*Conn, error) {
-	c, err := p.get(ctx)
+	c, err := p.get(ctx, true)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +71,10 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 	return c, nil
 }
 
-func (p *Pool) get(ctx context.Context) (*Conn, error) {
+// get is Get without the watch on ctx. A get that waits (every one but
+// Warm's own) takes the connection of a Warm dial still in flight rather
+// than dialling another.
+func (p *Pool) get(ctx context.Context, wait bool) (*Conn, error) {
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -74,6 +83,25 @@ func (p *Pool) get(ctx context.Context) (*Conn, error) {
 	for {
 		p.mu.Lock()
 		n := len(p.idle)
+		if n == 0 && wait && p.warming > 0 {
+			woken := p.warmed
+			p.mu.Unlock()
+			select {
+			case <-woken:
+			case <-ctx.Done():
+				<-p.sem
+				return nil, ctx.Err()
+			}
+			p.mu.Lock()
+			err := p.warmErr
+			p.warmErr = nil
+			p.mu.Unlock()
+			if err != nil {
+				<-p.sem
+				return nil, err
+			}
+			continue
+		}
 		if n == 0 {
 			p.mu.Unlock()
 			break
@@ -187,17 +215,29 @@ func (p *Pool) Close() {
 
 // Warm dials up to n connections in the background (fewer when some are
 // idle already), so that work that needs the server does not wait for a
-// login one after the other.
+// login one after the other. A Get meanwhile waits for these connections
+// rather than dialling more, and gets the error of a dial that failed.
 func (p *Pool) Warm(ctx context.Context, n int) {
 	p.mu.Lock()
 	n -= len(p.idle)
 	p.mu.Unlock()
 	for i := 0; i < n; i++ {
+		p.mu.Lock()
+		p.warming++
+		p.mu.Unlock()
 		go func() {
-			c, err := p.get(ctx)
+			c, err := p.get(ctx, false)
 			if err == nil {
 				p.Put(c)
 			}
+			p.mu.Lock()
+			p.warming--
+			if err != nil && ctx.Err() == nil {
+				p.warmErr = err
+			}
+			close(p.warmed)
+			p.warmed = make(chan struct{})
+			p.mu.Unlock()
 		}()
 	}
 }

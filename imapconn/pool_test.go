@@ -2,6 +2,7 @@ package imapconn
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -166,4 +167,57 @@ func TestPoolGetClosesOnCancel(t *testing.T) {
 		t.Fatal("the blocked command did not return when the context ended")
 	}
 	p.Discard(c)
+}
+
+// A Get while a Warm dial is still logging in waits for that connection
+// instead of dialling a second one (mailmirror sync dials while it opens
+// its state; a no-change pass needs one connection, not two logins).
+func TestPoolGetTakesTheWarmingConnection(t *testing.T) {
+	fs := fakeimap.New()
+	var logins atomic.Int32
+	release := make(chan struct{})
+	fs.Hook = func(_ *fakeimap.Session, c *fakeimap.Command) bool {
+		if c.Name == "LOGIN" && logins.Add(1) == 1 {
+			<-release
+		}
+		return false
+	}
+	srv := fakeimap.Start(t, fs)
+	p := NewPool(fakeAccount(t, srv.Port(), config.TLSNone), DialOptions{Password: "pw"}, 4)
+	defer p.Close()
+	ctx := testCtx(t)
+	p.Warm(ctx, 1)
+	for logins.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		close(release)
+	}()
+	c, err := p.Get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Put(c)
+	if n := srv.Sessions(); n != 1 {
+		t.Errorf("%d sessions, want the warmed one only", n)
+	}
+}
+
+// A Warm dial that fails hands its error to the Get waiting for it: one
+// refused login, not a second attempt.
+func TestPoolWarmFailureReachesGet(t *testing.T) {
+	fs := fakeimap.New()
+	fs.Users = map[string]string{"someone": "other"}
+	srv := fakeimap.Start(t, fs)
+	p := NewPool(fakeAccount(t, srv.Port(), config.TLSNone), DialOptions{Password: "pw"}, 4)
+	defer p.Close()
+	ctx := testCtx(t)
+	p.Warm(ctx, 1)
+	if _, err := p.Get(ctx); !errors.Is(err, ErrAuth) {
+		t.Fatalf("Get after a refused warm login: %v, want ErrAuth", err)
+	}
+	if n := srv.Sessions(); n != 1 {
+		t.Errorf("%d sessions, want the warm one only", n)
+	}
 }

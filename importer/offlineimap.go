@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mailmirror/mailmirror/config"
@@ -119,17 +120,17 @@ func (f *iniFile) lookup(s *iniSection, key string) (*iniOpt, string) {
 	return o, f.interpolate(s, o.value, 0)
 }
 
-var interpRE = regexp.MustCompile(`%%|%\(([^)]*)\)s`)
+var interpRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`%%|%\(([^)]*)\)s`) })
 
 func (f *iniFile) interpolate(s *iniSection, v string, depth int) string {
 	if depth > 10 {
 		return v
 	}
-	return interpRE.ReplaceAllStringFunc(v, func(m string) string {
+	return interpRE().ReplaceAllStringFunc(v, func(m string) string {
 		if m == "%%" {
 			return "%"
 		}
-		name := strings.ToLower(interpRE.FindStringSubmatch(m)[1])
+		name := strings.ToLower(interpRE().FindStringSubmatch(m)[1])
 		o := s.get(name)
 		if o == nil {
 			o = f.def.get(name)

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/mailmirror/mailmirror/config"
@@ -140,14 +141,14 @@ func (b *builder) note(a *account, format string, args ...any) {
 }
 
 var (
-	nameSanitizer = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
-	nonAlnumRE    = regexp.MustCompile(`[^A-Za-z0-9]+`)
-	safeWordRE    = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`) // needs no shell quoting
+	nameSanitizer = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9._-]+`) })
+	nonAlnumRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9]+`) })
+	safeWordRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`) }) // needs no shell quoting
 )
 
 // addAccount adds an account named after want, made valid and unique.
 func (b *builder) addAccount(want, origin string) *account {
-	name := strings.Trim(nameSanitizer.ReplaceAllString(want, "-"), "-")
+	name := strings.Trim(nameSanitizer().ReplaceAllString(want, "-"), "-")
 	if name == "" || name == "." || name == ".." {
 		name = "account"
 	}
@@ -190,7 +191,7 @@ func (b *builder) setPlainPassword(a *account, pw string, from srcLine) {
 // setPasswordPlaceholder is used when the source has no usable password:
 // the user must supply it through the environment or a command.
 func (b *builder) setPasswordPlaceholder(a *account, why string) {
-	env := "MAILMIRROR_PASSWORD_" + strings.ToUpper(nonAlnumRE.ReplaceAllString(a.name, "_"))
+	env := "MAILMIRROR_PASSWORD_" + strings.ToUpper(nonAlnumRE().ReplaceAllString(a.name, "_"))
 	a.setString("password_env", env,
 		why,
 		"mailmirror runs unattended and cannot prompt: set this variable in its environment,",
@@ -299,7 +300,7 @@ func isLoopback(host string) bool {
 // shellQuote quotes s for sh so that it is one word, leaving a leading
 // "~/" and $VAR references to the shell.
 func shellQuote(s string) string {
-	if safeWordRE.MatchString(s) {
+	if safeWordRE().MatchString(s) {
 		return s
 	}
 	home := ""
@@ -324,7 +325,7 @@ func shellQuote(s string) string {
 func shellJoin(argv []string) string {
 	q := make([]string, len(argv))
 	for i, a := range argv {
-		if safeWordRE.MatchString(a) {
+		if safeWordRE().MatchString(a) {
 			q[i] = a
 		} else {
 			q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"

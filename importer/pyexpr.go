@@ -3,6 +3,7 @@ package importer
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // The OfflineIMAP config holds Python expressions. Only a few plain forms
@@ -134,14 +135,16 @@ func pyStringList(s string) ([]string, bool) {
 	return nil, false
 }
 
-var folderFilterRE = regexp.MustCompile(`(?s)^lambda\s+(\w+)\s*:\s*(\w+)\s+(not\s+in|in)\s+(.*)$`)
+var folderFilterRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?s)^lambda\s+(\w+)\s*:\s*(\w+)\s+(not\s+in|in)\s+(.*)$`)
+})
 
 // pyFolderFilter understands "lambda f: f in [...]" and
 // "lambda f: f not in [...]". It returns the names and whether the form
 // is "not in".
 func pyFolderFilter(s string) (names []string, exclude bool, ok bool) {
 	s = strings.TrimSpace(strings.ReplaceAll(s, "\\\n", " "))
-	m := folderFilterRE.FindStringSubmatch(s)
+	m := folderFilterRE().FindStringSubmatch(s)
 	if m == nil || m[1] != m[2] {
 		return nil, false, false
 	}
@@ -168,7 +171,7 @@ func pyPassword(s string) (kind, value string, ok bool) {
 		}
 		return "", "", false
 	}
-	if m := envCallRE.FindStringSubmatch(s); m != nil {
+	if m := envCallRE().FindStringSubmatch(s); m != nil {
 		if v, ok := pyWholeLiteral(m[1]); ok {
 			if str, isString := v.(string); isString {
 				return "env", str, true
@@ -176,7 +179,7 @@ func pyPassword(s string) (kind, value string, ok bool) {
 		}
 		return "", "", false
 	}
-	if m := envIndexRE.FindStringSubmatch(s); m != nil {
+	if m := envIndexRE().FindStringSubmatch(s); m != nil {
 		if v, ok := pyWholeLiteral(m[1]); ok {
 			if str, isString := v.(string); isString {
 				return "env", str, true
@@ -191,11 +194,17 @@ func pyPassword(s string) (kind, value string, ok bool) {
 }
 
 var (
-	envCallRE  = regexp.MustCompile(`^os\.(?:getenv|environ\.get)\(\s*(.*?)\s*\)$`)
-	envIndexRE = regexp.MustCompile(`^os\.environ\[\s*(.*?)\s*\]$`)
-	callRE     = regexp.MustCompile(`^(subprocess\.check_output|subprocess\.getoutput|subprocess\.run|os\.popen)\(`)
-	kwargRE    = regexp.MustCompile(`^\s*,\s*(\w+)\s*=\s*(True|False|None|subprocess\.PIPE|subprocess\.DEVNULL|'[^']*'|"[^"]*")`)
-	chainRE    = regexp.MustCompile(`^(?:\.(?:strip|rstrip|lstrip|decode|read|readline)\(\s*(?:'[^']*'|"[^"]*")?\s*\)|\.stdout|\.splitlines\(\)\[0\]|\.split\(\s*(?:'\\n'|"\\n")\s*\)\[0\])`)
+	envCallRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^os\.(?:getenv|environ\.get)\(\s*(.*?)\s*\)$`) })
+	envIndexRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^os\.environ\[\s*(.*?)\s*\]$`) })
+	callRE     = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(subprocess\.check_output|subprocess\.getoutput|subprocess\.run|os\.popen)\(`)
+	})
+	kwargRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^\s*,\s*(\w+)\s*=\s*(True|False|None|subprocess\.PIPE|subprocess\.DEVNULL|'[^']*'|"[^"]*")`)
+	})
+	chainRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:\.(?:strip|rstrip|lstrip|decode|read|readline)\(\s*(?:'[^']*'|"[^"]*")?\s*\)|\.stdout|\.splitlines\(\)\[0\]|\.split\(\s*(?:'\\n'|"\\n")\s*\)\[0\])`)
+	})
 )
 
 // pyCommand understands subprocess.check_output(ARG, ...),
@@ -204,7 +213,7 @@ var (
 // string (a shell command) or a list of strings (argv), followed by
 // .decode(), .strip() and the like. It returns the shell command.
 func pyCommand(s string) (string, bool) {
-	m := callRE.FindStringSubmatch(s)
+	m := callRE().FindStringSubmatch(s)
 	if m == nil {
 		return "", false
 	}
@@ -215,7 +224,7 @@ func pyCommand(s string) (string, bool) {
 	}
 	captured := false
 	for {
-		k := kwargRE.FindStringSubmatch(s[i:])
+		k := kwargRE().FindStringSubmatch(s[i:])
 		if k == nil {
 			break
 		}
@@ -234,7 +243,7 @@ func pyCommand(s string) (string, bool) {
 	rest := s[i+1:]
 	stdout := false
 	for rest != "" {
-		c := chainRE.FindString(rest)
+		c := chainRE().FindString(rest)
 		if c == "" {
 			return "", false
 		}

@@ -103,6 +103,10 @@ type Options struct {
 	// Now returns the current time (for delete_after and the back-off of
 	// failing messages); nil means time.Now.
 	Now func() time.Time
+	// Early, when set, is the first session DialEarly started for this
+	// account: the poll uses it (and its password) instead of dialling
+	// and logging in, and closes it when it ends before.
+	Early *Early
 }
 
 // Result tells what one poll did.
@@ -193,6 +197,16 @@ func hook(step string) {
 // it is not created again (ErrMaildirMissing).
 func SyncAccount(ctx context.Context, cfg *config.Config, acct *config.Account, db *state.DB) (Result, error) {
 	_ = cfg
+	return SyncAccountWith(ctx, acct, db, nil)
+}
+
+// SyncAccountWith is SyncAccount with the poll's options (nil: defaults),
+// for instance the session DialEarly started.
+func SyncAccountWith(ctx context.Context, acct *config.Account, db *state.DB, opts *Options) (Result, error) {
+	if opts != nil && opts.Early != nil && opts.Early.acct == acct {
+		// Closed by the poll; here only when it does not start.
+		defer func() { opts.Early.Close() }()
+	}
 	if _, err := os.Stat(acct.Maildir); errors.Is(err, os.ErrNotExist) {
 		if err := checkStored(db, acct, acct.Maildir, "root"); err != nil {
 			return Result{}, fmt.Errorf("pop3: account %q: %w", acct.Name, err)
@@ -202,7 +216,7 @@ func SyncAccount(ctx context.Context, cfg *config.Config, acct *config.Account, 
 	if err != nil {
 		return Result{}, fmt.Errorf("pop3: account %q: %w", acct.Name, err)
 	}
-	return Poll(ctx, acct, store, db, nil)
+	return Poll(ctx, acct, store, db, opts)
 }
 
 // checkStored fails with ErrMaildirMissing when the account has messages
@@ -249,6 +263,7 @@ type poller struct {
 	deleOps []state.Op
 	res     *Result
 	bound   *time.Timer
+	early   *Early // the first session, until taken
 }
 
 // Poll runs one poll of a POP3 account: it resolves what an interrupted
@@ -281,10 +296,18 @@ func Poll(ctx context.Context, acct *config.Account, store *maildir.Store, db *s
 
 // run is Poll.
 func (p *poller) run(ctx context.Context) error {
+	pass := p.opts.Password
+	if e := p.opts.Early; e != nil && e.acct == p.acct {
+		p.early = e
+		defer func() { p.early.Close() }()
+		if e.pwErr != nil {
+			return e.pwErr
+		}
+		pass = e.pass
+	}
 	if err := p.prepare(); err != nil {
 		return err
 	}
-	pass := p.opts.Password
 	if pass == "" {
 		var err error
 		if pass, err = p.acct.ResolvePassword(ctx); err != nil {
@@ -428,7 +451,7 @@ func (p *poller) timedOut() bool {
 // when the connection broke in the middle of a message and another
 // session should fetch the rest.
 func (p *poller) session(known *knownLoad, n int) (again bool, err error) {
-	c, err := dialAccount(p.ctx, p.acct, p.opts.Timeout)
+	c, err := p.login()
 	if err != nil {
 		return false, &connectError{p.ctxErr(err)}
 	}
@@ -437,9 +460,6 @@ func (p *poller) session(known *knownLoad, n int) (again bool, err error) {
 	defer stop()
 	if p.opts.Window > 0 {
 		c.SetWindow(p.opts.Window)
-	}
-	if err := c.Login(p.acct.Username, p.pass); err != nil {
-		return false, &connectError{p.ctxErr(err)}
 	}
 	if err := known.wait(); err != nil {
 		return false, err
@@ -481,6 +501,23 @@ func (p *poller) session(known *knownLoad, n int) (again bool, err error) {
 		return p.afterBreak(todo, dlErr, n)
 	}
 	return false, p.deleteAndQuit(c, msgs)
+}
+
+// login connects and logs in, or takes the session DialEarly started.
+func (p *poller) login() (*Client, error) {
+	if e := p.early; e != nil {
+		p.early = nil
+		return e.take(p.ctx)
+	}
+	c, err := dialAccount(p.ctx, p.acct, p.opts.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Login(p.acct.Username, p.pass); err != nil {
+		c.Abort()
+		return nil, err
+	}
+	return c, nil
 }
 
 // afterBreak handles a download that stopped with err: a message the

@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -50,6 +51,11 @@ type DB struct {
 	lock     *os.File
 	path     string
 	readOnly bool
+	// Group commit (see Update): the updates waiting for a commit, and
+	// the right to commit them.
+	queueMu  sync.Mutex
+	queue    []*update
+	commitMu sync.Mutex
 }
 
 // Open opens (creating when needed, 0700 directory, 0600 file) the state
@@ -394,23 +400,110 @@ type Tx struct {
 }
 
 // Update runs fn in one transaction, committed when fn returns nil and
-// rolled back otherwise.
+// rolled back otherwise; it returns once the commit is durable.
+//
+// Updates from several goroutines at once share commits (group commit):
+// whoever commits next takes every update waiting by then, runs each in a
+// savepoint of its own (a failing one is rolled back alone) and commits
+// them in one transaction, one fsync instead of one each. The folders of a
+// pass finish together; each commit costs a sync of the file system.
 func (d *DB) Update(fn func(tx *Tx) error) error {
 	if d.readOnly {
 		return errors.New("state: database is open read-only")
 	}
+	u := &update{fn: fn, done: make(chan error, 1)}
+	d.queueMu.Lock()
+	d.queue = append(d.queue, u)
+	d.queueMu.Unlock()
+	d.commitMu.Lock()
+	d.queueMu.Lock()
+	batch := d.queue
+	d.queue = nil
+	d.queueMu.Unlock()
+	if len(batch) > 0 { // else an earlier committer took u
+		d.commit(batch)
+	}
+	d.commitMu.Unlock()
+	return <-u.done
+}
+
+// update is one Update waiting for its commit.
+type update struct {
+	fn   func(tx *Tx) error
+	done chan error // its outcome, once committed or rolled back
+}
+
+// commit runs the batch in one transaction and tells each update its
+// outcome.
+func (d *DB) commit(batch []*update) {
 	tx, err := d.sql.Begin()
 	if err != nil {
-		return fmt.Errorf("state: begin: %w", err)
+		for _, u := range batch {
+			u.done <- fmt.Errorf("state: begin: %w", err)
+		}
+		return
+	}
+	if len(batch) == 1 {
+		u := batch[0]
+		if err := u.fn(&Tx{tx: tx}); err != nil {
+			tx.Rollback()
+			u.done <- err
+			return
+		}
+		if err := tx.Commit(); err != nil {
+			err = fmt.Errorf("state: commit: %w", err)
+		}
+		u.done <- err
+		return
+	}
+	var ok []*update
+	for i, u := range batch {
+		broken, err := savepoint(tx, i, u.fn)
+		if broken {
+			// Nothing of this transaction may be committed: the
+			// failed update's writes might be in it.
+			tx.Rollback()
+			for _, v := range batch {
+				v.done <- err
+			}
+			return
+		}
+		if err != nil {
+			u.done <- err
+			continue
+		}
+		ok = append(ok, u)
+	}
+	err = tx.Commit()
+	if err != nil {
+		err = fmt.Errorf("state: commit: %w", err)
+	}
+	for _, u := range ok {
+		u.done <- err
+	}
+}
+
+// savepoint runs fn inside savepoint i of tx, rolled back to it when fn
+// fails. broken: the savepoint could not be set, rolled back or released,
+// and the whole transaction must be rolled back.
+func savepoint(tx *sql.Tx, i int, fn func(tx *Tx) error) (broken bool, err error) {
+	name := fmt.Sprintf("u%d", i)
+	if _, err := tx.Exec("SAVEPOINT " + name); err != nil {
+		return true, fmt.Errorf("state: savepoint: %w", err)
 	}
 	if err := fn(&Tx{tx: tx}); err != nil {
-		tx.Rollback()
-		return err
+		if _, rerr := tx.Exec("ROLLBACK TO " + name); rerr != nil {
+			return true, errors.Join(err, fmt.Errorf("state: rollback to savepoint: %w", rerr))
+		}
+		if _, rerr := tx.Exec("RELEASE " + name); rerr != nil {
+			return true, errors.Join(err, fmt.Errorf("state: release savepoint: %w", rerr))
+		}
+		return false, err
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("state: commit: %w", err)
+	if _, err := tx.Exec("RELEASE " + name); err != nil {
+		return true, fmt.Errorf("state: release savepoint: %w", err)
 	}
-	return nil
+	return false, nil
 }
 
 func unixTime(t time.Time) int64 {

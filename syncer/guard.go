@@ -144,6 +144,21 @@ func (s *Syncer) settleNotes() error {
 			s.warn("%s", text)
 		}
 	}
+	stale := 0
+	for k := range have {
+		if _, ok := s.notes[k]; !ok {
+			stale++
+		}
+	}
+	fresh := 0
+	for _, k := range keys {
+		if have[k] != s.notes[k] {
+			fresh++
+		}
+	}
+	if stale+fresh == 0 {
+		return nil // nothing to write: no transaction
+	}
 	return s.db.Update(func(tx *state.Tx) error {
 		for _, k := range keys {
 			if text := s.notes[k]; have[k] != text {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/mailmirror/mailmirror/config"
 	"github.com/mailmirror/mailmirror/maildir"
@@ -37,6 +38,10 @@ type Options struct {
 	NotmuchEnv []string
 	// NotmuchBin is the notmuch command ("notmuch" in PATH when empty).
 	NotmuchBin string
+	// Early, when set, is the connection DialEarly started for this
+	// account with these options: SyncAccount's pass uses it (and its
+	// password) instead of dialling, and closes it.
+	Early *Early
 }
 
 // Progress reports the transfer of one folder.
@@ -195,11 +200,19 @@ type Syncer struct {
 // Connections are kept open between passes (a daemon runs many); Close
 // logs them out.
 func New(acct *config.Account, store *maildir.Store, db *state.DB, opts Options) *Syncer {
+	return newSyncer(acct, store, db, opts, nil)
+}
+
+// newSyncer is New with the pool of an Early (nil: a new one).
+func newSyncer(acct *config.Account, store *maildir.Store, db *state.DB, opts Options, p *pool) *Syncer {
+	opts.Early = nil
 	if opts.Counters == nil {
 		opts.Counters = &Counters{}
 	}
-	s := &Syncer{acct: acct, store: store, db: db, opts: opts}
-	s.pool = newPool(s, acct.MaxConnections)
+	s := &Syncer{acct: acct, store: store, db: db, opts: opts, pool: p}
+	if s.pool == nil {
+		s.pool = newPool(s, acct.MaxConnections)
+	}
 	return s
 }
 
@@ -261,7 +274,9 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 	s.tagBegin(ctx) // tags_local.go: notmuch is read while the pass runs
 	defer s.tagEnd()
 
+	warmed := s.warmLocal()
 	c, err := p.get(ctx)
+	<-warmed
 	if err != nil {
 		return s.stats, err
 	}
@@ -350,6 +365,22 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 	// Then archive_after, with the state up to date.
 	err = errors.Join(err, s.archiveStep(ctx))
 	return s.stats, err
+}
+
+// warmLocal reads, in the background, what plan reads first: the
+// account's folders in the state and the Maildir's folder list, while the
+// pass waits for the server's greeting and login. Nothing is kept: the
+// first query of a process pays for SQLite's schema and the first reads
+// of its file (several milliseconds), and the one plan makes is then
+// cheap. The channel is closed when it is done.
+func (s *Syncer) warmLocal() <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.db.Folders(s.acct.Name)
+		s.store.Folders()
+	}()
+	return done
 }
 
 // parallel runs fn for every job with up to MaxConnections connections,
@@ -483,26 +514,31 @@ func (s *Syncer) listRemote(c *Conn) (nameMap, map[string]*remoteFolder, error) 
 			return nm, nil, err
 		}
 	}
-	if caps.Has(imap.CapNamespace) {
-		// Asked once per Syncer: a daemon's passes need not ask again.
-		if s.ns == nil {
-			ns, err := c.Namespace().Wait()
-			if err == nil {
-				s.ns = &nameMap{}
-				if ns != nil && len(ns.Personal) > 0 {
-					s.ns.prefix, s.ns.delim = ns.Personal[0].Prefix, ns.Personal[0].Delim
-				}
-			}
-		}
-		if s.ns != nil {
-			nm = *s.ns
-		}
+	// NAMESPACE is asked once per Syncer (a daemon's passes need not ask
+	// again), in the same round trip as the LIST: their replies differ in
+	// kind, so go-imap tells them apart.
+	var nsCmd *imapclient.NamespaceCommand
+	if caps.Has(imap.CapNamespace) && s.ns == nil {
+		nsCmd = c.Namespace()
 	}
 	opts := &imap.ListOptions{}
 	if caps.Has(imap.CapListStatus) || caps.Has(imap.CapIMAP4rev2) {
 		opts.ReturnStatus = statusOptions(caps)
 	}
-	list, err := c.List("", "*", opts).Collect()
+	listCmd := c.List("", "*", opts)
+	if nsCmd != nil {
+		ns, err := nsCmd.Wait()
+		if err == nil {
+			s.ns = &nameMap{}
+			if ns != nil && len(ns.Personal) > 0 {
+				s.ns.prefix, s.ns.delim = ns.Personal[0].Prefix, ns.Personal[0].Delim
+			}
+		}
+	}
+	if s.ns != nil {
+		nm = *s.ns
+	}
+	list, err := listCmd.Collect()
 	if err != nil {
 		return nm, nil, fmt.Errorf("list folders: %w", err)
 	}
@@ -556,10 +592,17 @@ func SyncAccount(ctx context.Context, acct *config.Account, db *state.DB, opts O
 
 // withAccount is what the one-shot entry points (SyncAccount,
 // FetchAccount, ArchiveAccount) share: it resolves the account's password
-// unless opts has one, opens its Maildir (openStore), and runs fn with a
-// Syncer it closes afterwards. An error before fn runs is returned as it
-// is.
+// unless opts has one (or takes the password and connection of
+// opts.Early), opens its Maildir (openStore), and runs fn with a Syncer it
+// closes afterwards. An error before fn runs is returned as it is.
 func withAccount(ctx context.Context, acct *config.Account, db *state.DB, opts Options, fn func(*Syncer) error) error {
+	early, err := takeEarly(acct, &opts)
+	if err != nil {
+		return err
+	}
+	if early != nil {
+		defer early.close()
+	}
 	if opts.Password == "" {
 		pw, err := acct.ResolvePassword(ctx)
 		if err != nil {
@@ -571,7 +614,7 @@ func withAccount(ctx context.Context, acct *config.Account, db *state.DB, opts O
 	if err != nil {
 		return err
 	}
-	s := New(acct, store, db, opts)
+	s := newSyncer(acct, store, db, opts, early)
 	defer s.Close()
 	return fn(s)
 }

@@ -109,7 +109,6 @@ func child() int {
 		Username: *userName, Password: config.Secret(os.Getenv(envPass)), Maildir: *mail,
 		Layout: config.LayoutVerbatim, LeaveOnServer: true, Folder: "INBOX",
 	}
-	cfg := &config.Config{StateDir: *stateDir, Accounts: []*config.Account{acct}}
 	if p := os.Getenv(envProf); p != "" {
 		f, err := os.Create(p)
 		if err == nil {
@@ -118,12 +117,15 @@ func child() int {
 		}
 	}
 	start := time.Now()
+	// As `mailmirror sync` does: the login starts while the state opens.
+	early := pop3pull.DialEarly(context.Background(), acct, "", 0)
 	db, err := state.Open(*stateDir)
 	if err != nil {
+		early.Close()
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	res, err := pop3pull.SyncAccount(context.Background(), cfg, acct, db)
+	res, err := pop3pull.SyncAccountWith(context.Background(), acct, db, &pop3pull.Options{Early: early})
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}

@@ -10,12 +10,14 @@ import (
 	"strings"
 )
 
-// targets of issue 3 (times and RSS) and issue 10 (bytes): ratios
+// targets of issues 3 and 16 (times and RSS) and issue 10 (bytes): ratios
 // mailmirror / mbsync in the same run, except rss_mb, an absolute bound.
+// The small passes are compared by their own work (issue 16): wall time
+// minus the bare login the same run measured, which neither tool can avoid.
 var targets = map[string]float64{
-	"first_sync_time":    0.5,
-	"no_change_time":     0.5,
-	"flags_changed_time": 0.5,
+	"first_sync_time":    0.3,
+	"no_change_own":      0.5,
+	"flags_changed_own":  0.5,
 	"rss_mb":             64,
 	"no_change_bytes":    0.05,
 	"flags_changed_byte": 0.10,
@@ -51,12 +53,19 @@ func startup(t *toolResults) *result  { return t.Startup }
 // printTable prints figure | mailmirror | mbsync | ratio | target, fills
 // rep.Ratios and rep.Missed. ref may be nil (mbsync not run).
 func printTable(rep *report, mm, ref *tool) {
+	// own is the time a run took beyond the bare login (the floor).
+	own := func(r *result) float64 { return max(r.Seconds-rep.LoginSeconds, 0) }
+	// overTrue is the time a start took beyond /bin/true's.
+	overTrue := func(r *result) float64 { return max(r.Seconds-rep.TrueSeconds, 0) }
 	rows := []row{
 		{"first full sync", "first_sync_time", "first_sync_time", first, first, seconds, fmtSeconds},
-		{fmt.Sprintf("no-change sync (median of %d)", len(mm.res.NoChangeRuns)), "no_change_time", "no_change_time", noChange, noChange, seconds, fmtSeconds},
-		{"1% flags changed", "flags_changed_time", "flags_changed_time", flags, flags, seconds, fmtSeconds},
+		{fmt.Sprintf("no-change sync (median of %d)", len(mm.res.NoChangeRuns)), "no_change_time", "", noChange, noChange, seconds, fmtSeconds},
+		{"no-change sync, own work", "no_change_own", "no_change_own", noChange, noChange, own, fmtSeconds},
+		{"1% flags changed", "flags_changed_time", "", flags, flags, seconds, fmtSeconds},
+		{"1% flags changed, own work", "flags_changed_own", "flags_changed_own", flags, flags, own, fmtSeconds},
 		{"one new message", "new_message_time", "", newMsg, newMsg, seconds, fmtSeconds},
 		{"start and exit (version), median", "startup_time", "", startup, startup, seconds, fmtSeconds},
+		{"start and exit over /bin/true", "startup_over_true", "", startup, startup, overTrue, fmtSeconds},
 		{"peak RSS, first sync", "first_sync_rss", "", first, first, rssMB, fmtMB},
 		{"peak RSS, any run", "peak_rss", "", peak, peak, rssMB, fmtMB},
 		{"server sent, first sync", "first_sync_sent", "", first, first, sent, fmtBytes},
@@ -148,8 +157,8 @@ func printTable(rep *report, mm, ref *tool) {
 		}
 	}
 	fmt.Println(strings.Repeat("-", 81))
-	fmt.Printf("targets (issues 3 and 10): time ratios first full ≤ %.2f, no-change ≤ %.2f, 1%%-changed ≤ %.2f; peak RSS ≤ %.0f MB; bytes: no-change ≤ %.0f%% of mbsync's, 1%%-changed ≤ %.0f%%\n",
-		targets["first_sync_time"], targets["no_change_time"], targets["flags_changed_time"], targets["rss_mb"],
+	fmt.Printf("targets (issues 3, 10 and 16): time ratios first full ≤ %.2f, own work no-change ≤ %.2f, 1%%-changed ≤ %.2f; peak RSS ≤ %.0f MB; bytes: no-change ≤ %.0f%% of mbsync's, 1%%-changed ≤ %.0f%%\n",
+		targets["first_sync_time"], targets["no_change_own"], targets["flags_changed_own"], targets["rss_mb"],
 		targets["no_change_bytes"]*100, targets["flags_changed_byte"]*100)
 	switch {
 	case ref == nil:
@@ -159,7 +168,8 @@ func printTable(rep *report, mm, ref *tool) {
 	default:
 		fmt.Printf("missed: %s\n", strings.Join(rep.Missed, "; "))
 	}
-	fmt.Printf("an IMAP connect + greeting + LOGIN + LOGOUT alone takes %.3f s on this server (a floor under every sync of both tools)\n", rep.LoginSeconds)
+	fmt.Printf("an IMAP connect + greeting + LOGIN + LOGOUT alone takes %.3f s on this server (median of 10 in this run: the floor under every sync of both tools, subtracted in the own-work rows)\n", rep.LoginSeconds)
+	fmt.Printf("/bin/true started the same way takes %.3f s (subtracted in the \"over /bin/true\" row)\n", rep.TrueSeconds)
 	fmt.Println("times are wall times of the whole child process; bytes are Dovecot's own in=/out= counts of the run's sessions")
 }
 

@@ -34,7 +34,7 @@ func figures(name string, secs float64, rssKB, out, in int64) *tool {
 }
 
 func TestPrintTableRatiosAndMissedTargets(t *testing.T) {
-	rep := &report{}
+	rep := &report{LoginSeconds: 0.5}
 	mm := figures("mailmirror", 1, 70<<10, 30, 10)
 	mb := figures("mbsync", 4, 8<<10, 1000, 0)
 	mm.res.NoChange = &result{Seconds: 3, ServerOut: 100}
@@ -44,16 +44,23 @@ func TestPrintTableRatiosAndMissedTargets(t *testing.T) {
 	if got := rep.Ratios["first_sync_time"]; got != 0.25 {
 		t.Errorf("first sync ratio %v, want 0.25", got)
 	}
+	// Own work: wall time minus the login floor of the same run.
+	if got := rep.Ratios["no_change_own"]; got != 2.5/3.5 {
+		t.Errorf("no-change own-work ratio %v, want %v", got, 2.5/3.5)
+	}
+	if got := rep.Ratios["flags_changed_own"]; got != 0.5/3.5 {
+		t.Errorf("1%% own-work ratio %v, want %v", got, 0.5/3.5)
+	}
 	if got := rep.Ratios["flags_changed_bytes"]; got != 0.04 {
 		t.Errorf("1%% bytes ratio %v, want 0.04", got)
 	}
 	missed := strings.Join(rep.Missed, "\n")
-	for _, want := range []string{"no-change sync", "peak RSS 70.0 MB", "bytes both ways, no change", "after the 1% flags changed: 2", "undid 1"} {
+	for _, want := range []string{"no-change sync, own work", "peak RSS 70.0 MB", "bytes both ways, no change", "after the 1% flags changed: 2", "undid 1"} {
 		if !strings.Contains(missed, want) {
 			t.Errorf("missed targets lack %q:\n%s", want, missed)
 		}
 	}
-	for _, not := range []string{"first full sync", "1% flags changed: 0.250", "bytes both ways, 1% flags"} {
+	for _, not := range []string{"first full sync", "1% flags changed, own work", "bytes both ways, 1% flags"} {
 		if strings.Contains(missed, not) {
 			t.Errorf("missed targets name %q, which was met:\n%s", not, missed)
 		}

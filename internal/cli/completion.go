@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/mailmirror/mailmirror/config"
 )
@@ -70,8 +71,8 @@ type compSpec struct {
 }
 
 var (
-	alternatives = regexp.MustCompile(`^[a-z0-9]+(\|[a-z0-9]+)+$`)
-	flagGroups   = regexp.MustCompile(`\[-[^\]]*\]`) // "[--config F]", "[--device | --browser]"
+	alternatives = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]+(\|[a-z0-9]+)+$`) })
+	flagGroups   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\[-[^\]]*\]`) }) // "[--config F]", "[--device | --browser]"
 )
 
 // completionSpecs derives the completion of every command from Commands.
@@ -86,8 +87,8 @@ func completionSpecs() (specs []compSpec, valueFlags []string) {
 			}
 		}
 		s.flags = append(s.flags, "--help")
-		for _, w := range strings.Fields(flagGroups.ReplaceAllString(d.Usage, "")) {
-			if alternatives.MatchString(w) && len(s.words) == 0 {
+		for _, w := range strings.Fields(flagGroups().ReplaceAllString(d.Usage, "")) {
+			if alternatives().MatchString(w) && len(s.words) == 0 {
 				s.words = strings.Split(w, "|")
 			}
 			switch {

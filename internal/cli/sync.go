@@ -61,8 +61,12 @@ func runSync(e *Env) int {
 		return dryRunSync(ctx, e, cfg, accts)
 	}
 
+	// The first IMAP account's login starts now, while the state opens.
+	first := dialEarly(ctx, accts)
+	defer first.Close()
 	db, err := state.Open(cfg.StateDir)
 	if err != nil {
+		first.Close()
 		if errors.Is(err, state.ErrLocked) {
 			if len(allow) > 0 {
 				fmt.Fprintf(e.Stderr, "mailmirror sync: --allow-deletes: the daemon is running and holds the state; stop it, run this again, then start it\n")
@@ -85,7 +89,7 @@ func runSync(e *Env) int {
 	for _, a := range accts {
 		start := time.Now()
 		nb := &newBy{m: map[string]int{}}
-		summary, err := syncOne(ctx, a, db, syncer.Options{Progress: nb.wrap(prog.report(a.Name)), AllowDeletes: allow.folders(a.Name)})
+		summary, err := syncOne(ctx, a, db, syncer.Options{Progress: nb.wrap(prog.report(a.Name)), AllowDeletes: allow.folders(a.Name), Early: first.imap}, first.pop3)
 		prog.clear()
 		// New mail stored, even by a pass that then failed: run the hook
 		// (notmuch new) as the daemon would.
@@ -122,6 +126,36 @@ func runSync(e *Env) int {
 	return ExitOK
 }
 
+// early is the first session of the first account, dialled before the
+// state is open (one of the two, or neither).
+type early struct {
+	imap *syncer.Early
+	pop3 *pop3pull.Early
+}
+
+// dialEarly starts the login of the first account of accts: a one-shot
+// pass then waits for the server's greeting and login while it opens the
+// state, not after. Only the first account: a password_command may
+// prompt, and the others' turn comes later.
+func dialEarly(ctx context.Context, accts []*config.Account) early {
+	if len(accts) == 0 {
+		return early{}
+	}
+	switch a := accts[0]; a.Protocol {
+	case config.ProtocolIMAP:
+		return early{imap: syncer.DialEarly(ctx, a, syncer.Options{})}
+	case config.ProtocolPOP3:
+		return early{pop3: pop3pull.DialEarly(ctx, a, "", 0)}
+	}
+	return early{}
+}
+
+// Close abandons the sessions no pass took.
+func (e early) Close() {
+	e.imap.Close()
+	e.pop3.Close()
+}
+
 // newBy counts the messages a pass downloaded per folder, from its
 // progress reports (the POP3 pass reports its folder once at the end).
 type newBy struct {
@@ -148,14 +182,15 @@ func (n *newBy) wrap(next func(syncer.Progress)) func(syncer.Progress) {
 // one-line summary. Warnings are part of the summary. progress, when set,
 // also gets a "down" report of a POP3 pass's downloads.
 func SyncOne(ctx context.Context, a *config.Account, db *state.DB, progress func(syncer.Progress)) (string, error) {
-	return syncOne(ctx, a, db, syncer.Options{Progress: progress})
+	return syncOne(ctx, a, db, syncer.Options{Progress: progress}, nil)
 }
 
-// syncOne is SyncOne with the IMAP engine's options.
-func syncOne(ctx context.Context, a *config.Account, db *state.DB, opts syncer.Options) (string, error) {
+// syncOne is SyncOne with the IMAP engine's options and the POP3 session
+// dialled early (nil: none).
+func syncOne(ctx context.Context, a *config.Account, db *state.DB, opts syncer.Options, pop3Early *pop3pull.Early) (string, error) {
 	switch a.Protocol {
 	case config.ProtocolPOP3:
-		res, err := pop3pull.SyncAccount(ctx, nil, a, db)
+		res, err := pop3pull.SyncAccountWith(ctx, a, db, &pop3pull.Options{Early: pop3Early})
 		if opts.Progress != nil && res.Downloaded > 0 {
 			opts.Progress(syncer.Progress{Folder: a.Folder, Direction: "down", Done: res.Downloaded, Total: res.Downloaded})
 		}
