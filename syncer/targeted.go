@@ -126,12 +126,14 @@ func (s *Syncer) release(c *Conn, err error) {
 // quickJobs lists the server's folders and makes a job of each folder
 // asked for, when every known folder but those is unchanged on the server
 // and no new server folder is to be mirrored.
+//
+// A connection that has one of those folders selected (the previous
+// PullNew's) keeps it: quickDetect selects it again anyway, for fresh
+// counters, and an UNSELECT first would cost the server a mailbox close
+// (milliseconds on Dovecot) on the way of the new mail. Its LIST-STATUS
+// entry is then the session's view and is not used beyond its UIDVALIDITY,
+// which the SELECT checks again.
 func (s *Syncer) quickJobs(c *Conn, folders []string) ([]*job, error) {
-	names, remotes, err := s.listRemote(c)
-	if err != nil {
-		return nil, err
-	}
-	s.names = names
 	known, err := s.db.Folders(s.acct.Name)
 	if err != nil {
 		return nil, err
@@ -143,6 +145,17 @@ func (s *Syncer) quickJobs(c *Conn, folders []string) ([]*job, error) {
 		}
 		asked[f] = true
 	}
+	keep := map[string]bool{}
+	for _, f := range known {
+		if asked[f.Name] && f.Remote != "" {
+			keep[f.Remote] = true
+		}
+	}
+	names, remotes, err := s.listRemoteKeeping(c, keep)
+	if err != nil {
+		return nil, err
+	}
+	s.names = names
 	knownRemote := map[string]bool{}
 	byName := map[string]*job{}
 	for _, f := range known {
@@ -160,6 +173,9 @@ func (s *Syncer) quickJobs(c *Conn, folders []string) ([]*job, error) {
 		}
 		if r.status == nil || r.status.UIDValidity != f.UIDValidity {
 			return nil, ErrFullPass
+		}
+		if c.Selected() == f.Remote {
+			j.status = nil // the session's view, not the server's
 		}
 		if j.lf, err = s.store.Folder(f.Name); err != nil {
 			return nil, err
