@@ -56,3 +56,58 @@ func TestPullNewKeepsThePushedFolderSelected(t *testing.T) {
 	f.sync()
 	f.compare()
 }
+
+// With a second idle connection in the pool, PullNew lists the folders
+// there while it selects INBOX on the first: a change in a folder that
+// second connection had selected still shows (a full pass is needed), and
+// new mail in INBOX is pulled as before.
+func TestPullNewListsOnASecondConnection(t *testing.T) {
+	f := newFixture(t)
+	f.u.CreateFolder(t, "Archive")
+	f.u.Append(t, "INBOX", f.msg("old"))
+	f.u.Append(t, "Archive", f.msg("archived"))
+	f.sync()
+
+	s := New(f.acct, f.store, f.db, Options{DialOptions: DialOptions{Password: config.Secret(f.u.Password)}})
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// Two idle connections; the one PullNew lists on has Archive selected.
+	c1, err := s.pool.get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := s.pool.get(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.Select("Archive"); err != nil {
+		t.Fatal(err)
+	}
+	s.pool.put(c2)
+	s.pool.put(c1)
+
+	f.u.Append(t, "Archive", f.msg("elsewhere"))
+	f.u.Append(t, "INBOX", f.msg("pushed 1"))
+	if _, err := s.PullNew(ctx, Pushed{Folder: "INBOX"}); !errors.Is(err, ErrFullPass) {
+		t.Fatalf("PullNew after a change in Archive: %v, want ErrFullPass", err)
+	}
+	if n := len(f.local("INBOX")); n != 1 {
+		t.Fatalf("PullNew that stepped aside changed INBOX: %d messages", n)
+	}
+	if _, err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.compare()
+
+	f.u.Append(t, "INBOX", f.msg("pushed 2"))
+	if st, err := s.PullNew(ctx, Pushed{Folder: "INBOX"}); err != nil || st.Down.New != 1 {
+		t.Fatalf("PullNew: %s, %v", st, err)
+	}
+	f.compare()
+	if got := s.pool.p.TryGet(ctx); got == nil {
+		t.Fatal("the second connection was not given back")
+	} else {
+		s.pool.put(got)
+	}
+}
