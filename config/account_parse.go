@@ -57,6 +57,9 @@ func (s *section) decodeAccount() *Account {
 	a.MaxAge, _ = s.duration("max_age")
 	a.MaxSize, _ = s.size("max_size")
 	a.FetchFlag, _ = s.str("fetch_flag")
+	if compress, ok := s.boolean("compress"); ok {
+		a.NoCompress = !compress
+	}
 	a.LeaveOnServer, _ = s.boolean("leave_on_server")
 	a.DeleteAfter, _ = s.duration("delete_after")
 	a.DeleteWhenDeletedLocally, _ = s.boolean("delete_when_deleted_locally")

@@ -198,6 +198,7 @@ tags = "notmuch"
 tag_map = { "$label1" = "important" }
 tags_allow = ["work", "project-*"]
 tags_deny = ["private*"]
+compress = false
 
 [[account]]
 name = "pop"
@@ -291,15 +292,16 @@ archive_to = "Archive/local"
 		Folders: []string{"INBOX", "Lists/*", "!Lists/spam"}, IdleFolders: []string{"INBOX", "Lists/golang"},
 		PollInterval: 36 * time.Hour, MaxConnections: 64, DeleteMode: "trash", DeleteGuardCount: 100, DeleteGuardPercent: 40, Direction: "pull", OnNewMail: "notmuch new", MaxAge: 180 * 24 * time.Hour, MaxSize: 10_000_000, FetchFlag: "R", Line: 6,
 		Tags: "notmuch", TagMap: map[string]string{"$label1": "important"}, TagsAllow: []string{"work", "project-*"}, TagsDeny: []string{"private*"},
+		NoCompress: true,
 	}, {
 		Name: "pop", Protocol: "pop3", Host: "127.0.0.1", Port: 110, TLS: "none", Username: "me",
 		PasswordCommand: "echo pw", Maildir: filepath.Join(home, "mailroot", "pop"), Layout: "verbatim",
 		PollInterval: 90 * time.Second, MaxConnections: 1, LeaveOnServer: true, DeleteAfter: 14 * 24 * time.Hour,
-		DeleteWhenDeletedLocally: true, Folder: "Archive/pop", Line: 35,
+		DeleteWhenDeletedLocally: true, Folder: "Archive/pop", Line: 36,
 	}, {
 		Name: "pop2", Protocol: "pop3", Host: "::1", Port: 110, TLS: "none", Username: "me",
 		PasswordEnv: "POP2_PASSWORD", Maildir: "/etc/mm/rel/pop2", Layout: "verbatim",
-		PollInterval: 5 * time.Minute, MaxConnections: 1, LeaveOnServer: false, Folder: "INBOX", Line: 49,
+		PollInterval: 5 * time.Minute, MaxConnections: 1, LeaveOnServer: false, Folder: "INBOX", Line: 50,
 	}, {
 		Name: "m365", Protocol: "imap", Provider: "outlook", Auth: "oauthbearer", Host: "outlook.office365.com",
 		Port: 993, TLS: "implicit", Username: "me@example.org", OAuthClientID: "cid", OAuthClientSecret: "csecret",
@@ -307,24 +309,24 @@ archive_to = "Archive/local"
 		OAuthDeviceURL: "https://login.example.org/device", OAuthScopes: []string{"IMAP.AccessAsUser.All", "offline_access"},
 		OAuthRedirectHost: "localhost", TrashFolder: "Deleted Items", SentFolder: "Sent Items",
 		Maildir: filepath.Join(home, "mailroot", "m365"), Layout: "verbatim", Folders: []string{"*"},
-		IdleFolders: []string{"INBOX"}, PollInterval: 2 * time.Minute, MaxConnections: 4, DeleteMode: "expunge", DeleteGuardCount: 50, DeleteGuardPercent: 25, Direction: "both", FetchFlag: "F", Line: 59,
+		IdleFolders: []string{"INBOX"}, PollInterval: 2 * time.Minute, MaxConnections: 4, DeleteMode: "expunge", DeleteGuardCount: 50, DeleteGuardPercent: 25, Direction: "both", FetchFlag: "F", Line: 60,
 	}, {
 		Name: "helper", Protocol: "pop3", Auth: "xoauth2", Host: "pop.example.net", Port: 995, TLS: "implicit",
 		Username: "me", TokenCommand: "oama access me", Maildir: filepath.Join(home, "mailroot", "helper"),
-		Layout: "verbatim", PollInterval: 5 * time.Minute, MaxConnections: 1, LeaveOnServer: true, Folder: "INBOX", Line: 73,
+		Layout: "verbatim", PollInterval: 5 * time.Minute, MaxConnections: 1, LeaveOnServer: true, Folder: "INBOX", Line: 74,
 	}, {
 		Name: "policies", Protocol: "imap", Host: "imap.example.com", Port: 993, TLS: "implicit", Username: "me",
 		PasswordEnv: "P", Maildir: filepath.Join(home, "mailroot", "policies"), Layout: "verbatim", Folders: []string{"*"},
-		IdleFolders: []string{"INBOX"}, PollInterval: 2 * time.Minute, MaxConnections: 4, DeleteMode: "expunge", DeleteGuardCount: 50, DeleteGuardPercent: 25, Direction: "both", FetchFlag: "F", Line: 82,
-		FolderPolicies: []FolderPolicy{{Match: "Lists/*", HasMaxAge: true, Line: 89}},
+		IdleFolders: []string{"INBOX"}, PollInterval: 2 * time.Minute, MaxConnections: 4, DeleteMode: "expunge", DeleteGuardCount: 50, DeleteGuardPercent: 25, Direction: "both", FetchFlag: "F", Line: 83,
+		FolderPolicies: []FolderPolicy{{Match: "Lists/*", HasMaxAge: true, Line: 90}},
 	}, {
 		Name: "policies2", Protocol: "imap", Host: "imap.example.com", Port: 993, TLS: "implicit", Username: "me",
 		PasswordEnv: "P", Maildir: filepath.Join(home, "mailroot", "policies2"), Layout: "verbatim", Folders: []string{"*"},
 		IdleFolders: []string{"INBOX"}, PollInterval: 2 * time.Minute, MaxConnections: 4, DeleteMode: "expunge", DeleteGuardCount: 50, DeleteGuardPercent: 25, Direction: "both", FetchFlag: "F",
-		MaxAge: 365 * 24 * time.Hour, Line: 91,
+		MaxAge: 365 * 24 * time.Hour, Line: 92,
 		FolderPolicies: []FolderPolicy{
-			{Match: "Lists/*", MaxAge: 30 * 24 * time.Hour, HasMaxAge: true, Direction: "push", Line: 100},
-			{Match: "*", ArchiveAfter: 730 * 24 * time.Hour, ArchiveTo: "Archive/local", Line: 105},
+			{Match: "Lists/*", MaxAge: 30 * 24 * time.Hour, HasMaxAge: true, Direction: "push", Line: 101},
+			{Match: "*", ArchiveAfter: 730 * 24 * time.Hour, ArchiveTo: "Archive/local", Line: 106},
 		},
 	}}
 	for _, a := range want {

@@ -12,6 +12,10 @@ type preset struct {
 	excludeFolders     []string // IMAP: "!" patterns added to the default folders
 	deleteMode         string   // IMAP: default delete_mode
 	trash, sent        string   // server folder names, hints behind SPECIAL-USE
+	// labelFolders and labelIdle (IMAP, tags = "notmuch"): the folders
+	// mirrored and watched when the provider's labels are synced as tags
+	// (Gmail: All Mail is the one local copy; see docs/tags.md).
+	labelFolders, labelIdle []string
 }
 
 // presets are the providers the provider key accepts.
@@ -32,6 +36,11 @@ var presets = map[string]preset{
 		deleteMode: DeleteTrash,
 		trash:      "[Gmail]/Trash",
 		sent:       "[Gmail]/Sent Mail",
+		// With tags = "notmuch" the labels are tags: All Mail is the one
+		// copy of each message, Trash and Spam (not in All Mail) are
+		// mirrored as folders, the label folders are not.
+		labelFolders: []string{"[Gmail]/All Mail", "[Gmail]/Trash", "[Gmail]/Spam", "[Google Mail]/All Mail", "[Google Mail]/Trash", "[Google Mail]/Spam"},
+		labelIdle:    []string{"[Gmail]/All Mail", "[Google Mail]/All Mail"},
 	},
 	ProviderOutlook: {
 		imapHost:     "outlook.office365.com",
@@ -77,8 +86,15 @@ func (s *section) applyPreset(a *Account) {
 	}
 	a.TrashFolder, a.SentFolder = p.trash, p.sent
 	if a.Protocol == ProtocolIMAP {
+		labels := len(p.labelFolders) > 0 && s.vals["tags"] == TagsNotmuch
 		if !s.has("folders") {
 			a.Folders = append([]string{"*"}, p.excludeFolders...)
+			if labels {
+				a.Folders = append([]string(nil), p.labelFolders...)
+			}
+		}
+		if !s.has("idle_folders") && labels {
+			a.IdleFolders = append([]string(nil), p.labelIdle...)
 		}
 		if !s.has("delete_mode") && p.deleteMode != "" {
 			a.DeleteMode = p.deleteMode

@@ -118,6 +118,10 @@ type Account struct {
 	Tags                string
 	TagMap              map[string]string
 	TagsAllow, TagsDeny []string
+	// NoCompress (IMAP) is compress = false: COMPRESS=DEFLATE (RFC 4978)
+	// is never asked for. The zero value, compress = true, compresses
+	// wherever the server offers it.
+	NoCompress bool
 
 	// POP3 only.
 	LeaveOnServer            bool          // default true

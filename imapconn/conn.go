@@ -36,6 +36,11 @@ var ErrNoStartTLS = errors.New("server does not offer STARTTLS")
 type Counters struct {
 	In, Out atomic.Int64
 	Dials   atomic.Int64 // connections that reached the server
+	// PlainIn and PlainOut count the IMAP stream itself, as go-imap
+	// read and wrote it: on a compressed connection (COMPRESS=DEFLATE)
+	// In and Out are smaller.
+	PlainIn, PlainOut atomic.Int64
+	Compressed        atomic.Int64 // connections that turned COMPRESS=DEFLATE on
 }
 
 // DialOptions tune a connection.
@@ -140,6 +145,7 @@ func dial(ctx context.Context, acct *config.Account, opts DialOptions) (*Conn, e
 		return nil, err
 	}
 	wc := newWireConn(conn, link)
+	wc.counters = opts.Counters
 	if acct.TLS == config.TLSStartTLS {
 		// We read the server's greeting before STARTTLS: go-imap gets
 		// one of ours.
@@ -153,6 +159,13 @@ func dial(ctx context.Context, acct *config.Account, opts DialOptions) (*Conn, e
 	if err := login(ctx, c, acct, opts, mw); err != nil {
 		c.Close()
 		return nil, err
+	}
+	if err := compress(c, wc, acct, link, timeout, iopts.DebugWriter); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("%s: %w", acct.Address(), err)
+	}
+	if ctx.Err() == nil && wc.compressed() && opts.Counters != nil {
+		opts.Counters.Compressed.Add(1)
 	}
 	if ctx.Err() != nil {
 		c.Close()

@@ -3,6 +3,7 @@ package imapconn
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"errors"
 	"io"
 	"net"
@@ -22,8 +23,9 @@ import (
 // extension to blame when go-imap gives up on a connection (parseFailure).
 type wireConn struct {
 	net.Conn
-	link *Link
-	br   *bufio.Reader
+	link     *Link
+	br       *bufio.Reader
+	counters *Counters // may be nil
 
 	// Read side: go-imap's reader goroutine only.
 	pending []byte // bytes for go-imap
@@ -35,16 +37,25 @@ type wireConn struct {
 	tail    []byte // the end of that line, to find a literal
 	last    atomic.Pointer[string]
 
+	// COMPRESS (compress.go): zWant while our COMPRESS awaits its
+	// reply, which the reader sends on zReply.
+	zWant  atomic.Bool
+	zReply chan compressReply
+	zErr   atomic.Pointer[error] // the server's stream was corrupt
+
 	sockErr  atomic.Bool // a read or write on the socket failed
 	ours     atomic.Bool // we closed the connection
 	byClient atomic.Bool // go-imap closed it (first)
 
 	// Write side.
 	wmu   sync.Mutex
-	wbuf  []byte // a command line not complete yet (only with names mapped)
-	wtail []byte // the end of the current line, to find a literal
-	wmid  bool   // the start of the current line went out unrewritten
-	wlit  int64  // literal bytes to pass on
+	wbuf  []byte        // a command line not complete yet (only with names mapped)
+	wtail []byte        // the end of the current line, to find a literal
+	wmid  bool          // the start of the current line went out unrewritten
+	wlit  int64         // literal bytes to pass on
+	zon   bool          // COMPRESS is on (send)
+	zw    *flate.Writer // made at the first large write
+	zbuf  bytes.Buffer  // the deflate output of one write
 }
 
 // maxGather bounds a literal inside a response that is inspected (a
@@ -63,17 +74,26 @@ func (w *wireConn) Read(p []byte) (int, error) {
 		if w.lit > 0 {
 			n, err := w.br.Read(p[:min(int64(len(p)), w.lit)])
 			w.lit -= int64(n)
+			w.countIn(n)
 			w.noteErr(err)
 			return n, err
 		}
 		if err := w.next(); err != nil {
 			w.noteErr(err)
 			w.err = err
+			w.failCompress(err)
 		}
 	}
 	n := copy(p, w.pending)
 	w.pending = w.pending[n:]
+	w.countIn(n)
 	return n, nil
+}
+
+func (w *wireConn) countIn(n int) {
+	if w.counters != nil {
+		w.counters.PlainIn.Add(int64(n))
+	}
 }
 
 func (w *wireConn) noteErr(err error) {
@@ -111,6 +131,10 @@ func (w *wireConn) next() error {
 		w.emit(line)
 		w.afterLine(w.tail)
 		w.tail = w.tail[:0]
+		return nil
+	}
+	if !w.inResp && w.zWant.Load() && bytes.HasPrefix(line, []byte(compressTag+" ")) {
+		w.compressReplyLine(line)
 		return nil
 	}
 	if !w.inResp {
@@ -243,10 +267,13 @@ func (w *wireConn) inject(b []byte) { w.emit(b) }
 func (w *wireConn) Write(p []byte) (int, error) {
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
+	if w.counters != nil {
+		w.counters.PlainOut.Add(int64(len(p)))
+	}
 	names := w.link.rawNames()
 	if names == nil && len(w.wbuf) == 0 {
 		w.track(p)
-		n, err := w.Conn.Write(p)
+		n, err := w.send(p)
 		if err != nil {
 			w.noteErr(err)
 		}
@@ -291,7 +318,7 @@ func (w *wireConn) Write(p []byte) (int, error) {
 		}
 	}
 	if len(out) > 0 {
-		if _, err := w.Conn.Write(out); err != nil {
+		if _, err := w.send(out); err != nil {
 			w.noteErr(err)
 			return 0, err
 		}

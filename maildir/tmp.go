@@ -49,8 +49,11 @@ func (f *Folder) CleanTmp(keep map[string]bool, now time.Time) (int, error) {
 	return n, nil
 }
 
-// deadKey reports whether name is a key NewKey made on this host in
-// another process: <seconds>.M<µs>P<pid>Q<n>R<hex>.<host>.
+// deadKey reports whether name is a key NewKey made on this host by
+// another process that is no longer running: <seconds>.M<µs>P<pid>Q<n>R<hex>.<host>.
+// A live process's file may be a delivery in progress (mailmirror fetch,
+// a test, another tool on this package); a reused process ID only keeps a
+// dead file until TmpMaxAge.
 func deadKey(name string) bool {
 	sec, rest, ok := strings.Cut(name, ".M")
 	if !ok || sec == "" || strings.Trim(sec, "0123456789") != "" {
@@ -69,5 +72,5 @@ func deadKey(name string) bool {
 		return false
 	}
 	n, err := strconv.Atoi(pid)
-	return err == nil && n != os.Getpid()
+	return err == nil && n != os.Getpid() && !processAlive(n)
 }

@@ -332,6 +332,29 @@ var migrations = []string{
 	// records leave the ops (write-ahead intents) for a table of their own
 	// (localchanges.go).
 	migrateLocalChanges,
+	// 10: Gmail labels as tags (see gmail.go): each label folder's
+	// counters as last read, and its members (UID in the label folder ↔
+	// UID of the same message in All Mail).
+	`CREATE TABLE gmail_labels (
+		account TEXT NOT NULL,
+		name TEXT NOT NULL,
+		uidvalidity INTEGER NOT NULL,
+		uidnext INTEGER NOT NULL,
+		messages INTEGER NOT NULL,
+		modseq INTEGER NOT NULL,
+		allmail_uv INTEGER NOT NULL,
+		allmail_next INTEGER NOT NULL,
+		unresolved INTEGER NOT NULL,
+		PRIMARY KEY (account, name)
+	);
+	CREATE TABLE gmail_members (
+		account TEXT NOT NULL,
+		label TEXT NOT NULL,
+		uid INTEGER NOT NULL,
+		allmail_uid INTEGER NOT NULL,
+		PRIMARY KEY (account, label, uid)
+	);
+	CREATE INDEX gmail_members_allmail ON gmail_members (account, allmail_uid);`,
 }
 
 // SchemaVersion is the schema version this build writes.

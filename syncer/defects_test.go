@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -345,10 +346,14 @@ func TestDefectOrphanTmpFilesRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmp := filepath.Join(lf.Path, "tmp")
-	// Keys as an earlier mailmirror process (another pid) made them.
+	// Keys as an earlier mailmirror process (a pid that has exited) made them.
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
 	dead := func() string {
 		k := maildir.NewKey()
-		return strings.Replace(k, fmt.Sprintf("P%dQ", os.Getpid()), fmt.Sprintf("P%dQ", os.Getpid()+1), 1)
+		return strings.Replace(k, fmt.Sprintf("P%dQ", os.Getpid()), fmt.Sprintf("P%dQ", gone.ProcessState.Pid()), 1)
 	}
 	write := func(name string, age time.Duration) string {
 		p := filepath.Join(tmp, name)

@@ -146,6 +146,10 @@ func localStamp(f *maildir.Folder) string {
 	return out
 }
 
+// serverUnchanged reports whether the folder's STATUS proves that nothing
+// changed on the server since the last pass. Without a HIGHESTMODSEQ (no
+// CONDSTORE) the counters cannot show a flag change, so only an empty
+// folder is proven unchanged; the others have their flags fetched.
 func (j *job) serverUnchanged() bool {
 	st, status := j.st, j.status
 	if status == nil || st.UIDValidity == 0 || status.NumMessages == nil {
@@ -154,7 +158,10 @@ func (j *job) serverUnchanged() bool {
 	if status.UIDValidity != st.UIDValidity || uint32(status.UIDNext) != st.UIDNext || *status.NumMessages != st.Messages {
 		return false
 	}
-	return status.HighestModSeq == 0 || status.HighestModSeq == st.HighestModSeq
+	if status.HighestModSeq == 0 {
+		return st.Messages == 0
+	}
+	return status.HighestModSeq == st.HighestModSeq
 }
 
 // detect finds what changed on both sides since the last pass.

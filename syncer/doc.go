@@ -22,6 +22,14 @@
 // decide from their partial view to a full pass (ErrFullPass) before
 // changing anything.
 //
+// One matcher (match.go) decides identity for every pass: which local
+// file is which server message, a move, a copy, or new. A job's scope
+// (full pass, targeted pass, PushLocal) says what it knows, so code that
+// needs every pair of a folder asks the scope instead of assuming it. Apply
+// commits each step at once: its side effect, then (after the fsync of
+// new/ and cur/ where files moved) its own transaction; the folder's
+// counters are recorded last.
+//
 // # Invariants
 //
 // Every change to this package keeps these, and the tests named after

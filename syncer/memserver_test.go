@@ -257,3 +257,31 @@ func memFile(t *testing.T, a *config.Account, folder, id string) string {
 	t.Fatalf("no local %s in %s", id, folder)
 	return ""
 }
+
+// Without CONDSTORE, LIST-STATUS cannot show a flag change: a folder
+// whose counters did not move must still have its flags fetched, or a
+// flag another client changed never arrives.
+func TestServerWithoutCondstoreFlagOnlyChangeArrives(t *testing.T) {
+	m := startMemServer(t, imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapUIDPlus: {}, imap.CapMove: {}, imap.CapListStatus: {}, imap.CapESearch: {}})
+	f := &fixture{t: t, rnd: newRand(t)}
+	raw := f.msg("flag only")
+	uid := m.append(t, "INBOX", raw)
+	a, store, db := memAccount(t, m)
+	memSync(t, a, store, db)
+	// Local directories older than a second, so that the local stamp is
+	// trusted and the folder is quiet locally.
+	old := time.Now().Add(-time.Minute)
+	for _, sub := range []string{"new", "cur"} {
+		os.Chtimes(filepath.Join(a.Maildir, sub), old, old)
+	}
+	memSync(t, a, store, db)
+	c := m.client(t)
+	c.Select("INBOX", nil).Wait()
+	if err := c.Store(imap.UIDSetNum(imap.UID(uid)), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagFlagged}}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if st := memSync(t, a, store, db); st.Down.Flags != 1 {
+		t.Errorf("pass after a server flag change: %+v, want one flag change down", st)
+	}
+	memCompare(t, m, a)
+}

@@ -83,6 +83,9 @@ func (s *Syncer) tagStep(ctx context.Context, jobs []*job) error {
 	if s.acct.Tags == "" {
 		return nil
 	}
+	if s.gmailLabels() {
+		return s.gmailStep(ctx, jobs) // labels instead of keywords (gmail.go)
+	}
 	ts, err := s.openTags(ctx)
 	if err != nil {
 		return err

@@ -24,6 +24,7 @@ func (s *Syncer) TagPass(ctx context.Context) (Stats, error) {
 		}
 		s.pool.put(c)
 		s.names = names
+		s.remotes = remotes // the Gmail label step reads the label folders' counters
 		folders, err := s.db.Folders(s.acct.Name)
 		if err != nil {
 			return s.stats, err

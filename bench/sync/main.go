@@ -8,6 +8,7 @@
 //	                    [-load maildir|append] [-no-mbsync] [-profile FILE]
 //	                    [-link rate=10Mbit,drop=4MB[,latency=20ms]]
 //	go run ./bench/sync -tags [-messages N] [-runs N]
+//	go run ./bench/sync -compress [-messages N] [-link SPEC]
 //
 // It generates the corpus of bench/corpus (10,000 messages, 4 folders, about
 // 280 MB), writes it straight into a private Dovecot's Maildir, lets
@@ -41,6 +42,11 @@
 // (syncer.SyncAccount with the same config) with a CPU profile written to
 // FILE: `go tool pprof -top FILE`. Its RSS is then not measured.
 //
+// -compress measures COMPRESS=DEFLATE instead (see compress.go): Dovecot
+// with imap_zlib; the first sync's bytes on the wire with and without
+// compression and mbsync's, then first sync and one new message through a
+// throttled link (-link, default 10 Mbit/s and 20 ms each way).
+//
 // -tags measures tags = "notmuch" instead (see runTags): no-change passes
 // and a pass after 1% of the messages changed tags on each side, with and
 // without tags, in this process.
@@ -63,6 +69,7 @@ func main() {
 	flag.StringVar(&o.profile, "profile", "", "run mailmirror's first sync in-process with a CPU profile written to this file")
 	flag.StringVar(&o.out, "out", "bench/out/sync.json", "results file (relative to the module root)")
 	flag.StringVar(&o.link, "link", "", `instead of the usual runs, each tool's first sync through a bad link, e.g. "rate=10Mbit,drop=4MB,latency=20ms": syncs until complete, time, bytes sent twice`)
+	flag.BoolVar(&o.compress, "compress", false, `measure COMPRESS=DEFLATE instead: first-sync bytes on the wire with and without it and mbsync's, then times through a throttled link (-link, default "`+defaultCompressLink+`")`)
 	flag.BoolVar(&o.tags, "tags", false, `measure tags = "notmuch" instead: no-change and 1%-changed passes with and without tags (needs notmuch)`)
 	flag.Parse()
 	if flag.NArg() > 0 || o.messages < 100 || o.runs < 1 || (o.load != "maildir" && o.load != "append") {
@@ -91,4 +98,5 @@ type options struct {
 	out      string
 	link     string
 	tags     bool
+	compress bool
 }

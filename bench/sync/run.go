@@ -48,6 +48,9 @@ type report struct {
 	// Link, with -link: each tool's first sync through the bad link.
 	LinkSpec *link                  `json:"link,omitempty"`
 	Link     map[string]*linkResult `json:"link_first_sync,omitempty"`
+	// Compress, with -compress: bytes and times with and without
+	// COMPRESS=DEFLATE (compress.go).
+	Compress *compressReport `json:"compress,omitempty"`
 }
 
 func run(o *options) error {
@@ -73,7 +76,7 @@ func run(o *options) error {
 		return err
 	}
 	rep.Folders = c.Counts()
-	srv, err := corpus.StartServer(nil)
+	srv, err := corpus.StartServer(serverOptions(o))
 	if err != nil {
 		return err
 	}
@@ -164,6 +167,14 @@ func run(o *options) error {
 		return r, nil
 	}
 
+	if o.compress {
+		if rep.Compress, err = runCompress(o, work, repo, srv, len(tools) > 1); err != nil {
+			return err
+		}
+		rep.LoadAverageEnd = loadAverage()
+		fmt.Printf("load average at the end: %s\n", rep.LoadAverageEnd)
+		return writeJSON(filepath.Join(repo, o.out), rep)
+	}
 	if o.link != "" {
 		l, err := parseLink(o.link)
 		if err != nil {

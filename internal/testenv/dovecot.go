@@ -74,6 +74,11 @@ type DovecotOptions struct {
 	// with a first passdb of driver oauth2 that checks each token at this
 	// token introspection URL (see oauth2.go and package oauthfake).
 	OAuth2IntrospectionURL string
+	// Compress loads the imap_zlib plugin: IMAP sessions offer
+	// COMPRESS=DEFLATE (RFC 4978) after the login. The shared server
+	// does not, so that byte counts compare with Dovecot's log (whose
+	// in= and out= count the stream before compression).
+	Compress bool
 }
 
 // Dovecot is a running server. Its fields are set by StartDovecot and must
@@ -417,6 +422,9 @@ func (d *Dovecot) config(opts *DovecotOptions) (string, error) {
 		p("}")
 		p("protocol %s {", s.proto)
 		p("  mail_max_userip_connections = 100")
+		if s.proto == "imap" && opts.Compress {
+			p("  mail_plugins = $mail_plugins imap_zlib")
+		}
 		p("}")
 	}
 	if d.mailOwner == nil {

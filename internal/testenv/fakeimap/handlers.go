@@ -37,6 +37,17 @@ func (ss *Session) handle(c *Command) {
 		ok("ID done")
 	case "ENABLE":
 		ok("ENABLE done")
+	case "COMPRESS":
+		switch {
+		case !srv.hasCap("COMPRESS=DEFLATE") || !strings.EqualFold(arg(0), "DEFLATE"):
+			bad("COMPRESS DEFLATE not offered")
+		case ss.zw != nil:
+			no("[COMPRESSIONACTIVE] already")
+		default:
+			ok("DEFLATE active")
+			ss.bw.Flush()
+			ss.startDeflate()
+		}
 	case "LOGIN":
 		user, pass := arg(0), arg(1)
 		srv.passwords = append(srv.passwords, pass)

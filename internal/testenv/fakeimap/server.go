@@ -2,7 +2,8 @@
 // tests. It speaks enough IMAP4rev1 for mailmirror's syncer (CAPABILITY,
 // LOGIN, NAMESPACE, LIST with RETURN (STATUS), STATUS, SELECT/EXAMINE, UID
 // FETCH, UID SEARCH with ESEARCH, UID STORE, UID EXPUNGE, UID MOVE/COPY,
-// APPEND, CREATE, DELETE, NOOP, LOGOUT, AUTHENTICATE PLAIN; CONDSTORE when
+// APPEND, CREATE, DELETE, NOOP, LOGOUT, AUTHENTICATE PLAIN; CONDSTORE and
+// COMPRESS=DEFLATE (Server.Deflated sees the compressed stream) when
 // announced) over an in-memory set of mailboxes,
 // and lets a test change any answer:
 //
@@ -25,6 +26,7 @@ package fakeimap
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"errors"
 	"fmt"
 	"io"
@@ -104,6 +106,13 @@ type Server struct {
 	// a non-empty result ends the command with a tagged NO of that text
 	// instead of OK (Gmail: "Some messages could not be FETCHed").
 	FetchNo func(s *Session, c *Command) string
+	// Deflated, when set, sees the compressed bytes of each sync flush of
+	// a session that turned COMPRESS=DEFLATE on (announce it in Caps)
+	// and returns what goes on the wire instead: out with a corrupt block
+	// appended ("\x07", a final block of the reserved type), say. n
+	// counts the flushes from 1. It may run with the server locked or
+	// not, and must not lock.
+	Deflated func(s *Session, n int, out []byte) []byte
 
 	mu        sync.Mutex
 	mailboxes []*Mailbox
@@ -277,6 +286,7 @@ type Session struct {
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	done bool
+	zw   *deflater // COMPRESS=DEFLATE is on
 }
 
 // Server is the server the session belongs to.
@@ -703,4 +713,44 @@ func UIDSet(uids []uint32) string {
 	}
 	flush()
 	return b.String()
+}
+
+// Compressed reports whether the session turned COMPRESS=DEFLATE on.
+func (ss *Session) Compressed() bool { return ss.zw != nil }
+
+// startDeflate runs the session through raw deflate from now on, after
+// the OK to COMPRESS was flushed: the client's bytes are inflated (any
+// already buffered included), ours are deflated and sync-flushed at each
+// flush of bw.
+func (ss *Session) startDeflate() {
+	ss.br = bufio.NewReaderSize(flate.NewReader(ss.br), 64<<10)
+	d := &deflater{ss: ss, raw: ss.conn}
+	d.fw, _ = flate.NewWriter(&d.buf, flate.DefaultCompression)
+	ss.zw = d
+	ss.bw = bufio.NewWriterSize(d, 64<<10)
+}
+
+// deflater deflates and sync-flushes each write (one flush of the
+// session's bufio.Writer), as Dovecot does.
+type deflater struct {
+	ss  *Session
+	raw io.Writer
+	fw  *flate.Writer
+	buf bytes.Buffer
+	n   int
+}
+
+func (d *deflater) Write(p []byte) (int, error) {
+	d.buf.Reset()
+	d.fw.Write(p)
+	d.fw.Flush()
+	d.n++
+	out := d.buf.Bytes()
+	if hook := d.ss.srv.Deflated; hook != nil {
+		out = hook(d.ss, d.n, out)
+	}
+	if _, err := d.raw.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
