@@ -160,6 +160,34 @@ func (p *Pool) Discard(c *Conn) {
 	<-p.sem
 }
 
+// TryGet is Get without waiting and without dialling: an idle connection,
+// or nil when none is idle or max connections are in use (work that a
+// second connection would only speed up).
+func (p *Pool) TryGet(ctx context.Context) *Conn {
+	select {
+	case p.sem <- struct{}{}:
+	default:
+		return nil
+	}
+	for {
+		p.mu.Lock()
+		n := len(p.idle)
+		if n == 0 {
+			p.mu.Unlock()
+			<-p.sem
+			return nil
+		}
+		c := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		if c.alive(p.probeTimeout()) {
+			c.stopCtx = context.AfterFunc(ctx, func() { c.Close() })
+			return c
+		}
+		p.forget(c)
+	}
+}
+
 func (p *Pool) forget(c *Conn) {
 	c.Close()
 	p.mu.Lock()

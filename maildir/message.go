@@ -373,7 +373,15 @@ func (b *Batch) Keys() []string {
 // entries in the order they were added. On error no queued message is left
 // in new/ or cur/ (those already renamed are taken back) and all are
 // discarded. The batch is empty afterwards.
-func (b *Batch) Commit() ([]Entry, error) {
+func (b *Batch) Commit() ([]Entry, error) { return b.CommitWith(nil) }
+
+// CommitWith is Commit that runs record, when not nil, while the files
+// are being synced, and publishes nothing unless both succeeded: a
+// write-ahead record made durable by record (a syncer's intent) then
+// precedes every rename, and its sync does not wait for the files' nor
+// theirs for it. record is not called when Commit fails before the sync.
+// On record's failure the batch is discarded as on any other.
+func (b *Batch) CommitWith(record func() error) ([]Entry, error) {
 	items := b.items
 	b.items = nil
 	if len(items) == 0 {
@@ -395,7 +403,14 @@ func (b *Batch) Commit() ([]Entry, error) {
 	for i, it := range items {
 		paths[i] = it.w.tmp
 	}
-	if err := syncFiles(paths); err != nil {
+	recorded := make(chan error, 1)
+	if record != nil {
+		go func() { recorded <- record() }()
+	} else {
+		recorded <- nil
+	}
+	err := syncFiles(paths)
+	if err := errors.Join(err, <-recorded); err != nil {
 		return fail(err, nil)
 	}
 	out := make([]Entry, 0, len(items))

@@ -923,13 +923,18 @@ func (d *downloader) flush() error {
 		d.batch.Abort()
 		return err
 	}
-	opID, err := j.s.db.AddOp(state.Op{Account: j.s.acct.Name, Kind: opDownload, Folder: j.local, Data: data})
-	if err != nil {
-		d.batch.Abort()
+	// The intent is written while the files are synced; both are durable
+	// before the first rename.
+	var opID int64
+	_, err := d.batch.CommitWith(func() error {
+		var err error
+		opID, err = j.s.db.AddOp(state.Op{Account: j.s.acct.Name, Kind: opDownload, Folder: j.local, Data: data})
 		return err
-	}
-	if _, err := d.batch.Commit(); err != nil {
-		j.s.db.DeleteOp(opID)
+	})
+	if err != nil {
+		if opID != 0 {
+			j.s.db.DeleteOp(opID)
+		}
 		return err
 	}
 	items := d.pending

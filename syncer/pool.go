@@ -14,6 +14,7 @@ func newPool(s *Syncer, max int) *pool {
 }
 
 func (p *pool) get(ctx context.Context) (*Conn, error) { return p.p.Get(ctx) }
+func (p *pool) tryGet(ctx context.Context) *Conn       { return p.p.TryGet(ctx) }
 func (p *pool) put(c *Conn)                            { p.p.Put(c) }
 func (p *pool) discard(c *Conn)                        { p.p.Discard(c) }
 func (p *pool) close()                                 { p.p.Close() }

@@ -498,9 +498,16 @@ func isConnError(err error) bool {
 // listRemote lists the server's folders (with their STATUS when the server
 // has LIST-STATUS) and reads its namespace.
 func (s *Syncer) listRemote(c *Conn) (nameMap, map[string]*remoteFolder, error) {
+	return s.listRemoteKeeping(c, nil)
+}
+
+// listRemoteKeeping is listRemote leaving the connection's selected
+// folder selected when keep has it (PullNew, which selects it again
+// next): its STATUS is then the session's view, possibly stale.
+func (s *Syncer) listRemoteKeeping(c *Conn, keep map[string]bool) (nameMap, map[string]*remoteFolder, error) {
 	var nm nameMap
 	caps := c.Caps()
-	if c.Selected() != "" {
+	if sel := c.Selected(); sel != "" && !keep[sel] {
 		// Dovecot answers STATUS for the selected folder from the
 		// session's view: a connection kept from an earlier pass must
 		// leave it (UNSELECT costs nothing) or catch up (NOOP syncs

@@ -58,24 +58,33 @@ func (s *Syncer) pullNew(ctx context.Context, pushed []Pushed) (Stats, error) {
 	if n, err := s.db.OpCount(s.acct.Name); err != nil || n > 0 {
 		return s.stats, errors.Join(ErrFullPass, err) // intents to resolve first
 	}
-	c, err := s.pool.get(ctx)
-	if err != nil {
-		return s.stats, err
-	}
 	folders := make([]string, len(pushed))
 	for i, p := range pushed {
 		folders[i] = p.Folder
 	}
-	jobs, err := s.quickJobs(c, folders)
+	jobs, known, err := s.pushedJobs(folders)
+	if err != nil {
+		return s.stats, err
+	}
+	c, err := s.pool.get(ctx)
+	if err != nil {
+		return s.stats, err
+	}
+	listed, err := s.listAside(ctx, c, known, jobs)
+	for i, j := range jobs {
+		if err == nil {
+			err = j.quickDetect(c, pushed[i].Expunged)
+		}
+	}
+	// The listing's outcome comes first (a change elsewhere takes a full
+	// pass whatever the SELECTs found), unless c broke.
+	if lerr := listed(); lerr != nil && (err == nil || errors.Is(err, ErrFullPass)) {
+		s.release(c, err)
+		return s.stats, lerr
+	}
 	if err != nil {
 		s.release(c, err)
 		return s.stats, err
-	}
-	for i, j := range jobs {
-		if err := j.quickDetect(c, pushed[i].Expunged); err != nil {
-			s.release(c, err)
-			return s.stats, err
-		}
 	}
 	if err := s.matchTargeted(jobs); err != nil {
 		s.release(c, err)
@@ -123,53 +132,77 @@ func (s *Syncer) release(c *Conn, err error) {
 	s.pool.put(c)
 }
 
-// quickJobs lists the server's folders and makes a job of each folder
-// asked for, when every known folder but those is unchanged on the server
-// and no new server folder is to be mirrored.
-func (s *Syncer) quickJobs(c *Conn, folders []string) ([]*job, error) {
-	names, remotes, err := s.listRemote(c)
-	if err != nil {
-		return nil, err
-	}
-	s.names = names
+// pushedJobs makes a job of each folder pushed, from the state: a folder
+// it does not know yet takes a full pass. It also returns every folder the
+// state knows, for listedUnchanged.
+func (s *Syncer) pushedJobs(folders []string) ([]*job, []state.Folder, error) {
 	known, err := s.db.Folders(s.acct.Name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	asked := map[string]bool{}
-	for _, f := range folders {
-		if asked[f] {
-			return nil, fmt.Errorf("syncer: folder %q pushed twice", f)
+	byName := map[string]state.Folder{}
+	for _, f := range known {
+		byName[f.Name] = f
+	}
+	jobs := make([]*job, len(folders))
+	for i, name := range folders {
+		f, ok := byName[name]
+		if !ok || f.UIDValidity == 0 || f.Remote == "" {
+			return nil, nil, ErrFullPass // a folder the state does not know yet
 		}
-		asked[f] = true
+		if slices.ContainsFunc(jobs[:i], func(j *job) bool { return j.local == name }) {
+			return nil, nil, fmt.Errorf("syncer: folder %q pushed twice", name)
+		}
+		lf, err := s.store.Folder(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		jobs[i] = &job{s: s, local: name, remote: f.Remote, st: f, lf: lf, scope: scopeServer}
 	}
+	return jobs, known, nil
+}
+
+// listedUnchanged lists the server's folders on c and returns ErrFullPass
+// unless every known folder but those of jobs is unchanged on the server,
+// the jobs' folders are there with the UIDVALIDITY recorded, and no new
+// server folder is to be mirrored.
+//
+// A connection that has one of the jobs' folders selected (the previous
+// PullNew's) keeps it: quickDetect selects it again anyway, for fresh
+// counters, and an UNSELECT first would cost the server a mailbox close
+// (milliseconds on Dovecot) on the way of the new mail. Its LIST-STATUS
+// entry is then the session's view and is not used beyond its UIDVALIDITY,
+// which the SELECT checks again.
+func (s *Syncer) listedUnchanged(c *Conn, known []state.Folder, jobs []*job) error {
+	byRemote := map[string]*job{}
+	for _, j := range jobs {
+		byRemote[j.remote] = j
+	}
+	keep := map[string]bool{c.Selected(): byRemote[c.Selected()] != nil}
+	names, remotes, err := s.listRemoteKeeping(c, keep)
+	if err != nil {
+		return err
+	}
+	s.names = names
 	knownRemote := map[string]bool{}
-	byName := map[string]*job{}
 	for _, f := range known {
 		knownRemote[f.Remote] = true
 		r := remotes[f.Remote]
 		if r == nil || f.UIDValidity == 0 {
-			return nil, ErrFullPass
+			return ErrFullPass
 		}
-		j := &job{s: s, local: f.Name, remote: f.Remote, status: r.status, st: f, scope: scopeServer}
-		if !asked[f.Name] {
-			if !j.serverUnchanged() {
-				return nil, ErrFullPass
+		j := byRemote[f.Remote]
+		if j == nil {
+			if o := (&job{st: f, status: r.status}); !o.serverUnchanged() {
+				return ErrFullPass
 			}
 			continue
 		}
 		if r.status == nil || r.status.UIDValidity != f.UIDValidity {
-			return nil, ErrFullPass
+			return ErrFullPass
 		}
-		if j.lf, err = s.store.Folder(f.Name); err != nil {
-			return nil, err
-		}
-		byName[f.Name] = j
-	}
-	jobs := make([]*job, len(folders))
-	for i, f := range folders {
-		if jobs[i] = byName[f]; jobs[i] == nil {
-			return nil, ErrFullPass // a folder the state does not know yet
+		if c.Selected() != f.Remote {
+			j.status = r.status // else the session's view, not the server's
 		}
 	}
 	for name, r := range remotes {
@@ -177,10 +210,29 @@ func (s *Syncer) quickJobs(c *Conn, folders []string) ([]*job, error) {
 			continue
 		}
 		if ln, err := names.local(name); err == nil && s.acct.MatchFolder(ln) {
-			return nil, ErrFullPass // a new server folder
+			return ErrFullPass // a new server folder
 		}
 	}
-	return jobs, nil
+	return nil
+}
+
+// listAside runs listedUnchanged on a second idle connection of the pool
+// while the caller selects the pushed folders on c (a LIST-STATUS costs
+// Dovecot milliseconds that then overlap with the SELECT's); without one,
+// it runs it on c first and returns its error. The function returned
+// waits for the outcome and gives the second connection back.
+func (s *Syncer) listAside(ctx context.Context, c *Conn, known []state.Folder, jobs []*job) (func() error, error) {
+	c2 := s.pool.tryGet(ctx)
+	if c2 == nil {
+		return func() error { return nil }, s.listedUnchanged(c, known, jobs)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.listedUnchanged(c2, known, jobs) }()
+	return func() error {
+		err := <-done
+		s.release(c2, err)
+		return err
+	}, nil
 }
 
 // quickDetect finds the folder's new server messages, flag changes and
