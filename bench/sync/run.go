@@ -36,6 +36,10 @@ type report struct {
 	// LoginSeconds is the median time of an in-process IMAP connect,
 	// greeting, LOGIN and LOGOUT: a floor under every sync of either tool.
 	LoginSeconds float64 `json:"imap_login_logout_seconds"`
+	// RawFloorSeconds is the raw first-sync floor (floor.go): fetch,
+	// write, one syncfs per batch, in this process.
+	RawFloorSeconds float64 `json:"raw_floor_seconds,omitempty"`
+	RawFloorRatio   float64 `json:"first_sync_over_raw_floor,omitempty"`
 	// TrueSeconds is the median time of /bin/true started like the tools:
 	// the floor under every start and exit.
 	TrueSeconds float64 `json:"true_seconds"`
@@ -221,6 +225,9 @@ func run(o *options) error {
 	}
 	if o.profile != "" {
 		fmt.Printf("CPU profile of mailmirror's first sync: %s (go tool pprof -top %s)\n", o.profile, o.profile)
+	}
+	if err := measureFloor(rep, srv, work, mm); err != nil {
+		return err
 	}
 
 	// 2. Nothing changed.
