@@ -463,7 +463,9 @@ func (d *DB) commit(batch []*update) {
 			// Nothing of this transaction may be committed: the
 			// failed update's writes might be in it.
 			tx.Rollback()
-			for _, v := range batch {
+			// The updates that failed earlier have their outcome
+			// already (done holds one); the others share this one.
+			for _, v := range append(ok, batch[i:]...) {
 				v.done <- err
 			}
 			return
