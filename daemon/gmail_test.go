@@ -19,12 +19,7 @@ import (
 // set in notmuch becomes a label without a poll (the daemon watches
 // notmuch's revision).
 func TestGmailLabelFromNotmuchInTheDaemon(t *testing.T) {
-	if _, err := exec.LookPath("notmuch"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("notmuch is not installed")
-		}
-		t.Skip("notmuch is not installed")
-	}
+	testenv.RequireNotmuch(t)
 	srv := fakegmail.Start(t)
 	raw := []byte("Message-Id: <d1@example.org>\r\nSubject: daemon\r\n\r\nbody\r\n")
 	if _, err := srv.Store.Deliver(fakegmail.Inbox, raw); err != nil {

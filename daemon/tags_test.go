@@ -19,12 +19,7 @@ import (
 // revision), and a keyword set on the server by another client arrives by
 // IDLE.
 func TestTagsBothWaysInTheDaemon(t *testing.T) {
-	if _, err := exec.LookPath("notmuch"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("notmuch is not installed")
-		}
-		t.Skip("notmuch is not installed")
-	}
+	testenv.RequireNotmuch(t)
 	testenv.RequireDovecot(t)
 	u := testenv.Shared(t).NewUser(t)
 	f := newFixture(t, u, u.Server().IMAPPort, `tags = "notmuch"`)

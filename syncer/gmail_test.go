@@ -40,7 +40,7 @@ func newGmailDevice(t *testing.T, srv *fakegmail.Server) *gmailDevice {
 // account lines.
 func newGmailDeviceTags(t *testing.T, srv *fakegmail.Server, newTags string, extra ...string) *gmailDevice {
 	t.Helper()
-	requireNotmuch(t)
+	testenv.RequireNotmuch(t)
 	dir := t.TempDir()
 	mail := filepath.Join(dir, "Mail")
 	port := srv.Addr[strings.LastIndex(srv.Addr, ":")+1:]
@@ -154,20 +154,6 @@ func deliverGmail(t *testing.T, srv *fakegmail.Server, n int, first string, labe
 	}
 }
 
-func wantIn(t *testing.T, what string, got []string, has, hasNot []string) {
-	t.Helper()
-	for _, x := range has {
-		if !slices.Contains(got, x) {
-			t.Errorf("%s: %q lacks %q", what, got, x)
-		}
-	}
-	for _, x := range hasNot {
-		if slices.Contains(got, x) {
-			t.Errorf("%s: %q has %q", what, got, x)
-		}
-	}
-}
-
 // TestGmailMessageInFiveLabelsStoredOnce: All Mail is the one local copy;
 // label folders are tags; archived mail (no label) is mirrored too, the
 // Trash as a folder of its own.
@@ -196,8 +182,8 @@ func TestGmailMessageInFiveLabelsStoredOnce(t *testing.T) {
 			t.Errorf("label folder %q mirrored as a Maildir folder", folder)
 		}
 	}
-	wantIn(t, "labelled", d.tags(gmailID(1)), []string{"inbox", "Work", "Travel", "Family/Kids", "important"}, nil)
-	wantIn(t, "archived", d.tags(gmailID(2)), nil, []string{"inbox", "Work"})
+	wantTags(t, "labelled", d.tags(gmailID(1)), []string{"inbox", "Work", "Travel", "Family/Kids", "important"}, nil)
+	wantTags(t, "archived", d.tags(gmailID(2)), nil, []string{"inbox", "Work"})
 	if st.TagsDown != 2 || st.TagsUp != 0 {
 		// message 1 gets its labels, message 2 loses notmuch new's inbox.
 		t.Errorf("tags: %d down, %d up; want 2, 0", st.TagsDown, st.TagsUp)
@@ -205,7 +191,7 @@ func TestGmailMessageInFiveLabelsStoredOnce(t *testing.T) {
 	if srv.Store.Count() != before {
 		t.Errorf("the server has %d messages, had %d", srv.Store.Count(), before)
 	}
-	wantIn(t, "server", srv.Store.Labels(gmailID(2)), []string{fakegmail.AllMail}, []string{fakegmail.Inbox})
+	wantTags(t, "server", srv.Store.Labels(gmailID(2)), []string{fakegmail.AllMail}, []string{fakegmail.Inbox})
 	if st := d.pass(); st.TagsDown+st.TagsUp != 0 {
 		t.Errorf("a pass without changes moved tags: %d down, %d up", st.TagsDown, st.TagsUp)
 	}
@@ -226,8 +212,8 @@ func TestGmailLabelAddRemoveBothWays(t *testing.T) {
 	srv.Store.AddLabel(gmailID(2), "Travel")
 	srv.Store.RemoveLabel(gmailID(1), "Work")
 	st := d.pass()
-	wantIn(t, "local 1", d.tags(gmailID(1)), []string{"inbox"}, []string{"Work"})
-	wantIn(t, "local 2", d.tags(gmailID(2)), []string{"inbox", "Travel"}, nil)
+	wantTags(t, "local 1", d.tags(gmailID(1)), []string{"inbox"}, []string{"Work"})
+	wantTags(t, "local 2", d.tags(gmailID(2)), []string{"inbox", "Travel"}, nil)
 	if st.TagsDown != 2 {
 		t.Errorf("TagsDown = %d, want 2", st.TagsDown)
 	}
@@ -239,8 +225,8 @@ func TestGmailLabelAddRemoveBothWays(t *testing.T) {
 	if st.TagsUp != 2 {
 		t.Errorf("TagsUp = %d, want 2", st.TagsUp)
 	}
-	wantIn(t, "server 1", srv.Store.Labels(gmailID(1)), []string{fakegmail.AllMail}, []string{fakegmail.Inbox, "Work"})
-	wantIn(t, "server 2", srv.Store.Labels(gmailID(2)), []string{fakegmail.AllMail, fakegmail.Inbox, "Projects/2027", fakegmail.Starred}, []string{"Travel"})
+	wantTags(t, "server 1", srv.Store.Labels(gmailID(1)), []string{fakegmail.AllMail}, []string{fakegmail.Inbox, "Work"})
+	wantTags(t, "server 2", srv.Store.Labels(gmailID(2)), []string{fakegmail.AllMail, fakegmail.Inbox, "Projects/2027", fakegmail.Starred}, []string{"Travel"})
 	if srv.Store.Count() != 2 || len(srv.Store.Messages(fakegmail.AllMail)) != 2 {
 		t.Fatalf("All Mail has %v after label changes", srv.Store.Messages(fakegmail.AllMail))
 	}
@@ -254,13 +240,13 @@ func TestGmailLabelAddRemoveBothWays(t *testing.T) {
 			t.Errorf("pass %d after the changes moved tags: %d down, %d up", i, st.TagsDown, st.TagsUp)
 		}
 	}
-	wantIn(t, "local 2 after", d.tags(gmailID(2)), []string{"inbox", "Projects/2027", "flagged"}, []string{"Travel"})
-	wantIn(t, "local 1 after", d.tags(gmailID(1)), nil, []string{"inbox", "Work"})
+	wantTags(t, "local 2 after", d.tags(gmailID(2)), []string{"inbox", "Projects/2027", "flagged"}, []string{"Travel"})
+	wantTags(t, "local 1 after", d.tags(gmailID(1)), nil, []string{"inbox", "Work"})
 	// A star set on the server is the F flag of the All Mail copy (All
 	// Mail's HIGHESTMODSEQ moved, CHANGEDSINCE finds it).
 	srv.Store.AddLabel(gmailID(1), fakegmail.Starred)
 	d.pass()
-	wantIn(t, "starred on the server", d.tags(gmailID(1)), []string{"flagged"}, []string{"inbox"})
+	wantTags(t, "starred on the server", d.tags(gmailID(1)), []string{"flagged"}, []string{"inbox"})
 	if got := d.local()[gmailID(1)]; len(got) != 1 {
 		t.Errorf("starred message stored in %q", got)
 	}
@@ -276,12 +262,12 @@ func TestGmailStaleDeviceAndBookkeeping(t *testing.T) {
 	for _, d := range []*gmailDevice{a, b} {
 		d.pass()
 		d.pass()
-		wantIn(t, "start", d.tags(gmailID(1)), []string{"inbox", "Work"}, nil)
+		wantTags(t, "start", d.tags(gmailID(1)), []string{"inbox", "Work"}, nil)
 	}
 	folders := len(srv.Store.Labels(gmailID(1)))
 	a.tag(gmailID(1), "-Work", "+attachment", "+signed", "+encrypted", "+new", "+unread", "+replied")
 	a.pass()
-	wantIn(t, "server after A", srv.Store.Labels(gmailID(1)), []string{fakegmail.AllMail, fakegmail.Inbox}, []string{"Work"})
+	wantTags(t, "server after A", srv.Store.Labels(gmailID(1)), []string{fakegmail.AllMail, fakegmail.Inbox}, []string{"Work"})
 	for _, bk := range []string{"attachment", "signed", "encrypted", "new", "unread", "replied"} {
 		if st := srv.Store.Status(bk); st.UIDValidity != 0 {
 			t.Errorf("bookkeeping tag %q became a label folder", bk)
@@ -291,10 +277,10 @@ func TestGmailStaleDeviceAndBookkeeping(t *testing.T) {
 		t.Errorf("message in %d folders, want %d", got, folders-1)
 	}
 	b.pass() // stale: its tags did not change since its last pass
-	wantIn(t, "stale device", b.tags(gmailID(1)), []string{"inbox"}, []string{"Work"})
-	wantIn(t, "server after B", srv.Store.Labels(gmailID(1)), []string{fakegmail.AllMail}, []string{"Work"})
+	wantTags(t, "stale device", b.tags(gmailID(1)), []string{"inbox"}, []string{"Work"})
+	wantTags(t, "server after B", srv.Store.Labels(gmailID(1)), []string{fakegmail.AllMail}, []string{"Work"})
 	a.pass()
-	wantIn(t, "first device", a.tags(gmailID(1)), []string{"inbox"}, []string{"Work"})
+	wantTags(t, "first device", a.tags(gmailID(1)), []string{"inbox"}, []string{"Work"})
 	if srv.Store.Count() != 1 || len(srv.Store.Messages(fakegmail.AllMail)) != 1 {
 		t.Errorf("All Mail after a label removal: %v", srv.Store.Messages(fakegmail.AllMail))
 	}
@@ -341,8 +327,8 @@ func TestGmailOnlyChangedLabelsRead(t *testing.T) {
 	if !slices.Contains(got, "Travel") || slices.Contains(got, "Work") || slices.Contains(got, fakegmail.Inbox) {
 		t.Errorf("after a change in Travel the pass selected %q", got)
 	}
-	wantIn(t, "local 3", d.tags(gmailID(3)), []string{"Work", "inbox"}, []string{"Travel"})
-	wantIn(t, "local 2", d.tags(gmailID(2)), []string{"Work", "Travel", "inbox"}, nil)
+	wantTags(t, "local 3", d.tags(gmailID(3)), []string{"Work", "inbox"}, []string{"Travel"})
+	wantTags(t, "local 2", d.tags(gmailID(2)), []string{"Work", "Travel", "inbox"}, nil)
 }
 
 // TestGmailCrashBeforeRecordLosesNothing: a pass that stops after writing
@@ -374,10 +360,10 @@ func TestGmailCrashBeforeRecordLosesNothing(t *testing.T) {
 	}()
 	for i := 0; i < 2; i++ {
 		d.pass()
-		wantIn(t, "server 1", srv.Store.Labels(gmailID(1)), []string{fakegmail.AllMail, "Todo"}, []string{fakegmail.Inbox})
-		wantIn(t, "server 2", srv.Store.Labels(gmailID(2)), []string{fakegmail.AllMail, fakegmail.Inbox, "Travel"}, []string{"Work"})
-		wantIn(t, "local 1", d.tags(gmailID(1)), []string{"Todo"}, []string{"inbox"})
-		wantIn(t, "local 2", d.tags(gmailID(2)), []string{"inbox", "Travel"}, []string{"Work"})
+		wantTags(t, "server 1", srv.Store.Labels(gmailID(1)), []string{fakegmail.AllMail, "Todo"}, []string{fakegmail.Inbox})
+		wantTags(t, "server 2", srv.Store.Labels(gmailID(2)), []string{fakegmail.AllMail, fakegmail.Inbox, "Travel"}, []string{"Work"})
+		wantTags(t, "local 1", d.tags(gmailID(1)), []string{"Todo"}, []string{"inbox"})
+		wantTags(t, "local 2", d.tags(gmailID(2)), []string{"inbox", "Travel"}, []string{"Work"})
 	}
 	if n := len(srv.Store.Messages("Todo")); n != 1 {
 		t.Errorf("Todo holds %d entries, want 1", n)
@@ -410,7 +396,7 @@ func TestGmailLabelDeletedAndMessageTrashed(t *testing.T) {
 		t.Errorf("TagPass: %d tags down, want 2", st.TagsDown)
 	}
 	for _, n := range []int{1, 2} {
-		wantIn(t, "after the label was deleted", d.tags(gmailID(n)), []string{"inbox"}, []string{"Work"})
+		wantTags(t, "after the label was deleted", d.tags(gmailID(n)), []string{"inbox"}, []string{"Work"})
 	}
 	files := testenv.ReadMaildir(t, d.acct.Maildir, d.acct.Layout)[fakegmail.AllMail]
 	for _, m := range files {
@@ -425,7 +411,7 @@ func TestGmailLabelDeletedAndMessageTrashed(t *testing.T) {
 	if got := srv.Store.Labels(gmailID(1)); !slices.Equal(got, []string{fakegmail.Trash}) {
 		t.Errorf("a message deleted locally is in %q, want only the Trash", got)
 	}
-	wantIn(t, "the other message", srv.Store.Labels(gmailID(2)), []string{fakegmail.AllMail, fakegmail.Inbox}, nil)
+	wantTags(t, "the other message", srv.Store.Labels(gmailID(2)), []string{fakegmail.AllMail, fakegmail.Inbox}, nil)
 	if st := d.pass(); st.TagsDown+st.TagsUp != 0 {
 		t.Errorf("after the delete a pass moved tags: %d down, %d up", st.TagsDown, st.TagsUp)
 	}
@@ -445,8 +431,8 @@ func TestGmailLabelWithServerFlagChange(t *testing.T) {
 	srv.Store.SetFlag(gmailID(1), imap.FlagAnswered, true)
 	srv.Store.AddLabel(gmailID(1), "Work")
 	st := d.pass()
-	wantIn(t, "local", d.tags(gmailID(1)), []string{"Work", "Todo", "replied", "inbox"}, nil)
-	wantIn(t, "server", srv.Store.Labels(gmailID(1)), []string{"Work", "Todo", fakegmail.Inbox}, nil)
+	wantTags(t, "local", d.tags(gmailID(1)), []string{"Work", "Todo", "replied", "inbox"}, nil)
+	wantTags(t, "server", srv.Store.Labels(gmailID(1)), []string{"Work", "Todo", fakegmail.Inbox}, nil)
 	if st.TagsDown != 1 || st.TagsUp != 1 {
 		t.Errorf("tags: %d down, %d up; want 1, 1", st.TagsDown, st.TagsUp)
 	}
@@ -462,9 +448,9 @@ func TestGmailAfewInboxKeepsArchive(t *testing.T) {
 	d.pass()
 	d.notmuch("tag", "+inbox", "-new", "--", "tag:new") // what afew's InboxFilter does
 	d.pass()
-	wantIn(t, "server 1", srv.Store.Labels(gmailID(1)), []string{fakegmail.AllMail}, []string{fakegmail.Inbox})
-	wantIn(t, "local 1", d.tags(gmailID(1)), nil, []string{"inbox"})
-	wantIn(t, "local 2", d.tags(gmailID(2)), []string{"inbox"}, nil)
+	wantTags(t, "server 1", srv.Store.Labels(gmailID(1)), []string{fakegmail.AllMail}, []string{fakegmail.Inbox})
+	wantTags(t, "local 1", d.tags(gmailID(1)), nil, []string{"inbox"})
+	wantTags(t, "local 2", d.tags(gmailID(2)), []string{"inbox"}, nil)
 }
 
 // TestGmailLabelMemberNotInAllMail: a label folder message with no local
@@ -495,7 +481,7 @@ func TestGmailLabelMemberNotInAllMail(t *testing.T) {
 	if got := d.local(); len(got[gmailID(1)]) != 0 || len(got[gmailID(2)]) != 1 {
 		t.Fatalf("local copies %v", got)
 	}
-	wantIn(t, "new message", d.tags(gmailID(2)), []string{"inbox"}, nil)
+	wantTags(t, "new message", d.tags(gmailID(2)), []string{"inbox"}, nil)
 	before := srv.Store.Selects()
 	d.pass()
 	if got := selectsSince(srv, before); slices.Contains(got, fakegmail.Inbox) {
@@ -505,7 +491,7 @@ func TestGmailLabelMemberNotInAllMail(t *testing.T) {
 	srv.Store.AddLabel(gmailID(3), "Work")
 	d.pass()
 	d.pass()
-	wantIn(t, "archived, then labelled", d.tags(gmailID(3)), []string{"Work"}, []string{"inbox"})
+	wantTags(t, "archived, then labelled", d.tags(gmailID(3)), []string{"Work"}, []string{"inbox"})
 }
 
 // TestGmailNewUIDValidity: a label folder, then All Mail, numbered again
@@ -521,9 +507,9 @@ func TestGmailNewUIDValidity(t *testing.T) {
 	d.pass()
 	check := func(when string) {
 		t.Helper()
-		wantIn(t, when+" 1", d.tags(gmailID(1)), []string{"inbox", "Work"}, []string{"Travel"})
-		wantIn(t, when+" 2", d.tags(gmailID(2)), []string{"Work", "Travel"}, []string{"inbox"})
-		wantIn(t, when+" 3", d.tags(gmailID(3)), []string{"inbox"}, []string{"Work"})
+		wantTags(t, when+" 1", d.tags(gmailID(1)), []string{"inbox", "Work"}, []string{"Travel"})
+		wantTags(t, when+" 2", d.tags(gmailID(2)), []string{"Work", "Travel"}, []string{"inbox"})
+		wantTags(t, when+" 3", d.tags(gmailID(3)), []string{"inbox"}, []string{"Work"})
 		if n := len(srv.Store.Messages("Work")); n != 2 {
 			t.Errorf("%s: Work holds %d messages", when, n)
 		}
@@ -546,6 +532,6 @@ func TestGmailNewUIDValidity(t *testing.T) {
 	d.tag(gmailID(3), "+Work")
 	srv.Store.RemoveLabel(gmailID(2), "Travel")
 	d.pass()
-	wantIn(t, "server 3", srv.Store.Labels(gmailID(3)), []string{"Work", fakegmail.Inbox}, nil)
-	wantIn(t, "local 2", d.tags(gmailID(2)), []string{"Work"}, []string{"Travel"})
+	wantTags(t, "server 3", srv.Store.Labels(gmailID(3)), []string{"Work", fakegmail.Inbox}, nil)
+	wantTags(t, "local 2", d.tags(gmailID(2)), []string{"Work"}, []string{"Travel"})
 }

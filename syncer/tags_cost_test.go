@@ -3,7 +3,6 @@ package syncer
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,10 +18,7 @@ import (
 // the log.
 func loggedNotmuch(t *testing.T, d *tagDevice) func() string {
 	t.Helper()
-	nm, err := exec.LookPath("notmuch")
-	if err != nil {
-		t.Fatal(err)
-	}
+	nm := testenv.RequireNotmuch(t)
 	log := filepath.Join(d.dir, "notmuch.log")
 	d.bin = filepath.Join(d.dir, "notmuch-logged")
 	script := "#!/bin/sh\necho \"$1\" >> " + log + "\nexec " + nm + " \"$@\"\n"

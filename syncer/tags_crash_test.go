@@ -2,7 +2,6 @@ package syncer
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,31 +67,19 @@ func TestTagsQuietPassOneNotmuchRun(t *testing.T) {
 	testenv.RequireDovecot(t)
 	u := testenv.Shared(t).NewUser(t)
 	d := newTagDevice(t, u)
-	nm, err := exec.LookPath("notmuch")
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := filepath.Join(d.dir, "notmuch.log")
-	d.bin = filepath.Join(d.dir, "notmuch-logged")
-	script := "#!/bin/sh\necho \"$1\" >> " + log + "\nexec " + nm + " \"$@\"\n"
-	if err := os.WriteFile(d.bin, []byte(script), 0o700); err != nil {
-		t.Fatal(err)
-	}
+	logged := loggedNotmuch(t, d)
 	u.Append(t, "INBOX", d.msg("quiet"), imap.Flag("k"))
 	d.pass()
 	d.pass()
 	s := New(d.acct, d.store, d.db, Options{DialOptions: DialOptions{Password: config.Secret(d.u.Password)}, NotmuchEnv: d.env, NotmuchBin: d.bin})
 	defer s.Close()
 	for i := 0; i < 3; i++ {
-		if err := os.Truncate(log, 0); err != nil {
-			t.Fatal(err)
-		}
+		logged()
 		st, err := s.Sync(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
-		data, _ := os.ReadFile(log)
-		runs := strings.Join(strings.Fields(string(data)), " ")
+		runs := logged()
 		// The first pass of a Syncer reads notmuch's settings and may
 		// ask the revision (notmuch new ran since the last pass); later
 		// quiet passes only look at the database's files.

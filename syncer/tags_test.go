@@ -24,19 +24,9 @@ type tagDevice struct {
 	bin string
 }
 
-func requireNotmuch(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("notmuch"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("notmuch is not installed")
-		}
-		t.Skip("notmuch is not installed")
-	}
-}
-
 func newTagDevice(t *testing.T, u *testenv.User) *tagDevice {
 	t.Helper()
-	requireNotmuch(t)
+	testenv.RequireNotmuch(t)
 	f := newDevice(t, u)
 	f.acct.Tags = config.TagsNotmuch
 	f.acct.TagMap = map[string]string{"$label1": "important"}

@@ -7,17 +7,14 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/mailmirror/mailmirror/internal/testenv"
 )
 
 // TestDumpAfterRename: Dump reads tags (hex-decoded) from the database
 // alone, so it works where Show fails: a file renamed since indexing.
 func TestDumpAfterRename(t *testing.T) {
-	if _, err := exec.LookPath("notmuch"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("notmuch is not installed")
-		}
-		t.Skip("notmuch is not installed")
-	}
+	testenv.RequireNotmuch(t)
 	dir := t.TempDir()
 	mail := filepath.Join(dir, "m")
 	for _, sub := range []string{"cur", "new", "tmp"} {

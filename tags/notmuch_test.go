@@ -8,18 +8,15 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/mailmirror/mailmirror/internal/testenv"
 )
 
 // tempNotmuch makes a Maildir with messages m1..mN in INBOX, a notmuch
 // configuration pointing at it, and indexes it.
 func tempNotmuch(t *testing.T, n int) (*Notmuch, string) {
 	t.Helper()
-	if _, err := exec.LookPath("notmuch"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("notmuch is not installed")
-		}
-		t.Skip("notmuch is not installed")
-	}
+	testenv.RequireNotmuch(t)
 	dir := t.TempDir()
 	root := filepath.Join(dir, "mail")
 	for _, sub := range []string{"cur", "new", "tmp"} {

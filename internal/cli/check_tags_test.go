@@ -2,22 +2,18 @@ package cli
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mailmirror/mailmirror/internal/testenv"
 )
 
 // TestCheckTagsMaildirOutsideNotmuch: with tags = "notmuch", check (here
 // --offline) says when the account's Maildir is not under notmuch's
 // database path.
 func TestCheckTagsMaildirOutsideNotmuch(t *testing.T) {
-	if _, err := exec.LookPath("notmuch"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("notmuch is not installed")
-		}
-		t.Skip("notmuch is not installed")
-	}
+	testenv.RequireNotmuch(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "mail")
 	if err := os.MkdirAll(db, 0o700); err != nil {

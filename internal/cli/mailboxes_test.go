@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mailmirror/mailmirror/internal/testenv"
 	"github.com/mailmirror/mailmirror/maildir"
 )
 
@@ -186,13 +187,7 @@ func TestMailboxesNeomuttAndAerc(t *testing.T) {
 // TestMailboxesNotmuch: each query the notmuch form prints finds exactly
 // the message of its folder in a real notmuch index.
 func TestMailboxesNotmuch(t *testing.T) {
-	nm, err := exec.LookPath("notmuch")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("notmuch is not installed (apt-get install notmuch)")
-		}
-		t.Skip("notmuch is not installed")
-	}
+	nm := testenv.RequireNotmuch(t)
 	cfg, stores := mailboxesEnv(t, awkwardFolders)
 	mailRoot := filepath.Dir(stores["work"].Root)
 	nmConfig := filepath.Join(t.TempDir(), "notmuch-config")
