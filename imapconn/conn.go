@@ -76,6 +76,7 @@ type Conn struct {
 	lastUsed  time.Time
 	sel       *imap.SelectData
 	condstore bool
+	readOnly  bool // the selection is an EXAMINE
 }
 
 // Selected is the mailbox Select last selected on c, "" when none (or
@@ -88,7 +89,7 @@ func (c *Conn) CondStore() bool { return c.condstore }
 
 // ClearSelected forgets the selected mailbox, after the caller left it
 // (UNSELECT, CLOSE): the next Select sends a SELECT.
-func (c *Conn) ClearSelected() { c.selected, c.sel = "", nil }
+func (c *Conn) ClearSelected() { c.selected, c.sel, c.readOnly = "", nil, false }
 
 // SetTimeout changes the idle read timeout (IDLE uses a longer one).
 func (c *Conn) SetTimeout(d time.Duration) { c.raw.timeout.Store(int64(d)) }
@@ -266,25 +267,56 @@ func loginOAuth(ctx context.Context, c *imapclient.Client, acct *config.Account,
 }
 
 // Select selects a mailbox unless it is selected already; CONDSTORE is
-// asked for when the server has it.
+// asked for when the server has it. A mailbox Examine selected read-only
+// is selected again, writable.
 func (c *Conn) Select(name string) (*imap.SelectData, error) {
-	if c.selected == name && c.sel != nil {
+	if c.selected == name && c.sel != nil && !c.readOnly {
 		return c.sel, nil
 	}
-	c.condstore = c.Caps().Has(imap.CapCondStore)
-	data, err := c.Client.Select(name, &imap.SelectOptions{CondStore: c.condstore}).Wait()
-	if err != nil {
-		c.selected, c.sel = "", nil
-		return nil, fmt.Errorf("select %q: %w", name, err)
-	}
-	c.selected, c.sel = name, data
-	return data, nil
+	return c.open(name, false)
 }
 
 // Reselect forces a fresh SELECT (to read current counters).
 func (c *Conn) Reselect(name string) (*imap.SelectData, error) {
 	c.ClearSelected()
 	return c.Select(name)
+}
+
+// Readable selects a mailbox for reading only: one selected already
+// (writable or not) stays selected, another is opened with EXAMINE.
+func (c *Conn) Readable(name string) (*imap.SelectData, error) {
+	if c.selected == name && c.sel != nil {
+		return c.sel, nil
+	}
+	return c.open(name, true)
+}
+
+// Reexamine forces a fresh EXAMINE (current counters, read-only). A
+// read-only session leaves the server's state alone: on a Maildir server
+// such as Dovecot, a writable SELECT takes the new messages' \Recent flag
+// and moves their files from new/ to cur/, and then lists all of cur/
+// again, which costs time in proportion to the folder's size.
+func (c *Conn) Reexamine(name string) (*imap.SelectData, error) {
+	c.ClearSelected()
+	return c.open(name, true)
+}
+
+// ReadOnly reports whether the selected mailbox was opened with EXAMINE.
+func (c *Conn) ReadOnly() bool { return c.readOnly }
+
+func (c *Conn) open(name string, readOnly bool) (*imap.SelectData, error) {
+	c.condstore = c.Caps().Has(imap.CapCondStore)
+	data, err := c.Client.Select(name, &imap.SelectOptions{CondStore: c.condstore, ReadOnly: readOnly}).Wait()
+	if err != nil {
+		c.ClearSelected()
+		what := "select"
+		if readOnly {
+			what = "examine"
+		}
+		return nil, fmt.Errorf("%s %q: %w", what, name, err)
+	}
+	c.selected, c.sel, c.readOnly = name, data, readOnly
+	return data, nil
 }
 
 // maskWriter replaces the secret in a protocol trace by "***".

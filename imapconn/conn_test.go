@@ -157,3 +157,58 @@ func TestSelectOnlyWhenNotSelected(t *testing.T) {
 		t.Errorf("%d SELECTs sent, want 3 (the second Select is a no-op): %q", selects, srv.Commands())
 	}
 }
+
+// A mailbox opened read-only (Reexamine, for the daemon's pulls) serves
+// reads as it is, and a Select, for a write, opens it again writable.
+func TestExamineThenSelectIsWritable(t *testing.T) {
+	srv := fakeimap.New()
+	srv.Caps = []string{"CONDSTORE"}
+	srv.AddMailbox("Archive")
+	fakeimap.Start(t, srv)
+	c, err := Dial(testCtx(t), fakeAccount(t, srv.Port(), config.TLSNone), DialOptions{Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	count := func() (selects, examines int) {
+		for _, cmd := range srv.Commands() {
+			selects += strings.Count(cmd, " SELECT ")
+			examines += strings.Count(cmd, " EXAMINE ")
+		}
+		return
+	}
+	if _, err := c.Reexamine("INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Readable("INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	if c.Selected() != "INBOX" || !c.ReadOnly() {
+		t.Fatalf("after Reexamine and Readable: selected %q, read-only %v", c.Selected(), c.ReadOnly())
+	}
+	if s, e := count(); s != 0 || e != 1 {
+		t.Fatalf("%d SELECTs and %d EXAMINEs, want one EXAMINE (Readable of the examined folder sends nothing): %q", s, e, srv.Commands())
+	}
+	if _, err := c.Select("INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Readable("INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	if c.ReadOnly() {
+		t.Error("Select left the folder read-only")
+	}
+	if s, e := count(); s != 1 || e != 1 {
+		t.Fatalf("%d SELECTs and %d EXAMINEs, want one of each: %q", s, e, srv.Commands())
+	}
+	if _, err := c.Readable("Archive"); err != nil {
+		t.Fatal(err)
+	}
+	if s, e := count(); s != 1 || e != 2 || !c.ReadOnly() || c.Selected() != "Archive" {
+		t.Fatalf("Readable of another folder: %d SELECTs, %d EXAMINEs, read-only %v, selected %q", s, e, c.ReadOnly(), c.Selected())
+	}
+	c.ClearSelected()
+	if c.ReadOnly() {
+		t.Error("ClearSelected left ReadOnly set")
+	}
+}

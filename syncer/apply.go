@@ -65,15 +65,24 @@ type transferIntent struct {
 func (j *job) apply(ctx context.Context, lc *lazyConn) error {
 	s := j.s
 	var c *Conn
-	server := func() (*Conn, error) {
-		if c != nil {
+	// open gives the folder's connection, the folder selected writable,
+	// or with read as it is (downloads only read: a folder the targeted
+	// detect examined stays read-only, see imapconn.Conn.Reexamine).
+	open := func(read bool) (*Conn, error) {
+		if c != nil && (read || !c.ReadOnly()) {
 			return c, nil
 		}
-		var err error
-		if c, err = lc.get(); err != nil {
-			return nil, err
+		if c == nil {
+			var err error
+			if c, err = lc.get(); err != nil {
+				return nil, err
+			}
 		}
-		sel, err := c.Select(j.remote)
+		selectFn := c.Select
+		if read {
+			selectFn = c.Readable
+		}
+		sel, err := selectFn(j.remote)
 		if err != nil {
 			return nil, err
 		}
@@ -82,11 +91,13 @@ func (j *job) apply(ctx context.Context, lc *lazyConn) error {
 		}
 		return c, nil
 	}
+	server := func() (*Conn, error) { return open(false) }
+	reader := func() (*Conn, error) { return open(true) }
 	// reconnect replaces a connection a broken link took (downloads go on).
 	reconnect := func(cause error) (*Conn, error) {
 		lc.release(cause)
 		c = nil
-		return server()
+		return reader()
 	}
 	if j.reset {
 		if err := s.db.Update(func(tx *state.Tx) error { return tx.DeletePairs(j.st.ID) }); err != nil {
@@ -120,7 +131,7 @@ func (j *job) apply(ctx context.Context, lc *lazyConn) error {
 	if err := j.applyAppends(ctx, server); err != nil {
 		return err
 	}
-	if err := j.applyDownloads(ctx, server, reconnect); err != nil {
+	if err := j.applyDownloads(ctx, reader, reconnect); err != nil {
 		return err
 	}
 	return j.finish()

@@ -45,8 +45,30 @@ func TestPullNewKeepsThePushedFolderSelected(t *testing.T) {
 		t.Fatalf("second PullNew: %s, %v (want 1 new, 1 flag change)", st, err)
 	}
 	f.compare()
-	if second := trace.Bytes()[before:]; bytes.Contains(second, []byte(" UNSELECT")) || !bytes.Contains(second, []byte(" SELECT")) {
-		t.Fatalf("second PullNew: want a SELECT and no UNSELECT, sent:\n%s", second)
+	// The kept session is caught up with a NOOP, not opened again: on
+	// Dovecot a SELECT or EXAMINE reads the whole dovecot-uidlist and
+	// lists cur/ again.
+	if second := trace.Bytes()[before:]; bytes.Contains(second, []byte(" UNSELECT")) || bytes.Contains(second, []byte(" SELECT")) ||
+		bytes.Contains(second, []byte(" EXAMINE")) || !bytes.Contains(second, []byte(" NOOP")) {
+		t.Fatalf("second PullNew: want a NOOP and no SELECT, EXAMINE or UNSELECT, sent:\n%s", second)
+	}
+	// What it recorded is never ahead of the server's view: a flag
+	// change alone after it is still found.
+	f.u.SetFlags(t, "INBOX", uid, true, imap.FlagFlagged)
+	if st, err := pull(); err != nil || st.Down.Flags != 1 || st.Down.New != 0 {
+		t.Fatalf("third PullNew: %s, %v (want 1 flag change)", st, err)
+	}
+	f.compare()
+	sc := f.u.Dial(t)
+	defer sc.Close()
+	srv, err := sc.Status("INBOX", &imap.StatusOptions{NumMessages: true, UIDNext: true, HighestModSeq: true}).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs, _, err := f.db.Folder(f.acct.Name, "INBOX"); err != nil {
+		t.Fatal(err)
+	} else if fs.HighestModSeq > srv.HighestModSeq || fs.UIDNext != uint32(srv.UIDNext) || fs.Messages != *srv.NumMessages {
+		t.Fatalf("recorded HIGHESTMODSEQ %d, UIDNEXT %d, %d messages; the server's %d, %d, %d", fs.HighestModSeq, fs.UIDNext, fs.Messages, srv.HighestModSeq, srv.UIDNext, *srv.NumMessages)
 	}
 
 	f.u.Append(t, "Archive", f.msg("elsewhere"))
