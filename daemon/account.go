@@ -193,6 +193,7 @@ func (a *account) settled(tree *localTree, path, folder string) bool {
 type targeted struct {
 	local []syncer.LocalChange
 	pulls []syncer.Pushed
+	lease *lease // the IDLE connection pulls[0].Conn is, given back after the pull (idle.go)
 }
 
 // pass runs one pass of the account's protocol. With t (IMAP only) it does
@@ -285,6 +286,7 @@ func (a *account) targetedPass(ctx context.Context, s *syncer.Syncer, t *targete
 	}
 	if len(t.pulls) > 0 {
 		pulled, err := s.PullNew(ctx, t.pulls...)
+		t.lease.giveBack()
 		st.Add(pulled)
 		if err != nil {
 			return st, err

@@ -36,6 +36,115 @@ type idler struct {
 	connected  bool
 	lastErr    string
 	reconnects int
+	offered    *lease // the connection, lent out for the pull of new mail
+}
+
+// lease lends an idler's connection, out of IDLE and with its folder still
+// selected read-only, to the targeted pull of the new messages it announced
+// (syncer.Pushed.Conn): that session has caught up with the folder already,
+// which a pooled connection's has not (on Dovecot's Maildir, catching up
+// costs time in proportion to the folder's size).
+type lease struct {
+	conn  *imapconn.Conn
+	state atomic.Int32  // leaseOffered, leaseTaken or leaseWithdrawn
+	done  chan struct{} // closed when the taker gives it back
+	once  sync.Once
+}
+
+const (
+	leaseOffered = iota
+	leaseTaken
+	leaseWithdrawn
+)
+
+// leaseWait is how long an idler waits for its offered connection to be
+// taken before it idles again (the pull then takes a pooled connection).
+const leaseWait = time.Second
+
+// giveBack ends a taken lease; it may be called more than once, and on a
+// nil lease.
+func (l *lease) giveBack() {
+	if l != nil {
+		l.once.Do(func() { close(l.done) })
+	}
+}
+
+// takeLease takes the connection the idler of folder offers, if any: the
+// caller must giveBack the lease once the pull is over.
+func (a *account) takeLease(folder string) *lease {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, i := range a.idlers {
+		if i.folder != folder {
+			continue
+		}
+		i.mu.Lock()
+		l := i.offered
+		i.offered = nil
+		i.mu.Unlock()
+		if l != nil && l.state.CompareAndSwap(leaseOffered, leaseTaken) {
+			return l
+		}
+	}
+	return nil
+}
+
+// lend offers the connection (out of IDLE) for the pull of the new
+// messages p announced, hands p to the account, and waits until the pull
+// gave it back, or leaseWait when nobody took it. The pushes the pull's
+// own commands brought in (the EXISTS of the messages it pulled) are not
+// handed on again; a flag change, an expunge, or a message count the
+// state does not have yet is.
+func (i *idler) lend(ctx context.Context, c *imapconn.Conn, p *pushes) error {
+	l := &lease{conn: c, done: make(chan struct{})}
+	p.fetched.Store(false)
+	i.mu.Lock()
+	i.offered = l
+	i.mu.Unlock()
+	i.notify(p)
+	t := time.NewTimer(leaseWait)
+	defer t.Stop()
+	select {
+	case <-l.done:
+	case <-t.C:
+	case <-ctx.Done():
+	case <-c.Closed():
+	}
+	i.mu.Lock()
+	if i.offered == l {
+		i.offered = nil
+	}
+	i.mu.Unlock()
+	if l.state.CompareAndSwap(leaseOffered, leaseWithdrawn) {
+		return nil // not taken: what was pushed went to the account
+	}
+	select { // taken: the pull is on it
+	case <-l.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if c.Selected() != i.remote || !c.ReadOnly() {
+		return fmt.Errorf("the connection lent for a pull came back with %q selected", c.Selected())
+	}
+	select {
+	case <-p.signal:
+	default:
+	}
+	p.goneMu.Lock()
+	gone := len(p.gone) > 0
+	p.goneMu.Unlock()
+	if gone || p.other.Load() || p.fetched.Swap(false) || i.countChanged(c) {
+		i.notify(p)
+	}
+	return nil
+}
+
+// countChanged reports whether the session's message count differs from
+// what the state recorded for the folder.
+func (i *idler) countChanged(c *imapconn.Conn) bool {
+	f, ok, err := i.a.d.db.Folder(i.a.cfg.Name, i.folder)
+	mb := c.Mailbox()
+	return err != nil || !ok || mb == nil || mb.NumMessages != f.Messages
 }
 
 // errReconnect ends a session on request (clock jump, network change).
@@ -129,10 +238,13 @@ type pushes struct {
 	// other is set when a push needs a full pass (an expunge of a message
 	// whose UID is not known); new messages, flag changes and expunges
 	// mapped to their UIDs (gone) are pulled on their own.
-	other  atomic.Bool
-	seqs   seqMap
-	goneMu sync.Mutex
-	gone   []uint32
+	other atomic.Bool
+	// fetched is set by a FETCH pushed outside a command of ours (a flag
+	// change), for lend.
+	fetched atomic.Bool
+	seqs    seqMap
+	goneMu  sync.Mutex
+	gone    []uint32
 }
 
 func newPushes() *pushes { return &pushes{signal: make(chan struct{}, 1)} }
@@ -165,6 +277,7 @@ func (p *pushes) handler() *imapclient.UnilateralDataHandler {
 		},
 		Fetch: func(m *imapclient.FetchMessageData) {
 			m.Collect() // drain, or the reader blocks
+			p.fetched.Store(true)
 			p.pushed()
 		},
 	}
@@ -238,9 +351,9 @@ func (i *idler) examine(c *imapconn.Conn, p *pushes, reconnect bool) error {
 	if !c.Caps().Has(imap.CapIdle) && !c.Caps().Has(imap.CapIMAP4rev2) {
 		return fmt.Errorf("the server does not support IDLE")
 	}
-	sel, err := c.Client.Select(i.remote, &imap.SelectOptions{ReadOnly: true, CondStore: c.Caps().Has(imap.CapCondStore)}).Wait()
+	sel, err := c.Reexamine(i.remote) // read-only, CONDSTORE where offered; c knows it (lease)
 	if err != nil {
-		return fmt.Errorf("examine %q: %w", i.remote, err)
+		return err
 	}
 	p.forget()
 	p.seqs.exists(sel.NumMessages)
@@ -270,12 +383,17 @@ func (i *idler) idleCycle(ctx context.Context, c *imapconn.Conn, p *pushes) erro
 	if err != nil {
 		return fmt.Errorf("IDLE: %w", err)
 	}
-	reason, err := i.waitIdle(ctx, c, cmd, p, cycle)
+	reason, lend, err := i.waitIdle(ctx, c, cmd, p, cycle)
 	if err != nil {
 		return err
 	}
-	if err := i.endIdle(c, cmd, reason); err != nil {
+	if err := i.endIdle(c, cmd, reason, lend); err != nil {
 		return err
+	}
+	if lend {
+		if err := i.lend(ctx, c, p); err != nil {
+			return err
+		}
 	}
 	// UIDs of the messages that arrived since the map was filled.
 	if err := i.fillSeqs(c, &p.seqs); err != nil {
@@ -292,9 +410,11 @@ func (i *idler) idleCycle(ctx context.Context, c *imapconn.Conn, p *pushes) erro
 
 // waitIdle waits while IDLE runs, handing each push to the account. It
 // returns when the cycle is over or new messages' UIDs are to be learnt
-// (both nil), with the reason when the session is to end (ctx, a
-// reconnect request), or with an error when the connection closed.
-func (i *idler) waitIdle(ctx context.Context, c *imapconn.Conn, cmd *imapclient.IdleCommand, p *pushes, cycle time.Duration) (reason, err error) {
+// (both nil), with lend when new messages are to be pulled over this
+// connection (lend: not handed to the account yet), with the reason when
+// the session is to end (ctx, a reconnect request), or with an error when
+// the connection closed.
+func (i *idler) waitIdle(ctx context.Context, c *imapconn.Conn, cmd *imapclient.IdleCommand, p *pushes, cycle time.Duration) (reason error, lend bool, err error) {
 	t := time.NewTimer(cycle)
 	defer t.Stop()
 	var fill <-chan time.Time
@@ -302,6 +422,11 @@ func (i *idler) waitIdle(ctx context.Context, c *imapconn.Conn, cmd *imapclient.
 		select {
 		case <-p.signal:
 			i.a.log.Debug("IDLE push", "folder", i.folder)
+			if _, n := p.seqs.unknown(); n > 0 && !p.other.Load() && c.CondStore() {
+				// New messages: this session has caught up with
+				// the folder, so the pull goes over it (lend).
+				return nil, true, nil
+			}
 			i.notify(p)
 			if _, n := p.seqs.unknown(); n > 0 && fill == nil {
 				// Leave IDLE a little later to learn the new
@@ -318,17 +443,18 @@ func (i *idler) waitIdle(ctx context.Context, c *imapconn.Conn, cmd *imapclient.
 		case <-i.kickCh:
 			reason = errReconnect
 		case <-c.Closed():
-			return nil, fmt.Errorf("IDLE: connection closed: %w", connErr(cmd))
+			return nil, false, fmt.Errorf("IDLE: connection closed: %w", connErr(cmd))
 		}
-		return reason, nil
+		return reason, false, nil
 	}
 }
 
-// endIdle ends IDLE and, unless the session is to end (reason), sends a
+// endIdle ends IDLE and, unless the session is to end (reason) or the
+// connection is to be lent (the pull's own NOOP comes next), sends a
 // NOOP. Watchdog: the server must answer both within WatchdogTimeout, or
 // the connection is closed (and the link's pooled connections are
 // suspect). It returns reason, or why the connection is no good.
-func (i *idler) endIdle(c *imapconn.Conn, cmd *imapclient.IdleCommand, reason error) error {
+func (i *idler) endIdle(c *imapconn.Conn, cmd *imapclient.IdleCommand, reason error, lend bool) error {
 	o := &i.a.d.opts
 	c.SetTimeout(o.WatchdogTimeout)
 	dog := time.AfterFunc(o.WatchdogTimeout, func() { c.MarkDead() })
@@ -336,7 +462,7 @@ func (i *idler) endIdle(c *imapconn.Conn, cmd *imapclient.IdleCommand, reason er
 	if err == nil {
 		err = cmd.Wait()
 	}
-	if err == nil && reason == nil {
+	if err == nil && reason == nil && !lend {
 		err = c.Noop().Wait()
 	}
 	stopped := dog.Stop()

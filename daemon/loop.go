@@ -393,6 +393,12 @@ func (l *loop) nextPass() loopEvent {
 	for _, f := range slices.Sorted(maps.Keys(l.pulls)) {
 		t.pulls = append(t.pulls, syncer.Pushed{Folder: f, Expunged: l.pulls[f]})
 	}
+	if len(t.pulls) == 1 && len(t.local) == 0 {
+		// New mail in one folder: over its IDLE connection, if offered (idle.go).
+		if t.lease = l.a.takeLease(t.pulls[0].Folder); t.lease != nil {
+			t.pulls[0].Conn = t.lease.conn
+		}
+	}
 	return evStart{t: t}
 }
 
@@ -438,6 +444,9 @@ func (l *loop) launchPass(t *targeted, fetch []string) {
 	go func() {
 		start := time.Now()
 		res := l.a.pass(l.passCtx, t, fetch)
+		if t != nil {
+			t.lease.giveBack() // if the pass did not (idle.go)
+		}
 		res.took = time.Since(start)
 		l.passes <- res
 	}()

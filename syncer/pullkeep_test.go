@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -131,5 +132,65 @@ func TestPullNewListsOnASecondConnection(t *testing.T) {
 		t.Fatal("the second connection was not given back")
 	} else {
 		s.pool.put(got)
+	}
+}
+
+// PullNew over a lent connection (the daemon's IDLE connection, out of
+// IDLE, its folder examined): the new messages come over it and not over
+// the pool's connections, which do not open the folder; the lent
+// connection stays the caller's, its folder still selected read-only.
+// With two folders pushed it is not used.
+func TestPullNewOverALentConnection(t *testing.T) {
+	f := newFixture(t)
+	f.u.CreateFolder(t, "Archive")
+	f.u.Append(t, "INBOX", f.msg("old"))
+	f.sync()
+
+	var trace lockedBuffer
+	s := New(f.acct, f.store, f.db, Options{DialOptions: DialOptions{Password: config.Secret(f.u.Password), DebugWriter: &trace}})
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	lent, err := Dial(ctx, f.acct, DialOptions{Password: config.Secret(f.u.Password)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lent.Close()
+	if _, err := lent.Reexamine("INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		f.u.Append(t, "INBOX", f.msg(fmt.Sprintf("pushed %d", i)))
+		if st, err := s.PullNew(ctx, Pushed{Folder: "INBOX", Conn: lent}); err != nil || st.Down.New != 1 {
+			t.Fatalf("PullNew %d: %s, %v", i, st, err)
+		}
+		f.compare()
+		if lent.Selected() != "INBOX" || !lent.ReadOnly() {
+			t.Fatalf("PullNew %d: the lent connection came back with %q selected, read-only %v", i, lent.Selected(), lent.ReadOnly())
+		}
+		if err := lent.Noop().Wait(); err != nil {
+			t.Fatalf("the lent connection after PullNew %d: %v", i, err)
+		}
+	}
+	for _, cmd := range []string{" FETCH", " SELECT", " EXAMINE"} {
+		if bytes.Contains(trace.Bytes(), []byte(cmd)) {
+			t.Fatalf("the pool's connections sent%s:\n%s", cmd, trace.Bytes())
+		}
+	}
+	if got := s.pool.p.TryGet(ctx); got == lent {
+		t.Fatal("the lent connection went into the pool")
+	} else if got != nil {
+		s.pool.put(got)
+	}
+
+	// Two folders: over the pool, the lent connection untouched.
+	f.u.Append(t, "INBOX", f.msg("pushed 3"))
+	f.u.Append(t, "Archive", f.msg("archived"))
+	if st, err := s.PullNew(ctx, Pushed{Folder: "Archive", Conn: lent}, Pushed{Folder: "INBOX", Conn: lent}); err != nil || st.Down.New != 2 {
+		t.Fatalf("PullNew of two folders: %s, %v", st, err)
+	}
+	f.compare()
+	if !bytes.Contains(trace.Bytes(), []byte(" FETCH")) || lent.Selected() != "INBOX" {
+		t.Fatalf("PullNew of two folders: pool FETCH %v, lent connection has %q selected", bytes.Contains(trace.Bytes(), []byte(" FETCH")), lent.Selected())
 	}
 }

@@ -446,10 +446,11 @@ const localWorkers = 4
 
 // lazyConn is a worker's connection, taken on first use.
 type lazyConn struct {
-	p   *pool
-	ctx context.Context
-	sem chan struct{} // the pass's connections: one slot per connection in use
-	c   *Conn
+	p    *pool
+	ctx  context.Context
+	sem  chan struct{} // the pass's connections: one slot per connection in use
+	c    *Conn
+	lent bool // c is not the pool's (PullNew over an IDLE connection): release only lets go of it
 }
 
 func (l *lazyConn) get() (*Conn, error) {
@@ -476,7 +477,9 @@ func (l *lazyConn) release(err error) {
 	if l.c == nil {
 		return
 	}
-	if err != nil && isConnError(err) {
+	if l.lent {
+		l.lent = false
+	} else if err != nil && isConnError(err) {
 		l.p.discard(l.c)
 	} else {
 		l.p.put(l.c)

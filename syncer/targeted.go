@@ -27,6 +27,13 @@ var ErrFullPass = errors.New("syncer: a full pass is needed")
 type Pushed struct {
 	Folder   string // local name
 	Expunged []uint32
+	// Conn, if set, is the connection that pushed, out of IDLE, with
+	// Folder still selected read-only (imapconn.Conn.Reexamine): PullNew
+	// pulls a lone folder over it rather than over a pooled connection,
+	// since its session has caught up with the folder already (see
+	// serverView). PullNew neither closes it nor puts it into the pool;
+	// the caller has it back when PullNew returns.
+	Conn *Conn
 }
 
 // maxPulled bounds the flag changes and expunges PullNew handles message by
@@ -66,9 +73,17 @@ func (s *Syncer) pullNew(ctx context.Context, pushed []Pushed) (Stats, error) {
 	if err != nil {
 		return s.stats, err
 	}
-	c, err := s.pool.get(ctx)
-	if err != nil {
-		return s.stats, err
+	c, lent := pushed[0].Conn, true
+	if len(pushed) > 1 || c == nil || c.Selected() != jobs[0].remote {
+		if c, err = s.pool.get(ctx); err != nil {
+			return s.stats, err
+		}
+		lent = false
+	}
+	give := func(err error) {
+		if !lent {
+			s.release(c, err)
+		}
 	}
 	listed, err := s.listAside(ctx, c, known, jobs)
 	for i, j := range jobs {
@@ -79,25 +94,25 @@ func (s *Syncer) pullNew(ctx context.Context, pushed []Pushed) (Stats, error) {
 	// The listing's outcome comes first (a change elsewhere takes a full
 	// pass whatever the SELECTs found), unless c broke.
 	if lerr := listed(); lerr != nil && (err == nil || errors.Is(err, ErrFullPass)) {
-		s.release(c, err)
+		give(err)
 		return s.stats, lerr
 	}
 	if err != nil {
-		s.release(c, err)
+		give(err)
 		return s.stats, err
 	}
 	if err := s.matchTargeted(jobs); err != nil {
-		s.release(c, err)
+		give(err)
 		return s.stats, err
 	}
-	return s.stats, s.applyOn(ctx, c, jobs)
+	return s.stats, s.applyOn(ctx, c, lent, jobs)
 }
 
 // applyOn applies the jobs one after the other on connection c, which it
-// gives back to the pool.
-func (s *Syncer) applyOn(ctx context.Context, c *Conn, jobs []*job) error {
+// gives back to the pool unless it is lent (Pushed.Conn).
+func (s *Syncer) applyOn(ctx context.Context, c *Conn, lent bool, jobs []*job) error {
 	// One connection does it all: its slot is taken.
-	lc := &lazyConn{p: s.pool, ctx: ctx, sem: make(chan struct{}, 1), c: c}
+	lc := &lazyConn{p: s.pool, ctx: ctx, sem: make(chan struct{}, 1), c: c, lent: lent}
 	lc.sem <- struct{}{}
 	s.holdOneWay(jobs)
 	if s.guardTrips(jobs) {
@@ -167,18 +182,19 @@ func (s *Syncer) pushedJobs(folders []string) ([]*job, []state.Folder, error) {
 // the jobs' folders are there with the UIDVALIDITY recorded, and no new
 // server folder is to be mirrored.
 //
-// A connection that has one of the jobs' folders selected (the previous
-// PullNew's) keeps it: quickDetect selects it again anyway, for fresh
-// counters, and an UNSELECT first would cost the server a mailbox close
-// (milliseconds on Dovecot) on the way of the new mail. Its LIST-STATUS
-// entry is then the session's view and is not used beyond its UIDVALIDITY,
-// which the SELECT checks again.
-func (s *Syncer) listedUnchanged(c *Conn, known []state.Folder, jobs []*job) error {
+// The connection quickDetect runs on next (not aside) keeps one of the
+// jobs' folders selected (the previous PullNew's): quickDetect reads that
+// session (serverView), and an UNSELECT first would cost the server a
+// mailbox close (milliseconds on Dovecot) on the way of the new mail. Its
+// LIST-STATUS entry is then the session's view and is not used beyond its
+// UIDVALIDITY. A connection aside leaves its folder: Dovecot would catch
+// that session up for the STATUS, at the cost of a folder's sync.
+func (s *Syncer) listedUnchanged(c *Conn, known []state.Folder, jobs []*job, aside bool) error {
 	byRemote := map[string]*job{}
 	for _, j := range jobs {
 		byRemote[j.remote] = j
 	}
-	keep := map[string]bool{c.Selected(): byRemote[c.Selected()] != nil}
+	keep := map[string]bool{c.Selected(): !aside && byRemote[c.Selected()] != nil}
 	names, remotes, err := s.listRemoteKeeping(c, keep)
 	if err != nil {
 		return err
@@ -224,10 +240,10 @@ func (s *Syncer) listedUnchanged(c *Conn, known []state.Folder, jobs []*job) err
 func (s *Syncer) listAside(ctx context.Context, c *Conn, known []state.Folder, jobs []*job) (func() error, error) {
 	c2 := s.pool.tryGet(ctx)
 	if c2 == nil {
-		return func() error { return nil }, s.listedUnchanged(c, known, jobs)
+		return func() error { return nil }, s.listedUnchanged(c, known, jobs, false)
 	}
 	done := make(chan error, 1)
-	go func() { done <- s.listedUnchanged(c2, known, jobs) }()
+	go func() { done <- s.listedUnchanged(c2, known, jobs, true) }()
 	return func() error {
 		err := <-done
 		s.release(c2, err)
@@ -549,7 +565,7 @@ func (s *Syncer) pushLocal(ctx context.Context, changes []LocalChange) (Stats, e
 		s.release(c, err)
 		return s.stats, err
 	}
-	return s.stats, s.applyOn(ctx, c, jobs)
+	return s.stats, s.applyOn(ctx, c, false, jobs)
 }
 
 // matchLocal is matchTargeted for PushLocal, which then downloads nothing:
