@@ -161,6 +161,10 @@ func TestPullNewOverALentConnection(t *testing.T) {
 	}
 	for i := range 2 {
 		f.u.Append(t, "INBOX", f.msg(fmt.Sprintf("pushed %d", i)))
+		// The IDLE session saw the EXISTS (its DONE: caught up).
+		if err := lent.Noop().Wait(); err != nil {
+			t.Fatal(err)
+		}
 		if st, err := s.PullNew(ctx, Pushed{Folder: "INBOX", Conn: lent}); err != nil || st.Down.New != 1 {
 			t.Fatalf("PullNew %d: %s, %v", i, st, err)
 		}

@@ -27,12 +27,13 @@ var ErrFullPass = errors.New("syncer: a full pass is needed")
 type Pushed struct {
 	Folder   string // local name
 	Expunged []uint32
-	// Conn, if set, is the connection that pushed, out of IDLE, with
-	// Folder still selected read-only (imapconn.Conn.Reexamine): PullNew
-	// pulls a lone folder over it rather than over a pooled connection,
-	// since its session has caught up with the folder already (see
-	// serverView). PullNew neither closes it nor puts it into the pool;
-	// the caller has it back when PullNew returns.
+	// Conn, if set, is the connection that pushed, just out of IDLE
+	// (its DONE answered), with Folder still selected read-only
+	// (imapconn.Conn.Reexamine): PullNew pulls a lone folder over it
+	// rather than over a pooled connection, since its session has caught
+	// up with the folder already (see serverView; no NOOP either).
+	// PullNew neither closes it nor puts it into the pool; the caller has
+	// it back when PullNew returns.
 	Conn *Conn
 }
 
@@ -88,7 +89,7 @@ func (s *Syncer) pullNew(ctx context.Context, pushed []Pushed) (Stats, error) {
 	listed, err := s.listAside(ctx, c, known, jobs)
 	for i, j := range jobs {
 		if err == nil {
-			err = j.quickDetect(c, pushed[i].Expunged)
+			err = j.quickDetect(c, pushed[i].Expunged, lent)
 		}
 	}
 	// The listing's outcome comes first (a change elsewhere takes a full
@@ -254,10 +255,12 @@ func (s *Syncer) listAside(ctx context.Context, c *Conn, known []state.Folder, j
 // quickDetect finds the folder's new server messages, flag changes and
 // the expunges the IDLE connection reported, or ErrFullPass when anything
 // else changed there since the last pass. What they mean (a local delete,
-// a server move) is the matcher's decision (matchTargeted).
-func (j *job) quickDetect(c *Conn, expunged []uint32) error {
+// a server move) is the matcher's decision (matchTargeted). caughtUp
+// says c's session has just caught up with the folder (a lent IDLE
+// connection, out of IDLE).
+func (j *job) quickDetect(c *Conn, expunged []uint32, caughtUp bool) error {
 	st := j.st
-	v, err := j.openView(c)
+	v, err := j.openView(c, caughtUp)
 	if err != nil {
 		return err
 	}
@@ -329,12 +332,18 @@ func (j *job) quickDetect(c *Conn, expunged []uint32) error {
 
 // serverView is the folder as quickDetect sees it on the server: the
 // counters of a fresh EXAMINE, or (kept) the session of a connection that
-// has the folder selected already, caught up with a NOOP. A kept session
-// is not opened again because a Maildir server pays for that in
-// proportion to the folder's size (Dovecot reads its whole dovecot-uidlist
-// and lists cur/ again: about 10 ms at 4,000 messages on the way of each
-// new message), while a NOOP costs it only what changed. Its UIDNEXT and
-// HIGHESTMODSEQ then come from the CHANGEDSINCE fetch (changedFlags).
+// has the folder selected already, caught up with a NOOP (or just out of
+// IDLE: a lent connection). Opening a folder costs a Maildir server time
+// in proportion to the folder's size: Dovecot reads its whole
+// dovecot-uidlist and lists cur/ again (a writable SELECT also moves the
+// new file to cur/ first), about 10 ms at 4,000 messages on the way of
+// each new message. A kept pooled session still pays part of it when it
+// first reads the new message (the uidlist, rewritten by the APPEND, and
+// a listing of cur/ when the file is not where it looks first); the IDLE
+// session that announced the message has paid it already, before its
+// EXISTS, which is why the daemon lends it (Pushed.Conn). A kept view's
+// UIDNEXT and HIGHESTMODSEQ come from the CHANGEDSINCE fetch
+// (changedFlags).
 type serverView struct {
 	kept        bool
 	uidValidity uint32
@@ -345,17 +354,20 @@ type serverView struct {
 }
 
 // openView reads the folder's counters on c: from the session c has it
-// selected in, read-only (kept), or from a fresh EXAMINE. A read-only
-// session leaves the server's state alone, see imapconn.Conn.Reexamine;
-// a writable one (after PushLocal) is opened again, read-only.
-func (j *job) openView(c *Conn) (serverView, error) {
+// selected in, read-only (kept; caught up with a NOOP unless caughtUp),
+// or from a fresh EXAMINE. A read-only session leaves the server's state
+// alone, see imapconn.Conn.Reexamine; a writable one (after PushLocal) is
+// opened again, read-only.
+func (j *job) openView(c *Conn, caughtUp bool) (serverView, error) {
 	if c.Selected() == j.remote && c.ReadOnly() && c.CondStore() {
 		sel, err := c.Readable(j.remote) // the SELECT's data, no command
 		if err != nil {
 			return serverView{}, err
 		}
-		if err := c.Noop().Wait(); err != nil {
-			return serverView{}, fmt.Errorf("noop: %w", err)
+		if !caughtUp {
+			if err := c.Noop().Wait(); err != nil {
+				return serverView{}, fmt.Errorf("noop: %w", err)
+			}
 		}
 		if mb := c.Mailbox(); mb != nil && mb.Name == j.remote {
 			return serverView{kept: true, uidValidity: sel.UIDValidity, messages: mb.NumMessages}, nil
@@ -794,7 +806,7 @@ func (j *job) detectServerOnly(lc *lazyConn, stamp string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	err = j.quickDetect(c, nil)
+	err = j.quickDetect(c, nil, false)
 	if errors.Is(err, ErrFullPass) {
 		j.newServer, j.old, j.localDeletes, j.quiet, j.scope = nil, 0, nil, false, scopeFull
 		j.pairs, j.entries, j.serverFlags, j.serverGone = nil, nil, nil, nil

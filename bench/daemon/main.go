@@ -27,7 +27,10 @@
 //	    Dovecot's keep-alive lines.
 //
 // Targets (issue 4): (a) median ≤ 50 ms, (b) median ≤ 100 ms, (c) ≤ 0.5%
-// of one core and RSS ≤ 64 MB with 10,000 messages watched. -cpuprofile
+// of one core and RSS ≤ 64 MB with 10,000 messages watched; (issue 16)
+// (a) at most 10 ms above the server's own IDLE delay, which a bare IDLE
+// client of ours times in the same run (its EXISTS; Dovecot 2.3 holds
+// notifications up to 500 ms). -cpuprofile
 // writes a CPU profile of the daemon over the latency samples.
 package main
 
@@ -61,8 +64,10 @@ import (
 	"github.com/mailmirror/mailmirror/maildir"
 )
 
-// Targets of issue 4.
+// Targets of issue 4, and of issue 16 for (a) above the server's own
+// IDLE delay (the bare IDLE client's EXISTS, same run).
 const (
+	targetAbove  = 10 * time.Millisecond
 	targetPush   = 50 * time.Millisecond
 	targetUpload = 100 * time.Millisecond
 	targetCPU    = 0.005 // of one core
@@ -275,9 +280,13 @@ poll_interval = %q
 		daemonPart[i] = push[i] - serverPart[i]
 	}
 	fmt.Printf("%-44s %8.1fms %8.1fms    (Dovecot 2.3 batches IDLE pushes 500 ms)\n", "    of which APPEND → EXISTS (server)", ms(median(serverPart)), ms(slices.Max(serverPart)))
-	fmt.Printf("%-44s %8.1fms %8.1fms\n", "    of which EXISTS → file (mailmirror)", ms(median(daemonPart)), ms(slices.Max(daemonPart)))
-	row(fmt.Sprintf("(b) rename +F → \\Flagged (%d samples)", len(up)), up, targetUpload)
 	mark := ""
+	if median(daemonPart) > targetAbove {
+		mark = " !"
+	}
+	fmt.Printf("%-44s %8.1fms %8.1fms %8s%s (issue 16: above the bare IDLE client)\n", "    of which EXISTS → file (mailmirror)", ms(median(daemonPart)), ms(slices.Max(daemonPart)), "≤ "+targetAbove.String(), mark)
+	row(fmt.Sprintf("(b) rename +F → \\Flagged (%d samples)", len(up)), up, targetUpload)
+	mark = ""
 	if cpuShare > targetCPU || rss > targetRSS {
 		mark = " !"
 	}
