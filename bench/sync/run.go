@@ -198,7 +198,7 @@ func run(o *options) error {
 		}
 		rep.LoadAverageEnd = loadAverage()
 		fmt.Printf("load average at the end: %s\n", rep.LoadAverageEnd)
-		return writeJSON(filepath.Join(repo, o.out), rep)
+		return writeJSON(outPath(repo, o.out), rep)
 	}
 	if o.link != "" {
 		l, err := parseLink(o.link)
@@ -211,7 +211,7 @@ func run(o *options) error {
 		}
 		rep.LoadAverageEnd = loadAverage()
 		fmt.Printf("load average at the end: %s\n", rep.LoadAverageEnd)
-		return writeJSON(filepath.Join(repo, o.out), rep)
+		return writeJSON(outPath(repo, o.out), rep)
 	}
 
 	// 1. First full sync.
@@ -326,7 +326,7 @@ func run(o *options) error {
 	rep.LoadAverageEnd = loadAverage()
 	fmt.Printf("\nload average at the end: %s (the machine may be shared: compare ratios from one run)\n\n", rep.LoadAverageEnd)
 	printTable(rep, mm, otherTool(tools, mm))
-	return writeJSON(filepath.Join(repo, o.out), rep)
+	return writeJSON(outPath(repo, o.out), rep)
 }
 
 // loginLatency times 5 bare IMAP sessions (connect, greeting, LOGIN,
@@ -454,4 +454,13 @@ func commandOutput(name string, args ...string) string {
 		return "?"
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// outPath is where -out points: an absolute path as it is, a relative one
+// under the module root.
+func outPath(repo, out string) string {
+	if filepath.IsAbs(out) {
+		return out
+	}
+	return filepath.Join(repo, out)
 }
