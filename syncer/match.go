@@ -3,6 +3,7 @@ package syncer
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mailmirror/mailmirror/maildir"
 	"github.com/mailmirror/mailmirror/state"
@@ -281,8 +282,7 @@ func (m *matcher) goneLocally(j *job, p *state.Pair) {
 	if loc, ok := m.byKey[p.Key]; ok && loc.j != j {
 		if !m.keyPaired(loc.j, p.Key) {
 			ph := m.consumeKey(loc.j, p.Key)
-			j.moveOut = append(j.moveOut, moveOut{p: p, dst: loc.j, e: loc.e, placeholder: p.Placeholder || ph})
-			j.moved[p.UID] = true
+			addMoveOut(j, moveOut{p: p, dst: loc.j, e: loc.e, placeholder: p.Placeholder || ph})
 			return
 		}
 		if m.targeted {
@@ -292,12 +292,11 @@ func (m *matcher) goneLocally(j *job, p *state.Pair) {
 	}
 	if p.MsgID != "" {
 		if l, d := m.takeLocal(identKey{p.MsgID, p.Size}, j); l != nil {
-			j.moveOut = append(j.moveOut, moveOut{p: p, dst: d, e: l.e, placeholder: p.Placeholder || l.placeholder})
-			j.moved[p.UID] = true
+			addMoveOut(j, moveOut{p: p, dst: d, e: l.e, placeholder: p.Placeholder || l.placeholder})
 			return
 		}
 	}
-	if f, changed := j.serverFlags[p.UID]; changed && f != p.Flags {
+	if f, changed := j.serverFlags[p.UID]; changed && f != p.Flags && !onlyMarkedDeleted(p.Flags, f) {
 		if m.targeted {
 			m.fail("deleted here, changed on the server")
 			return
@@ -309,6 +308,28 @@ func (m *matcher) goneLocally(j *job, p *state.Pair) {
 		return
 	}
 	j.serverDeletes = append(j.serverDeletes, p)
+}
+
+// addMoveOut has job j move pair mo.p to the folder where its file went.
+// Until that move is recorded (by j's apply) the file is unpaired in
+// mo.dst, so the destination records no local stamp this pass: its own
+// counters may be committed first, and a pass stopped between the two
+// commits would otherwise find the destination's stamp unchanged, skip
+// its local side and take the move for a delete
+// (TestKilledLocalMoveIsNotADeleteNextPass). The next pass lists it again.
+func addMoveOut(j *job, mo moveOut) {
+	j.moveOut = append(j.moveOut, mo)
+	j.moved[mo.p.UID] = true
+	mo.dst.newSt.LocalStamp = ""
+}
+
+// onlyMarkedDeleted reports whether the server's flags differ from the
+// base only by \Deleted (T): another client's delete not yet expunged, or
+// a pass of ours that stopped between its STORE and its UID EXPUNGE. For a
+// message deleted locally that is no change to keep it for.
+func onlyMarkedDeleted(base, server string) bool {
+	return maildir.HasLetter(server, 'T') && !maildir.HasLetter(base, 'T') &&
+		strings.ReplaceAll(server, "T", "") == base
 }
 
 // foundAgain looks again, before a delete goes to the server, for the
@@ -326,8 +347,7 @@ func (m *matcher) foundAgain(j *job, p *state.Pair) bool {
 	if taken, _ := m.s.db.KeyPairedIn(d.st.ID, p.Key); taken {
 		return false
 	}
-	j.moveOut = append(j.moveOut, moveOut{p: p, dst: d, e: e, placeholder: p.Placeholder})
-	j.moved[p.UID] = true
+	addMoveOut(j, moveOut{p: p, dst: d, e: e, placeholder: p.Placeholder})
 	return true
 }
 

@@ -1,9 +1,11 @@
 package syncer
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -286,5 +288,69 @@ func TestDeletingTheOriginalOfACopyIsADelete(t *testing.T) {
 	f.compare()
 	if n := len(f.u.Messages(t, "Archive")); n != 1 {
 		t.Errorf("server Archive has %d, want 1", n)
+	}
+}
+
+// killAfterMoveInto, in the crash child, kills the pass once a UID MOVE of
+// folder src is done (not yet recorded) and folder dst, where the moved
+// files already are, has recorded its counters: spec "src>dst". When dst
+// has not finished within 10 s the child exits with status 3 instead.
+func killAfterMoveInto(spec string) {
+	src, dst, ok := strings.Cut(spec, ">")
+	if !ok {
+		return
+	}
+	finished := make(chan struct{})
+	var once sync.Once
+	applyHook = func(step, folder string) {
+		switch {
+		case step == "finished" && folder == dst:
+			once.Do(func() { close(finished) })
+		case step == "moved" && folder == src:
+			select {
+			case <-finished:
+			case <-time.After(10 * time.Second):
+				os.Exit(3)
+			}
+			self, _ := os.FindProcess(os.Getpid())
+			self.Kill() // SIGKILL on Unix
+			select {}
+		}
+	}
+}
+
+// A pass killed after the UID MOVE of a local move and after the
+// destination folder recorded its counters, before the move itself was
+// recorded: the next pass must still see the moved files in the
+// destination (and pair them), not take the source's pairs for local
+// deletes. It deleted them on the server: the destination's local stamp,
+// recorded while its files were not yet paired, made the next pass skip
+// its local side (TestCrashDuringChangesLosesNothingDuplicatesNothing
+// lost five messages now and then).
+func TestKilledLocalMoveIsNotADeleteNextPass(t *testing.T) {
+	f := newFixture(t)
+	f.u.CreateFolder(t, "Archive")
+	var raws [][]byte
+	for i := 0; i < 4; i++ {
+		raw := f.msg(fmt.Sprintf("moved %d", i))
+		raws = append(raws, raw)
+		f.u.Append(t, "INBOX", raw, imap.FlagSeen)
+	}
+	f.u.Append(t, "Archive", f.msg("already archived"), imap.FlagSeen)
+	f.sync()
+	f.renameLocal("INBOX", "Archive", msgID(raws[0]))     // same name: paired by key
+	f.copyDeleteLocal("INBOX", "Archive", msgID(raws[1])) // a new name: paired by identity
+	time.Sleep(1100 * time.Millisecond)                   // the stamps are trusted one second after a change
+	if !f.childPass("SYNCER_CHILD_MOVE_KILL=INBOX>Archive") {
+		t.Fatal("the pass was not killed after its move")
+	}
+	f.sync()
+	f.compare()
+	f.noDuplicates()
+	if n := len(f.u.Messages(t, "Archive")); n != 3 {
+		t.Fatalf("server Archive holds %d messages, want 3", n)
+	}
+	if n := len(f.u.Messages(t, "INBOX")); n != 2 {
+		t.Fatalf("server INBOX holds %d messages, want 2", n)
 	}
 }
