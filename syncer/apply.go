@@ -813,6 +813,7 @@ func (d *downloader) fetch(ctx context.Context, part []*serverMsg) error {
 		var uid uint32
 		var w *maildir.Writer
 		var written int64
+		var head *headCapture
 		for {
 			item := msg.Next()
 			if item == nil {
@@ -836,7 +837,13 @@ func (d *downloader) fetch(ctx context.Context, part []*serverMsg) error {
 				if m := d.byUID[uid]; m != nil && uid != 0 {
 					t.size = m.size
 				}
-				n, err := d.j.s.receive(t, it.Literal, it.Literal.Size(), w, &lfWriter{w: w}, 0)
+				head = nil
+				var out io.Writer = w
+				if d.j.bodyIdent {
+					head = &headCapture{w: w}
+					out = head
+				}
+				n, err := d.j.s.receive(t, it.Literal, it.Literal.Size(), w, &lfWriter{w: out}, 0)
 				if err != nil {
 					// receive kept (a large message) or removed the file.
 					// Close the client before the command is drained:
@@ -854,6 +861,9 @@ func (d *downloader) fetch(ctx context.Context, part []*serverMsg) error {
 				w.Abort()
 			}
 			continue
+		}
+		if head != nil && m.identLater {
+			m.ident, m.identLater = head.identity(), false
 		}
 		held = &heldMsg{w: w, m: m, written: written}
 		if ctx.Err() != nil {

@@ -153,3 +153,51 @@ func knownCRLoss(t *testing.T) {
 	t.Helper()
 	knownBug(t, "a CR before a CRLF is lost on the way server → Maildir → server (syncer/header.go lfWriter/crlfReader/crlfSize)")
 }
+
+// FuzzHeadCapture: the identity headCapture takes from a message as it is
+// downloaded (through lfWriter, in writes of any size) is the one readLocal
+// takes from the stored file, and it keeps no more than maxHeadCapture
+// bytes.
+func FuzzHeadCapture(f *testing.F) {
+	for _, s := range append(headerSeeds, "", "\r\r\n\r\nMessage-ID: <x@y>\r\n", "Message-ID: <a@b>\r\n\r\r\nSubject: x\r\n\r\n") {
+		f.Add([]byte(s), uint8(7))
+	}
+	f.Fuzz(checkHeadCapture)
+}
+
+// A header longer than readHeader reads (and headCapture keeps), one that
+// ends after it, and a body after a long header.
+func TestHeadCaptureLongHeaders(t *testing.T) {
+	long := append([]byte("Message-ID: <long@x>\r\nX-Long: "), bytes.Repeat([]byte("y\r\n z"), 70000)...)
+	for _, wire := range [][]byte{
+		long,
+		append(bytes.Clone(long), "\r\nSubject: after the bound\r\n\r\nbody\r\n"...),
+		append(append([]byte("Subject: early\r\n"), bytes.Repeat([]byte("X-A: b\r\n"), 20000)...), "\r\nMessage-ID: <in-body@x>\r\n"...),
+	} {
+		for _, size := range []uint8{1, 255} {
+			checkHeadCapture(t, wire, size)
+		}
+	}
+}
+
+func checkHeadCapture(t *testing.T, wire []byte, writeSize uint8) {
+	var file bytes.Buffer
+	hc := &headCapture{w: &file}
+	lw := &lfWriter{w: hc}
+	if err := chunkedWrites(lw, wire, int(writeSize)); err != nil {
+		t.Fatal(err)
+	}
+	if err := lw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if len(hc.buf) > maxHeadCapture {
+		t.Fatalf("kept %d bytes", len(hc.buf))
+	}
+	hdr, err := readHeader(bytes.NewReader(file.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := hc.identity(), identity(hdr); got != want {
+		t.Fatalf("identity while downloading %q, of the stored file %q", got, want)
+	}
+}

@@ -104,6 +104,52 @@ func readHeader(r io.Reader) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// headCapture passes a message's bytes on to w and keeps its start, as
+// far as readHeader reads a stored file: to the end of the header, at most
+// maxHeadCapture bytes. identity then names the message as readLocal names
+// its file.
+type headCapture struct {
+	w         io.Writer
+	buf       []byte
+	lineStart int  // where the line being received starts in buf
+	done      bool // the header ended, or the bound was reached
+}
+
+// maxHeadCapture bounds what headCapture keeps: readHeader stops once it
+// holds 256 KiB, after a read of at most 16 KiB.
+const maxHeadCapture = 256<<10 + 16<<10
+
+func (h *headCapture) Write(p []byte) (int, error) {
+	if !h.done {
+		h.keep(p)
+	}
+	return h.w.Write(p)
+}
+
+func (h *headCapture) keep(p []byte) {
+	p = p[:min(len(p), maxHeadCapture-len(h.buf))]
+	for _, c := range p {
+		h.buf = append(h.buf, c)
+		if c != '\n' {
+			continue
+		}
+		// readHeader's end of the header: a line of nothing but line-end
+		// characters.
+		if len(bytes.TrimRight(h.buf[h.lineStart:], "\r\n")) == 0 {
+			h.done = true
+			return
+		}
+		h.lineStart = len(h.buf)
+	}
+	h.done = len(h.buf) >= maxHeadCapture
+}
+
+// identity is the identity of the message written so far (see identity).
+func (h *headCapture) identity() string {
+	hdr, _ := readHeader(bytes.NewReader(h.buf))
+	return identity(hdr)
+}
+
 // readLocalFile reads what the engine compares of a local message file:
 // its header (readHeader), its size with CRLF line ends (crlfSize) and its
 // modification time.

@@ -252,6 +252,15 @@ func (d *downloader) resume(ctx context.Context, m *serverMsg) error {
 	if err != nil {
 		return err
 	}
+	if m.identLater {
+		// Its start came in an earlier pass: read it from the file.
+		hc := &headCapture{w: io.Discard}
+		if err := w.ReadHead(hc, maxHeadCapture); err != nil {
+			w.Abort()
+			return err
+		}
+		m.ident, m.identLater = hc.identity(), false
+	}
 	delete(d.byUID, m.uid)
 	if err := d.batch.Add(w, m.flags, m.date); err != nil {
 		return err
