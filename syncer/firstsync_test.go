@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -175,4 +178,95 @@ func grepLines(b []byte, s string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// helpersStarted counts the download helpers started per folder while the
+// test runs.
+func helpersStarted(t *testing.T) func() map[string]int {
+	var mu sync.Mutex
+	n := map[string]int{}
+	testHookHelper = func(folder string) {
+		mu.Lock()
+		n[folder]++
+		mu.Unlock()
+	}
+	t.Cleanup(func() { testHookHelper = nil })
+	return func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(n)
+	}
+}
+
+// deliverMany puts n generated messages into a server folder (every third
+// one seen).
+func (f *fixture) deliverMany(folder string, n int) {
+	f.t.Helper()
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		msgs[i] = testenvGen(f, fmt.Sprintf("%s %d", folder, i), 200+f.rnd.IntN(2000))
+	}
+	f.u.Deliver(f.t, folder, msgs, func(i int) bool { return i%3 == 0 })
+}
+
+// A first sync of a big folder and a small one over three connections:
+// once the small folder is done, the connections it gave back download
+// chunks of the big one (helpers), each publishing its own batches. Every
+// message arrives once, with its flags; the pairs are the server's UIDs
+// with their identities; the next pass has nothing to do.
+func TestFirstSyncSpreadsABigFolderOverFreeConnections(t *testing.T) {
+	f := newFixture(t)
+	f.acct.MaxConnections = 3
+	f.u.CreateFolder(t, "Small")
+	f.deliverMany("INBOX", 6*downloadChunk)
+	f.deliverMany("Small", 20)
+	started := helpersStarted(t)
+	st := f.sync()
+	if st.Down.New != 6*downloadChunk+20 {
+		t.Errorf("first sync: %v, want %d new", st, 6*downloadChunk+20)
+	}
+	if n := started(); n["INBOX"] == 0 {
+		t.Errorf("helpers started: %v, want some for INBOX", n)
+	}
+	f.compare()
+	f.noDuplicates()
+	f.samePairIdentities("INBOX")
+	f.samePairIdentities("Small")
+	if st := f.sync(); st.Down != (Counts{}) || st.Up != (Counts{}) {
+		t.Errorf("pass after the first sync: %v", st)
+	}
+}
+
+// Passes killed (SIGKILL) at random points of a first sync whose big
+// folder is downloaded over several connections at once: whatever the
+// helpers had published is paired once, nothing is lost or doubled.
+func TestCrashDuringFirstSyncWithHelpersLosesNothingDuplicatesNothing(t *testing.T) {
+	f := newFixture(t)
+	cfg, err := os.ReadFile(f.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.cfgPath, append(cfg, "max_connections = 3\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.acct.MaxConnections = 3
+	f.u.CreateFolder(t, "Small")
+	f.deliverMany("INBOX", 4*downloadChunk)
+	f.deliverMany("Small", 10)
+	killed := 0
+	for round := uint64(0); round < 2; round++ {
+		killed += f.killedPasses(round+11, 4, 900*time.Millisecond)
+	}
+	t.Logf("%d passes killed", killed)
+	f.sync()
+	f.compare()
+	f.noDuplicates()
+	total := 0
+	for _, msgs := range f.localAll() {
+		total += len(msgs)
+	}
+	if want := 4*downloadChunk + 10; total != want {
+		t.Errorf("local has %d messages, want %d", total, want)
+	}
+	f.samePairIdentities("INBOX")
 }
