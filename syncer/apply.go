@@ -806,6 +806,8 @@ type downloader struct {
 	// reported is what report has added to sh so far.
 	reportedDone  int
 	reportedBytes int64
+	lw            lfWriter // with its buffers, reused for every message
+	head          headCapture
 }
 
 func (j *job) newDownloader(c *Conn, sh *dlShared) *downloader {
@@ -881,10 +883,10 @@ func (d *downloader) fetch(ctx context.Context, part []*serverMsg) error {
 				head = nil
 				var out io.Writer = w
 				if d.j.bodyIdent {
-					head = &headCapture{w: w}
+					head = d.head.reset(w)
 					out = head
 				}
-				n, err := d.j.s.receive(t, it.Literal, it.Literal.Size(), w, &lfWriter{w: out}, 0)
+				n, err := d.j.s.receive(t, it.Literal, it.Literal.Size(), w, d.lw.reset(out), 0)
 				if err != nil {
 					// receive kept (a large message) or removed the file.
 					// Close the client before the command is drained:

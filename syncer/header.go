@@ -119,6 +119,12 @@ type headCapture struct {
 // holds 256 KiB, after a read of at most 16 KiB.
 const maxHeadCapture = 256<<10 + 16<<10
 
+// reset makes h a capture of the next message, to w, keeping its buffer.
+func (h *headCapture) reset(w io.Writer) *headCapture {
+	*h = headCapture{w: w, buf: h.buf[:0]}
+	return h
+}
+
 func (h *headCapture) Write(p []byte) (int, error) {
 	if !h.done {
 		h.keep(p)
@@ -205,22 +211,43 @@ type lfWriter struct {
 	w   io.Writer
 	cr  bool // a CR was held back at the end of the last write
 	buf []byte
+	// in is receive's read buffer, kept with the writer so that a
+	// downloader reuses both from one message to the next.
+	in []byte
+}
+
+// reset makes l a writer to w for the next message, keeping its buffers.
+func (l *lfWriter) reset(w io.Writer) *lfWriter {
+	l.w, l.cr, l.buf = w, false, l.buf[:0]
+	return l
 }
 
 func (l *lfWriter) Write(p []byte) (int, error) {
 	out := l.buf[:0]
-	for _, c := range p {
-		if l.cr {
-			l.cr = false
-			if c != '\n' {
-				out = append(out, '\r')
-			}
+	rest := p
+	if l.cr && len(rest) > 0 {
+		l.cr = false
+		if rest[0] != '\n' {
+			out = append(out, '\r')
 		}
-		if c == '\r' {
+	}
+	// Runs without CR are copied whole; a CR is dropped when an LF
+	// follows, and held back when it ends p.
+	for len(rest) > 0 {
+		i := bytes.IndexByte(rest, '\r')
+		if i < 0 {
+			out = append(out, rest...)
+			break
+		}
+		out = append(out, rest[:i]...)
+		if i+1 == len(rest) {
 			l.cr = true
-			continue
+			break
 		}
-		out = append(out, c)
+		if rest[i+1] != '\n' {
+			out = append(out, '\r')
+		}
+		rest = rest[i+1:]
 	}
 	l.buf = out
 	if _, err := l.w.Write(out); err != nil {

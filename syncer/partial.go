@@ -35,7 +35,10 @@ type bodyTarget struct {
 // keepPartial). Offsets are in server bytes (CRLF line ends); w holds LF
 // line ends.
 func (s *Syncer) receive(t bodyTarget, lit io.Reader, litSize int64, w *maildir.Writer, lw *lfWriter, offset int64) (int64, error) {
-	buf := make([]byte, 64<<10)
+	if lw.in == nil {
+		lw.in = make([]byte, 64<<10)
+	}
+	buf := lw.in
 	var n int64
 	for n < litSize {
 		k, rerr := lit.Read(buf[:min(int64(len(buf)), litSize-n)])
