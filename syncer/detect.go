@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -635,7 +636,10 @@ const maxHeaderLiteral = 64 << 10
 
 // each runs fn for every message of a FETCH, buffering one message at a
 // time (body literals at most maxHeaderLiteral bytes, the rest discarded),
-// and always drains the command.
+// and always drains the command. A message is whole once the next one
+// starts or the command ended with the server's answer: when a broken
+// connection ends the command, the last message may lack items, and fn
+// never sees it.
 func each(c *Conn, cmd *imapclient.FetchCommand, fn func(*imapclient.FetchMessageBuffer)) error {
 	defer cmd.Close()
 	// On a broken literal, close the client before the command is
@@ -644,10 +648,14 @@ func each(c *Conn, cmd *imapclient.FetchCommand, fn func(*imapclient.FetchMessag
 		c.Close()
 		return err
 	}
+	var held *imapclient.FetchMessageBuffer
 	for {
 		msg := cmd.Next()
 		if msg == nil {
 			break
+		}
+		if held != nil {
+			fn(held)
 		}
 		buf := &imapclient.FetchMessageBuffer{SeqNum: msg.SeqNum}
 		for {
@@ -686,9 +694,14 @@ func each(c *Conn, cmd *imapclient.FetchCommand, fn func(*imapclient.FetchMessag
 				}
 			}
 		}
-		fn(buf)
+		held = buf
 	}
-	return cmd.Close()
+	err := cmd.Close()
+	var refused *imap.Error // the server's NO or BAD: every reply parsed whole
+	if held != nil && (err == nil || errors.As(err, &refused)) {
+		fn(held)
+	}
+	return err
 }
 
 // searchAll returns every UID of the selected folder (ESEARCH when the

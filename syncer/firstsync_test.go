@@ -270,3 +270,31 @@ func TestCrashDuringFirstSyncWithHelpersLosesNothingDuplicatesNothing(t *testing
 	}
 	f.samePairIdentities("INBOX")
 }
+
+// A new-message fetch cut in the middle of a message's response (after its
+// UID, before its flags and size) does not describe that message with what
+// little arrived: the fetch goes on over a new connection from that
+// message, which arrives with its flags (\Seen here) and its size.
+func TestNewMessageFetchCutMidResponse(t *testing.T) {
+	f, p := proxied(t)
+	for i := 0; i < 5; i++ {
+		f.u.Append(t, "INBOX", f.msg(fmt.Sprintf("seen %d", i)), imap.FlagSeen)
+	}
+	p.Arm(faultproxy.Fault{Action: faultproxy.Drop, Dir: faultproxy.Down, Match: []byte("(UID 3 ")})
+	st, err := f.pass(0)
+	if !p.HasFired() {
+		t.Fatalf("the fault never fired: the test proves nothing (%v, %v)", st, err)
+	}
+	t.Logf("cut pass: %v, %v", st, err)
+	f.compare()
+	fo, _, _ := f.db.Folder(f.acct.Name, "INBOX")
+	pairs, err := f.db.Pairs(fo.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pr := range pairs {
+		if want := int64(len(f.u.Raw(t, "INBOX", pr.UID))); pr.Size != want || pr.Flags != "S" {
+			t.Errorf("UID %d: pair size %d, flags %q; the server has %d bytes and \\Seen", pr.UID, pr.Size, pr.Flags, want)
+		}
+	}
+}
