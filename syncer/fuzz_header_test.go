@@ -189,6 +189,9 @@ func TestHeadCaptureLongHeaders(t *testing.T) {
 		long,
 		append(bytes.Clone(long), "\r\nSubject: after the bound\r\n\r\nbody\r\n"...),
 		append(append([]byte("Subject: early\r\n"), bytes.Repeat([]byte("X-A: b\r\n"), 20000)...), "\r\nMessage-ID: <in-body@x>\r\n"...),
+		// Ends between what readHeader reads (256 KiB) and what
+		// headCapture keeps: the Message-ID is past readHeader's end.
+		append(append([]byte("Subject: late\r\n"), bytes.Repeat([]byte("X-A: 0123456\r\n"), 20500)...), "Message-ID: <late@x>\r\n\r\nbody\r\n"...),
 	} {
 		for _, size := range []uint8{1, 255} {
 			checkHeadCapture(t, wire, size)

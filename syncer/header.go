@@ -80,12 +80,18 @@ func parseFields(header []byte) map[string]string {
 	return out
 }
 
+// readHeaderBuf is readHeader's buffer: a longer line comes in pieces.
+const readHeaderBuf = 16 << 10
+
+// readHeaderMax is where readHeader stops reading when no empty line came.
+const readHeaderMax = 256 << 10
+
 // readHeader reads a message's header (up to the empty line, at most
 // 256 KiB).
 func readHeader(r io.Reader) ([]byte, error) {
-	br := bufio.NewReaderSize(r, 16<<10)
+	br := bufio.NewReaderSize(r, readHeaderBuf)
 	var buf bytes.Buffer
-	for buf.Len() < 256<<10 {
+	for buf.Len() < readHeaderMax {
 		line, err := br.ReadSlice('\n')
 		buf.Write(line)
 		if len(bytes.TrimRight(line, "\r\n")) == 0 && (len(line) > 0 || err != nil) {
@@ -113,11 +119,13 @@ type headCapture struct {
 	buf       []byte
 	lineStart int  // where the line being received starts in buf
 	done      bool // the header ended, or the bound was reached
+	ended     bool // by an empty line
+	long      bool // a line as long as readHeader's buffer or longer
 }
 
 // maxHeadCapture bounds what headCapture keeps: readHeader stops once it
 // holds 256 KiB, after a read of at most 16 KiB.
-const maxHeadCapture = 256<<10 + 16<<10
+const maxHeadCapture = readHeaderMax + readHeaderBuf
 
 // reset makes h a capture of the next message, to w, keeping its buffer.
 func (h *headCapture) reset(w io.Writer) *headCapture {
@@ -139,10 +147,12 @@ func (h *headCapture) keep(p []byte) {
 		if c != '\n' {
 			continue
 		}
+		line := h.buf[h.lineStart:]
+		h.long = h.long || len(line) >= readHeaderBuf
 		// readHeader's end of the header: a line of nothing but line-end
 		// characters.
-		if len(bytes.TrimRight(h.buf[h.lineStart:], "\r\n")) == 0 {
-			h.done = true
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			h.done, h.ended = true, true
 			return
 		}
 		h.lineStart = len(h.buf)
@@ -152,6 +162,11 @@ func (h *headCapture) keep(p []byte) {
 
 // identity is the identity of the message written so far (see identity).
 func (h *headCapture) identity() string {
+	if h.ended && !h.long && h.lineStart < readHeaderMax {
+		// Lines shorter than its buffer, ended by an empty line that it
+		// reaches: readHeader would return exactly these bytes.
+		return identity(h.buf)
+	}
 	hdr, _ := readHeader(bytes.NewReader(h.buf))
 	return identity(hdr)
 }
