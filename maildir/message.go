@@ -116,6 +116,30 @@ func (f *Folder) Find(key string) (e Entry, ok bool, err error) {
 	return Entry{}, false, nil
 }
 
+// Lookup finds a message's file by the names this package gives it: with
+// flags, cur/KEY:2,FLAGS or new/ (KEY, or KEY:2,FLAGS) — one stat per
+// place instead of a Scan. ok is false when neither exists (the file may
+// have another tool's name, or be gone): the caller then scans. Lookup
+// cannot see a second file with the same key; only Scan can.
+func (f *Folder) Lookup(key, flags string) (e Entry, ok bool) {
+	flags = NormalizeLetters(flags)
+	for _, sub := range [2]string{subFor(flags), otherSub(subFor(flags))} {
+		n := fileName(key, flags, sub)
+		if st, err := os.Lstat(filepath.Join(f.Path, sub, n)); err == nil && st.Mode().IsRegular() {
+			return Entry{Key: key, Flags: flags, Sub: sub, Name: n}, true
+		}
+	}
+	return Entry{}, false
+}
+
+// otherSub is new for cur and cur for new.
+func otherSub(sub string) string {
+	if sub == "new" {
+		return "cur"
+	}
+	return "new"
+}
+
 // FilePath is the path of an entry's file.
 func (f *Folder) FilePath(e Entry) string {
 	return filepath.Join(f.Path, e.Sub, e.Name)

@@ -251,3 +251,56 @@ func FuzzParseName(f *testing.F) {
 		}
 	})
 }
+
+// Lookup finds a file by the names this package gives it, in either
+// directory, and nothing else: another tool's name, a directory, or no
+// file at all is "not found" (the caller lists the folder then).
+func TestLookup(t *testing.T) {
+	s, _ := Open(t.TempDir(), LayoutVerbatim)
+	f, _ := s.Folder("INBOX")
+	put := func(flags string) Entry {
+		w, _ := f.NewMessage()
+		w.Write([]byte("x"))
+		e, err := w.Commit(flags, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	for _, flags := range []string{"", "F", "FS", "RS"} {
+		e := put(flags)
+		got, ok := f.Lookup(e.Key, flags)
+		if !ok || got != e {
+			t.Errorf("Lookup(%q): %+v %v, want %+v", flags, got, ok, e)
+		}
+	}
+	// Seen in new/ (a tool that renamed without moving), unseen in cur/.
+	e := put("")
+	moved, err := f.SetFlags(e, "F")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(f.FilePath(moved), filepath.Join(f.Path, "cur", moved.Name)); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := f.Lookup(e.Key, "F"); !ok || got.Sub != "cur" || got.Name != e.Key+":2,F" {
+		t.Errorf("unseen file in cur/: %+v %v", got, ok)
+	}
+	// Another tool's name: a keyword letter the flags do not carry.
+	e = put("S")
+	if err := os.Rename(f.FilePath(e), f.FilePath(e)+"a"); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := f.Lookup(e.Key, "S"); ok {
+		t.Errorf("found %+v under another tool's name", got)
+	}
+	// A directory with the name, and no file at all.
+	if err := os.Mkdir(filepath.Join(f.Path, "cur", "dir:2,S"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"dir", "missing"} {
+		if got, ok := f.Lookup(key, "S"); ok {
+			t.Errorf("Lookup(%q): %+v", key, got)
+		}
+	}
+}

@@ -69,7 +69,10 @@ func runCrashChild(t *testing.T, addr, mail, stateDir string, leave bool, step i
 	}
 	cmd.Env = append(os.Environ(),
 		envCrashChild+"=1", envCrashAddr+"="+addr, envCrashMail+"="+mail,
-		envCrashState+"="+stateDir, envCrashLeave+"="+leaveEnv, envCrashStep+"="+strconv.Itoa(step))
+		envCrashState+"="+stateDir, envCrashLeave+"="+leaveEnv, envCrashStep+"="+strconv.Itoa(step),
+		// The child dies by SIGKILL before its t.TempDir cleanup runs:
+		// its temporary directories go under this test's, removed here.
+		"TMPDIR="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		return false

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+
 	"github.com/mailmirror/mailmirror/internal/testenv"
 	"github.com/mailmirror/mailmirror/internal/testenv/fakeimap"
 	"github.com/mailmirror/mailmirror/maildir"
@@ -541,4 +543,35 @@ func TestDefectMaxAgeCountsOldMessages(t *testing.T) {
 	if len(local) != 1 || local[0].MessageID != testenv.MessageIDOf(recent[0]) {
 		t.Errorf("local INBOX after the expunge: %d messages, want only %s", len(local), testenv.MessageIDOf(recent[0]))
 	}
+}
+
+// A message deleted locally that the server meanwhile only marked
+// \Deleted (another client, or a pass of ours killed between its STORE and
+// its UID EXPUNGE: TestCrashDuringChangesLosesNothingDuplicatesNothing
+// found it) is deleted on the server, not downloaded again as a change
+// made there: \Deleted says the same as the local delete.
+func TestLocalDeleteStandsWhenTheServerOnlyMarkedItDeleted(t *testing.T) {
+	f := newFixture(t)
+	gone := f.msg("deleted here, \\Deleted there")
+	kept := f.msg("flagged there")
+	goneUID := f.u.Append(t, "INBOX", gone, imap.FlagSeen)
+	keptUID := f.u.Append(t, "INBOX", kept, imap.FlagSeen)
+	f.sync()
+	for _, raw := range [][]byte{gone, kept} {
+		if err := os.Remove(f.file("INBOX", testenv.MessageIDOf(raw))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.u.SetFlags(t, "INBOX", goneUID, true, imap.FlagDeleted)
+	f.u.SetFlags(t, "INBOX", keptUID, true, imap.FlagFlagged) // a real change there: kept
+	f.sync()
+	msgs := f.u.Messages(t, "INBOX")
+	if len(msgs) != 1 || msgs[0].MessageID != testenv.MessageIDOf(kept) {
+		t.Fatalf("server INBOX: %+v, want only the flagged message", msgs)
+	}
+	local := f.local("INBOX")
+	if len(local) != 1 || local[0].MessageID != testenv.MessageIDOf(kept) {
+		t.Fatalf("local INBOX: %+v, want only the flagged message (downloaded again)", local)
+	}
+	f.compare()
 }

@@ -188,6 +188,7 @@ func (j *job) detect(ctx context.Context, lc *lazyConn) error {
 	if ok, err := j.detectServerOnly(lc, stamp); ok || err != nil {
 		return err
 	}
+	listed := j.listLocal() // the folder is listed while the pairs are read
 	pairs, err := j.s.db.Pairs(j.st.ID)
 	if err != nil {
 		return err
@@ -201,7 +202,11 @@ func (j *job) detect(ctx context.Context, lc *lazyConn) error {
 			byKey[p.Key] = p
 		}
 	}
-	if err := j.scanLocal(byKey); err != nil {
+	ents, err := listed()
+	if err != nil {
+		return err
+	}
+	if err := j.compareLocal(ents, byKey); err != nil {
 		return err
 	}
 	j.newSt = j.st
@@ -225,12 +230,38 @@ func (j *job) detect(ctx context.Context, lc *lazyConn) error {
 	return j.detectServer(c)
 }
 
+// listLocal lists the folder in the background (a directory of thousands
+// of files takes milliseconds, as long as reading its pairs); the returned
+// function waits for the listing.
+func (j *job) listLocal() func() ([]maildir.Entry, error) {
+	type listing struct {
+		ents []maildir.Entry
+		err  error
+	}
+	done := make(chan listing, 1)
+	go func() {
+		ents, err := j.lf.Scan()
+		done <- listing{ents, err}
+	}()
+	return func() ([]maildir.Entry, error) {
+		l := <-done
+		return l.ents, l.err
+	}
+}
+
 // scanLocal reads the folder and compares it with the pairs.
 func (j *job) scanLocal(byKey map[string]*state.Pair) error {
 	ents, err := j.lf.Scan()
 	if err != nil {
 		return err
 	}
+	return j.compareLocal(ents, byKey)
+}
+
+// compareLocal compares the folder's files (ents) with its pairs: files
+// without a pair are read as new local messages, pairs without a file are
+// gone locally.
+func (j *job) compareLocal(ents []maildir.Entry, byKey map[string]*state.Pair) error {
 	j.entries = make(map[string]maildir.Entry, len(ents))
 	unknown := 0
 	for _, e := range ents {

@@ -3,6 +3,7 @@ package syncer
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mailmirror/mailmirror/maildir"
 	"github.com/mailmirror/mailmirror/state"
@@ -297,7 +298,7 @@ func (m *matcher) goneLocally(j *job, p *state.Pair) {
 			return
 		}
 	}
-	if f, changed := j.serverFlags[p.UID]; changed && f != p.Flags {
+	if f, changed := j.serverFlags[p.UID]; changed && f != p.Flags && !onlyMarkedDeleted(p.Flags, f) {
 		if m.targeted {
 			m.fail("deleted here, changed on the server")
 			return
@@ -309,6 +310,15 @@ func (m *matcher) goneLocally(j *job, p *state.Pair) {
 		return
 	}
 	j.serverDeletes = append(j.serverDeletes, p)
+}
+
+// onlyMarkedDeleted reports whether the server's flags differ from the
+// base only by \Deleted (T): another client's delete not yet expunged, or
+// a pass of ours that stopped between its STORE and its UID EXPUNGE. For a
+// message deleted locally that is no change to keep it for.
+func onlyMarkedDeleted(base, server string) bool {
+	return maildir.HasLetter(server, 'T') && !maildir.HasLetter(base, 'T') &&
+		strings.ReplaceAll(server, "T", "") == base
 }
 
 // foundAgain looks again, before a delete goes to the server, for the

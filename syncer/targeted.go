@@ -358,7 +358,7 @@ func confirmExpunged(c *Conn, expunged []uint32) error {
 // must be as the last pass left them (the caller's watcher saw no change),
 // or ErrFullPass.
 func (j *job) filesAsLeft(uids []uint32, from uint32, scan bool) error {
-	if scan {
+	if scan && !j.lookupFiles() {
 		ents, err := j.lf.Scan()
 		if err != nil {
 			return err
@@ -395,6 +395,27 @@ func (j *job) filesAsLeft(uids []uint32, from uint32, scan bool) error {
 		}
 	}
 	return nil
+}
+
+// lookupFiles finds the files of j.pairs by the names this program gave
+// them (maildir.Folder.Lookup: a stat each, not a listing of the folder):
+// the few pairs a targeted look concerns in a folder of thousands. It
+// fills j.entries and reports whether every file was found; when one was
+// not (another tool's name, or gone) the caller lists the folder.
+func (j *job) lookupFiles() bool {
+	entries := make(map[string]maildir.Entry, len(j.pairs))
+	for _, p := range j.pairs {
+		if p.Key == "" {
+			continue
+		}
+		e, ok := j.lf.Lookup(p.Key, p.Flags)
+		if !ok {
+			return false
+		}
+		entries[p.Key] = e
+	}
+	j.entries = entries
+	return true
 }
 
 // FolderUIDs returns the UIDs of the selected folder's messages in

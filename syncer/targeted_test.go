@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/mailmirror/mailmirror/config"
+	"github.com/mailmirror/mailmirror/internal/testenv"
 	"github.com/mailmirror/mailmirror/maildir"
 )
 
@@ -101,6 +102,39 @@ func TestPullNewAppliesFlagsAndExpunges(t *testing.T) {
 	f.compare()
 	if n := len(f.local("INBOX")); n != 4 {
 		t.Fatalf("local INBOX has %d messages, want 4", n)
+	}
+}
+
+// A server flag change of a message whose local file carries another
+// tool's name (a keyword letter mailmirror does not map): the stat by name
+// misses it, the folder is listed instead, and the change arrives with
+// the other letter kept.
+func TestPullNewFlagsOnAFileWithAnotherToolsName(t *testing.T) {
+	f := newFixture(t)
+	raw := f.msg("renamed by a tool")
+	uid := f.u.Append(t, "INBOX", raw)
+	other := f.u.Append(t, "INBOX", f.msg("left alone"))
+	f.sync()
+	id := testenv.MessageIDOf(raw)
+	p := f.file("INBOX", id)
+	if err := os.Rename(p, p+":2,a"); err != nil { // unseen, no flags: KEY in new/
+		t.Fatal(err)
+	}
+	if st := f.sync(); st.Down != (Counts{}) || st.Up != (Counts{}) {
+		t.Fatalf("a keyword letter alone is no change: %s", st)
+	}
+	f.u.SetFlags(t, "INBOX", uid, true, imap.FlagFlagged)
+	f.u.SetFlags(t, "INBOX", other, true, imap.FlagFlagged)
+	st, err := f.pullNew()
+	if err != nil {
+		t.Fatalf("PullNew: %v", err)
+	}
+	if st.Down.Flags != 2 {
+		t.Fatalf("PullNew: %s, want 2 flag changes down", st)
+	}
+	f.compare()
+	if p := f.file("INBOX", id); !strings.HasSuffix(p, ":2,Fa") {
+		t.Fatalf("file %s lost its other letter or the flag", p)
 	}
 }
 

@@ -67,7 +67,7 @@ func main() {
 	flag.StringVar(&o.load, "load", "maildir", `how the corpus is loaded: "maildir" (files into Dovecot's Maildir) or "append" (IMAP APPEND, 4 connections)`)
 	flag.BoolVar(&o.noMbsync, "no-mbsync", false, "do not run mbsync")
 	flag.StringVar(&o.profile, "profile", "", "run mailmirror's first sync in-process with a CPU profile written to this file")
-	flag.StringVar(&o.out, "out", "bench/out/sync.json", "results file (relative to the module root)")
+	flag.StringVar(&o.out, "out", "bench/out/sync.json", "results file (a relative path is taken from the module root)")
 	flag.StringVar(&o.link, "link", "", `instead of the usual runs, each tool's first sync through a bad link, e.g. "rate=10Mbit,drop=4MB,latency=20ms": syncs until complete, time, bytes sent twice`)
 	flag.BoolVar(&o.compress, "compress", false, `measure COMPRESS=DEFLATE instead: first-sync bytes on the wire with and without it and mbsync's, then times through a throttled link (-link, default "`+defaultCompressLink+`")`)
 	flag.IntVar(&floorRounds, "floor-rounds", floorRounds, "rounds of the raw first-sync floor, each after the first with another first sync of mailmirror (the median ratio is reported)")

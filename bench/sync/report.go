@@ -170,6 +170,8 @@ func printTable(rep *report, mm, ref *tool) {
 	}
 	fmt.Printf("an IMAP connect + greeting + LOGIN + LOGOUT alone takes %.3f s on this server (median of 10 in this run: the floor under every sync of both tools, subtracted in the own-work rows)\n", rep.LoginSeconds)
 	fmt.Printf("/bin/true started the same way takes %.3f s (subtracted in the \"over /bin/true\" row)\n", rep.TrueSeconds)
+	fmt.Printf("a Go program that prints one line, built like mailmirror, takes %.3f s: %.3f s over /bin/true, the start of any Go binary here (mailmirror's start over it: %.3f s)\n",
+		rep.GoFloorSeconds, max(rep.GoFloorSeconds-rep.TrueSeconds, 0), max(mmStartup(rep)-rep.GoFloorSeconds, 0))
 	fmt.Println("times are wall times of the whole child process; bytes are Dovecot's own in=/out= counts of the run's sessions")
 }
 
@@ -187,4 +189,12 @@ func writeJSON(path string, rep *report) error {
 	}
 	fmt.Printf("results written to %s\n", path)
 	return nil
+}
+
+// mmStartup is mailmirror's median start and exit (0 when not measured).
+func mmStartup(rep *report) float64 {
+	if t := rep.Tools["mailmirror"]; t != nil && t.Startup != nil {
+		return t.Startup.Seconds
+	}
+	return 0
 }

@@ -46,8 +46,11 @@ type report struct {
 	// TrueSeconds is the median time of /bin/true started like the tools:
 	// the floor under every start and exit.
 	TrueSeconds float64 `json:"true_seconds"`
-	FlagChanges int     `json:"flag_changes"`
-	Profile     string  `json:"cpu_profile,omitempty"`
+	// GoFloorSeconds is the median time of a Go program that prints one
+	// line, built and started like mailmirror: the start of any Go binary.
+	GoFloorSeconds float64 `json:"go_floor_seconds"`
+	FlagChanges    int     `json:"flag_changes"`
+	Profile        string  `json:"cpu_profile,omitempty"`
 	// LauncherFloorKB is the peak RSS of /bin/true run like the tools:
 	// figures at or below it are not exact.
 	LauncherFloorKB int64                   `json:"launcher_rss_floor_kb"`
@@ -163,6 +166,14 @@ func run(o *options) error {
 		return err
 	}
 	rep.TrueSeconds = trueTool.res.Startup.Seconds
+	goFloor, err := goFloorTool(work)
+	if err != nil {
+		return err
+	}
+	if err := goFloor.measureStartup(); err != nil {
+		return err
+	}
+	rep.GoFloorSeconds = goFloor.res.Startup.Seconds
 	rep.LauncherFloorKB = launcherFloor()
 	fmt.Printf("children run through a launcher; its own RSS floor: %.1f MB (peaks at or below it are not exact)\n", float64(rep.LauncherFloorKB)/1024)
 
@@ -190,7 +201,7 @@ func run(o *options) error {
 		}
 		rep.LoadAverageEnd = loadAverage()
 		fmt.Printf("load average at the end: %s\n", rep.LoadAverageEnd)
-		return writeJSON(filepath.Join(repo, o.out), rep)
+		return writeJSON(outPath(repo, o.out), rep)
 	}
 	if o.link != "" {
 		l, err := parseLink(o.link)
@@ -203,7 +214,7 @@ func run(o *options) error {
 		}
 		rep.LoadAverageEnd = loadAverage()
 		fmt.Printf("load average at the end: %s\n", rep.LoadAverageEnd)
-		return writeJSON(filepath.Join(repo, o.out), rep)
+		return writeJSON(outPath(repo, o.out), rep)
 	}
 
 	// 1. First full sync.
@@ -318,7 +329,7 @@ func run(o *options) error {
 	rep.LoadAverageEnd = loadAverage()
 	fmt.Printf("\nload average at the end: %s (the machine may be shared: compare ratios from one run)\n\n", rep.LoadAverageEnd)
 	printTable(rep, mm, otherTool(tools, mm))
-	return writeJSON(filepath.Join(repo, o.out), rep)
+	return writeJSON(outPath(repo, o.out), rep)
 }
 
 // loginLatency times 5 bare IMAP sessions (connect, greeting, LOGIN,
@@ -446,4 +457,13 @@ func commandOutput(name string, args ...string) string {
 		return "?"
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// outPath is where -out points: an absolute path as it is, a relative one
+// under the module root.
+func outPath(repo, out string) string {
+	if filepath.IsAbs(out) {
+		return out
+	}
+	return filepath.Join(repo, out)
 }

@@ -82,6 +82,33 @@ func (t *tool) measureStartup() error {
 	return nil
 }
 
+// goFloorTool builds, as mailmirror is built, a Go program that prints
+// one line and exits: what starting any Go binary costs on this machine
+// (the runtime, no packages of note), the floor under mailmirror's start.
+func goFloorTool(dir string) (*tool, error) {
+	src := filepath.Join(dir, "gofloor")
+	if err := os.MkdirAll(src, 0o700); err != nil {
+		return nil, err
+	}
+	files := map[string]string{
+		"go.mod":  "module gofloor\n\ngo 1.26\n",
+		"main.go": "package main\n\nimport \"os\"\n\nfunc main() { os.Stdout.WriteString(\"gofloor\\n\") }\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(text), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	bin := filepath.Join(src, "gofloor")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOWORK=off", "GOFLAGS=-mod=mod")
+	build.Dir = src
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build (Go floor): %v: %s", err, out)
+	}
+	return &tool{name: "gofloor", version: []string{bin}}, nil
+}
+
 // envPassword names the environment variable holding the password for
 // mailmirror (password_env).
 const envPassword = "MAILMIRROR_BENCH_PASSWORD"
