@@ -714,6 +714,7 @@ func (j *job) applyDownloads(ctx context.Context, lc *lazyConn, server func() (*
 	}
 	q := newChunkQueue(msgs, resume)
 	hs := &helperSet{j: j, ctx: ctx, lc: lc, q: q, sh: sh}
+	d.tick = hs.start // also while a chunk comes in: a connection freed meanwhile joins sooner
 	for {
 		part := q.next()
 		if part == nil {
@@ -808,6 +809,8 @@ type downloader struct {
 	reportedBytes int64
 	lw            lfWriter // with its buffers, reused for every message
 	head          headCapture
+	// tick, when set, runs after every helperTick messages delivered.
+	tick func()
 }
 
 func (j *job) newDownloader(c *Conn, sh *dlShared) *downloader {
@@ -964,6 +967,9 @@ func (d *downloader) report() {
 	done := d.sh.done.Add(int64(d.done - d.reportedDone))
 	bytes := d.sh.bytes.Add(d.bytes - d.reportedBytes)
 	d.reportedDone, d.reportedBytes = d.done, d.bytes
+	if d.tick != nil && d.done%helperTick == 0 {
+		d.tick()
+	}
 	if p := d.j.s.opts.Progress; p != nil {
 		p(Progress{Folder: d.j.local, Direction: "down", Done: int(done), Total: d.sh.total, Bytes: bytes, TotalBytes: d.sh.totalBytes})
 	}

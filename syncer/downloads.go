@@ -24,6 +24,11 @@ import (
 // FETCH).
 const downloadChunk = 250
 
+// helperTick is how often (in messages delivered) the folder's own
+// downloader looks for a connection to start a helper on, besides before
+// each chunk.
+const helperTick = 50
+
 // chunkQueue hands out a folder's downloads in chunks, newest first.
 type chunkQueue struct {
 	mu      sync.Mutex
@@ -101,7 +106,8 @@ type helperSet struct {
 }
 
 // start starts a helper when a chunk is left for it and the pass has a
-// connection that nothing uses (no wait, no new login).
+// connection that nothing uses (no wait, no new login). Only the folder's
+// own downloader calls it.
 func (h *helperSet) start() {
 	if h.q.left() == 0 {
 		return
