@@ -188,8 +188,9 @@ func (j *job) finish() error {
 }
 
 // applyHook, when set by tests, runs at steps of apply: "finished" (a
-// folder's counters recorded) and "moved" (a UID MOVE done, not yet
-// recorded), with the folder's local name. The crash tests kill the
+// folder's counters recorded), "moved" (a UID MOVE done, not yet
+// recorded) and "moving-in" (before the renames of server moves into the
+// folder), with the folder's local name. The crash tests kill the
 // process there.
 var applyHook func(step, folder string)
 
@@ -499,6 +500,7 @@ func (j *job) applyMoveIn(server func() (*Conn, error)) error {
 	}
 	groups := storeGroups{}
 	var pairs []state.Pair
+	applyStepDone("moving-in", j.local)
 	for _, mi := range j.moveIn {
 		ne, err := mi.src.lf.MoveTo(mi.e, j.lf)
 		if err != nil {
