@@ -180,7 +180,24 @@ func (j *job) applyDrops() error {
 // finish records the folder's new counters, once every step is applied
 // and committed (see apply).
 func (j *job) finish() error {
-	return j.s.db.Update(func(tx *state.Tx) error { return tx.UpdateFolder(j.newSt) })
+	err := j.s.db.Update(func(tx *state.Tx) error { return tx.UpdateFolder(j.newSt) })
+	if err == nil {
+		applyStepDone("finished", j.local)
+	}
+	return err
+}
+
+// applyHook, when set by tests, runs at steps of apply: "finished" (a
+// folder's counters recorded), "moved" (a UID MOVE done, not yet
+// recorded) and "moving-in" (before the renames of server moves into the
+// folder), with the folder's local name. The crash tests kill the
+// process there.
+var applyHook func(step, folder string)
+
+func applyStepDone(step, folder string) {
+	if applyHook != nil {
+		applyHook(step, folder)
+	}
 }
 
 // storeGroups collects server flag changes: one UID STORE per distinct
@@ -435,6 +452,7 @@ func (j *job) applyMoveOut(server func() (*Conn, error)) error {
 				return err
 			}
 		}
+		applyStepDone("moved", j.local)
 		// Flags changed along with the move are merged in the destination
 		// by the next pass (its base is the old flags).
 		err = j.s.db.Update(func(tx *state.Tx) error {
@@ -482,6 +500,7 @@ func (j *job) applyMoveIn(server func() (*Conn, error)) error {
 	}
 	groups := storeGroups{}
 	var pairs []state.Pair
+	applyStepDone("moving-in", j.local)
 	for _, mi := range j.moveIn {
 		ne, err := mi.src.lf.MoveTo(mi.e, j.lf)
 		if err != nil {

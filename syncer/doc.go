@@ -69,7 +69,10 @@
 // it records MESSAGES as 0, which no server reports for a folder with
 // mail, so that the next pass reads the folder again. The counters are
 // therefore a lower bound of what the state knows, and "unchanged" is
-// decided only by exact equality with what the server says now.
+// decided only by exact equality with what the server says now. A folder
+// whose files another folder's job still has to pair (the destination of
+// a local move) records no local stamp at all: its counters may be
+// committed before that move is.
 //
 // The package never logs: it returns errors and reports progress through a
 // callback. It never enables QRESYNC (go-imap v2 cannot parse VANISHED).

@@ -38,6 +38,7 @@ func childSync(path string) int {
 	defer db.Close()
 	killAtArchiveStep(os.Getenv("SYNCER_CHILD_ARCHIVE_KILL"))
 	killAtTagStep(os.Getenv("SYNCER_CHILD_TAGS_KILL"))
+	killAfterMoveInto(os.Getenv("SYNCER_CHILD_MOVE_KILL"))
 	if _, err := SyncAccount(context.Background(), cfg.Accounts[0], db, Options{}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -282,8 +282,7 @@ func (m *matcher) goneLocally(j *job, p *state.Pair) {
 	if loc, ok := m.byKey[p.Key]; ok && loc.j != j {
 		if !m.keyPaired(loc.j, p.Key) {
 			ph := m.consumeKey(loc.j, p.Key)
-			j.moveOut = append(j.moveOut, moveOut{p: p, dst: loc.j, e: loc.e, placeholder: p.Placeholder || ph})
-			j.moved[p.UID] = true
+			addMoveOut(j, moveOut{p: p, dst: loc.j, e: loc.e, placeholder: p.Placeholder || ph})
 			return
 		}
 		if m.targeted {
@@ -293,8 +292,7 @@ func (m *matcher) goneLocally(j *job, p *state.Pair) {
 	}
 	if p.MsgID != "" {
 		if l, d := m.takeLocal(identKey{p.MsgID, p.Size}, j); l != nil {
-			j.moveOut = append(j.moveOut, moveOut{p: p, dst: d, e: l.e, placeholder: p.Placeholder || l.placeholder})
-			j.moved[p.UID] = true
+			addMoveOut(j, moveOut{p: p, dst: d, e: l.e, placeholder: p.Placeholder || l.placeholder})
 			return
 		}
 	}
@@ -310,6 +308,31 @@ func (m *matcher) goneLocally(j *job, p *state.Pair) {
 		return
 	}
 	j.serverDeletes = append(j.serverDeletes, p)
+}
+
+// addMoveOut has job j move pair mo.p to the folder where its file went.
+// Until that move is recorded (by j's apply) the file is unpaired in
+// mo.dst, so the destination records no local stamp this pass: its own
+// counters may be committed first, and a pass stopped between the two
+// commits would otherwise find the destination's stamp unchanged, skip
+// its local side and take the move for a delete
+// (TestKilledLocalMoveIsNotADeleteNextPass). The next pass lists it again.
+func addMoveOut(j *job, mo moveOut) {
+	j.moveOut = append(j.moveOut, mo)
+	j.moved[mo.p.UID] = true
+	mo.dst.newSt.LocalStamp = ""
+}
+
+// addMoveIn has job d rename the file of a message the server moved into
+// d's folder. Until d records that, the pair and the file are still the
+// source's, so the source records MESSAGES as 0 this pass (read it again):
+// with its counters committed first and the pass stopped before d's
+// rename, the source would otherwise look unchanged on both sides and keep
+// the file while d downloaded the message again
+// (TestKilledServerMoveIsNoCopyNextPass).
+func addMoveIn(d *job, mi moveIn) {
+	d.moveIn = append(d.moveIn, mi)
+	mi.src.newSt.Messages = 0
 }
 
 // onlyMarkedDeleted reports whether the server's flags differ from the
@@ -336,8 +359,7 @@ func (m *matcher) foundAgain(j *job, p *state.Pair) bool {
 	if taken, _ := m.s.db.KeyPairedIn(d.st.ID, p.Key); taken {
 		return false
 	}
-	j.moveOut = append(j.moveOut, moveOut{p: p, dst: d, e: e, placeholder: p.Placeholder})
-	j.moved[p.UID] = true
+	addMoveOut(j, moveOut{p: p, dst: d, e: e, placeholder: p.Placeholder})
 	return true
 }
 
@@ -360,7 +382,7 @@ func (m *matcher) goneBoth(j *job, p *state.Pair) {
 	if elsewhere && p.MsgID != "" {
 		if sm, d := m.takeServer(identKey{p.MsgID, p.Size}, nil); sm != nil {
 			m.consumeKey(loc.j, p.Key)
-			d.moveIn = append(d.moveIn, moveIn{src: loc.j, p: p, msg: sm, e: loc.e})
+			addMoveIn(d, moveIn{src: loc.j, p: p, msg: sm, e: loc.e})
 			j.moved[p.UID] = true
 			return
 		}
@@ -393,7 +415,7 @@ func (m *matcher) goneOnServer(j *job, uid uint32) {
 				return
 			}
 		} else if sm, d := m.takeServer(k, j); sm != nil {
-			d.moveIn = append(d.moveIn, moveIn{src: j, p: p, msg: sm, e: e})
+			addMoveIn(d, moveIn{src: j, p: p, msg: sm, e: e})
 			j.moved[p.UID] = true
 			return
 		}

@@ -1,9 +1,11 @@
 package syncer
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -286,5 +288,95 @@ func TestDeletingTheOriginalOfACopyIsADelete(t *testing.T) {
 	f.compare()
 	if n := len(f.u.Messages(t, "Archive")); n != 1 {
 		t.Errorf("server Archive has %d, want 1", n)
+	}
+}
+
+// killAfterMoveInto, in the crash child, kills the pass at apply step
+// kill of folder kf once folder wf has passed step wait: spec
+// "wait:wf>kill:kf" (steps of applyHook). When wf has not passed wait
+// within 10 s the child exits with status 3 instead.
+func killAfterMoveInto(spec string) {
+	first, second, ok := strings.Cut(spec, ">")
+	wait, wf, ok1 := strings.Cut(first, ":")
+	kill, kf, ok2 := strings.Cut(second, ":")
+	if !ok || !ok1 || !ok2 {
+		return
+	}
+	passed := make(chan struct{})
+	var once sync.Once
+	applyHook = func(step, folder string) {
+		switch {
+		case step == wait && folder == wf:
+			once.Do(func() { close(passed) })
+		case step == kill && folder == kf:
+			select {
+			case <-passed:
+			case <-time.After(10 * time.Second):
+				os.Exit(3)
+			}
+			self, _ := os.FindProcess(os.Getpid())
+			self.Kill() // SIGKILL on Unix
+			select {}
+		}
+	}
+}
+
+// A pass killed after the UID MOVE of a local move and after the
+// destination folder recorded its counters, before the move itself was
+// recorded: the next pass must still see the moved files in the
+// destination (and pair them), not take the source's pairs for local
+// deletes. It deleted them on the server: the destination's local stamp,
+// recorded while its files were not yet paired, made the next pass skip
+// its local side (TestCrashDuringChangesLosesNothingDuplicatesNothing
+// lost five messages now and then).
+func TestKilledLocalMoveIsNotADeleteNextPass(t *testing.T) {
+	f := newFixture(t)
+	f.u.CreateFolder(t, "Archive")
+	var raws [][]byte
+	for i := 0; i < 4; i++ {
+		raw := f.msg(fmt.Sprintf("moved %d", i))
+		raws = append(raws, raw)
+		f.u.Append(t, "INBOX", raw, imap.FlagSeen)
+	}
+	f.u.Append(t, "Archive", f.msg("already archived"), imap.FlagSeen)
+	f.sync()
+	f.renameLocal("INBOX", "Archive", msgID(raws[0]))     // same name: paired by key
+	f.copyDeleteLocal("INBOX", "Archive", msgID(raws[1])) // a new name: paired by identity
+	time.Sleep(1100 * time.Millisecond)                   // the stamps are trusted one second after a change
+	if !f.childPass("SYNCER_CHILD_MOVE_KILL=finished:Archive>moved:INBOX") {
+		t.Fatal("the pass was not killed after its move")
+	}
+	f.sync()
+	f.compare()
+	f.noDuplicates()
+	if n := len(f.u.Messages(t, "Archive")); n != 3 {
+		t.Fatalf("server Archive holds %d messages, want 3", n)
+	}
+	if n := len(f.u.Messages(t, "INBOX")); n != 2 {
+		t.Fatalf("server INBOX holds %d messages, want 2", n)
+	}
+}
+
+// The same for a move made on the server: a pass killed after the source
+// folder recorded its counters and before the destination renamed the
+// file. The next pass must move the file, not keep it in the source and
+// download the message again into the destination.
+func TestKilledServerMoveIsNoCopyNextPass(t *testing.T) {
+	f := newFixture(t)
+	f.u.CreateFolder(t, "Archive")
+	raw := f.msg("moved on the server")
+	uid := f.u.Append(t, "INBOX", raw, imap.FlagSeen)
+	f.u.Append(t, "INBOX", f.msg("stays"), imap.FlagSeen)
+	f.u.Append(t, "Archive", f.msg("already archived"), imap.FlagSeen)
+	f.sync()
+	f.u.Move(t, "INBOX", uid, "Archive")
+	if !f.childPass("SYNCER_CHILD_MOVE_KILL=finished:INBOX>moving-in:Archive") {
+		t.Fatal("the pass was not killed before its rename")
+	}
+	f.sync()
+	f.compare()
+	f.noDuplicates()
+	if n := len(f.local("INBOX")); n != 1 {
+		t.Fatalf("local INBOX holds %d messages, want 1", n)
 	}
 }
