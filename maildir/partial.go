@@ -3,6 +3,7 @@ package maildir
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,4 +107,19 @@ func (w *Writer) Replace(e Entry, mtime time.Time) error {
 		return fmt.Errorf("maildir: replace: %w", err)
 	}
 	return syncDir(filepath.Dir(dst))
+}
+
+// ReadHead copies up to n bytes from the start of what was written so far
+// to dst (a message resumed with ResumeMessage got its start in an
+// earlier process).
+func (w *Writer) ReadHead(dst io.Writer, n int64) error {
+	f, err := os.Open(w.tmp)
+	if err != nil {
+		return fmt.Errorf("maildir: read back %s: %w", w.key, err)
+	}
+	defer f.Close()
+	if _, err := io.Copy(dst, io.LimitReader(f, n)); err != nil {
+		return fmt.Errorf("maildir: read back %s: %w", w.key, err)
+	}
+	return nil
 }

@@ -186,7 +186,7 @@ if [ "$fuzzexecs" != 0 ]; then
 		config:FuzzParse config:FuzzParseHidesPassword \
 		maildir:FuzzFolderPath maildir:FuzzParseName \
 		pop3pull:FuzzPOP3Responses pop3pull:FuzzDotReaderRoundTrip \
-		syncer:FuzzHeaderIdentity syncer:FuzzCRLFRoundTrip; do
+		syncer:FuzzHeaderIdentity syncer:FuzzCRLFRoundTrip syncer:FuzzHeadCapture; do
 		pkg=${target%%:*}
 		name=${target#*:}
 		step "fuzz $pkg $name for $fuzzexecs executions"

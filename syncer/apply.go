@@ -131,7 +131,7 @@ func (j *job) apply(ctx context.Context, lc *lazyConn) error {
 	if err := j.applyAppends(ctx, server); err != nil {
 		return err
 	}
-	if err := j.applyDownloads(ctx, reader, reconnect); err != nil {
+	if err := j.applyDownloads(ctx, lc, reader, reconnect); err != nil {
 		return err
 	}
 	return j.finish()
@@ -199,8 +199,9 @@ func (j *job) finish() error {
 }
 
 // applyHook, when set by tests, runs at steps of apply: "finished" (a
-// folder's counters recorded) and "moved" (a UID MOVE done, not yet
-// recorded), with the folder's local name. The crash tests kill the
+// folder's counters recorded), "moved" (a UID MOVE done, not yet
+// recorded) and "moving-in" (before the renames of server moves into the
+// folder), with the folder's local name. The crash tests kill the
 // process there.
 var applyHook func(step, folder string)
 
@@ -510,6 +511,7 @@ func (j *job) applyMoveIn(server func() (*Conn, error)) error {
 	}
 	groups := storeGroups{}
 	var pairs []state.Pair
+	applyStepDone("moving-in", j.local)
 	for _, mi := range j.moveIn {
 		ne, err := mi.src.lf.MoveTo(mi.e, j.lf)
 		if err != nil {
@@ -697,8 +699,10 @@ func (j *job) appendOne(c *Conn, l *localMsg) error {
 // applyDownloads streams new server messages into the Maildir, newest
 // first, publishing them in batches with one file-system sync each. When
 // the connection breaks, what arrived whole is published and the rest
-// comes over a new connection (reconnect; see downloader.retry).
-func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error), reconnect func(error) (*Conn, error)) error {
+// comes over a new connection (reconnect; see downloader.retry). The
+// messages are handed out in chunks (chunkQueue): connections of the pass
+// that other folders gave back join in (helpers, downloads.go).
+func (j *job) applyDownloads(ctx context.Context, lc *lazyConn, server func() (*Conn, error), reconnect func(error) (*Conn, error)) error {
 	msgs := j.newServer
 	for _, p := range j.restore {
 		msgs = append(msgs, &serverMsg{uid: p.UID, size: p.Size, flags: j.serverFlags[p.UID], ident: p.MsgID})
@@ -715,19 +719,16 @@ func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error), 
 		return err
 	}
 	sort.Slice(msgs, func(a, b int) bool { return msgs[a].uid > msgs[b].uid })
-	byUID := make(map[uint32]*serverMsg, len(msgs))
-	var total int64
+	sh := &dlShared{total: len(msgs)}
 	for _, m := range msgs {
-		byUID[m.uid] = m
-		total += m.size
+		sh.totalBytes += m.size
 	}
-	d := &downloader{j: j, c: c, byUID: byUID, total: len(msgs), totalBytes: total}
-	defer func() {
-		j.s.count(func(st *Stats) { st.Down.New += d.done; st.Bytes += d.bytes; st.Placeholders += d.placeholder })
-	}()
+	d := j.newDownloader(c, sh)
+	defer d.count()
 	// Downloads cut short by an earlier pass go on where they stopped.
 	for _, m := range msgs {
 		if resume[m.uid] {
+			d.byUID[m.uid] = m
 			err := d.retry(ctx, reconnect, []*serverMsg{m}, func(left []*serverMsg) error {
 				for _, m := range left {
 					if err := d.resume(ctx, m); err != nil {
@@ -741,46 +742,74 @@ func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error), 
 			}
 		}
 	}
-	const chunk = 250
-	for start := 0; start < len(msgs); start += chunk {
-		end := min(start+chunk, len(msgs))
-		// Small before large within a chunk, so that on a slow link the
-		// recent mail that is quick to get is readable first. Messages
-		// above max_size become placeholders.
-		var small, large, ph []*serverMsg
-		for _, m := range msgs[start:end] {
-			switch {
-			case resume[m.uid]:
-			case j.wantsPlaceholder(m):
-				ph = append(ph, m)
-			case m.size < largeMessage:
-				small = append(small, m)
-			default:
-				large = append(large, m)
-			}
+	q := newChunkQueue(msgs, resume)
+	hs := &helperSet{j: j, ctx: ctx, lc: lc, q: q, sh: sh}
+	d.tick = hs.start // also while a chunk comes in: a connection freed meanwhile joins sooner
+	for {
+		part := q.next()
+		if part == nil {
+			break
 		}
-		if len(ph) > 0 {
-			if err := d.retry(ctx, reconnect, ph, func(left []*serverMsg) error { return d.placeholders(ctx, left) }); err != nil {
-				return err
-			}
-		}
-		for _, part := range [][]*serverMsg{small, large} {
-			if len(part) == 0 {
-				continue
-			}
-			if err := d.retry(ctx, reconnect, part, func(left []*serverMsg) error { return d.fetch(ctx, left) }); err != nil {
-				return err
-			}
+		hs.start()
+		if err = d.chunk(ctx, reconnect, part); err != nil {
+			break
 		}
 	}
-	if err := d.flush(); err != nil {
+	q.stop()
+	if err == nil {
+		err = d.flush()
+	}
+	helpers, herr := hs.wait()
+	if err = errors.Join(err, herr); err != nil {
 		return err
 	}
-	if len(d.byUID) > 0 {
+	left := map[uint32]*serverMsg{}
+	refused := d.refused
+	for _, h := range append(helpers, d) {
+		for uid, m := range h.byUID {
+			left[uid] = m
+		}
+		if refused == "" {
+			refused = h.refused
+		}
+	}
+	if len(left) > 0 {
 		// The server did not deliver some messages: do not record the
 		// folder as handled, so that the next pass looks again.
 		j.newSt.Messages = 0
-		j.s.warn("folder %q: the server did not deliver %s%s; will retry", j.local, uidList(d.byUID), said(d.refused))
+		j.s.warn("folder %q: the server did not deliver %s%s; will retry", j.local, uidList(left), said(refused))
+	}
+	return nil
+}
+
+// chunk downloads the messages of one chunk: small before large, so that
+// on a slow link the recent mail that is quick to get is readable first.
+// Messages above max_size become placeholders.
+func (d *downloader) chunk(ctx context.Context, reconnect func(error) (*Conn, error), msgs []*serverMsg) error {
+	var small, large, ph []*serverMsg
+	for _, m := range msgs {
+		d.byUID[m.uid] = m
+		switch {
+		case d.j.wantsPlaceholder(m):
+			ph = append(ph, m)
+		case m.size < largeMessage:
+			small = append(small, m)
+		default:
+			large = append(large, m)
+		}
+	}
+	if len(ph) > 0 {
+		if err := d.retry(ctx, reconnect, ph, func(left []*serverMsg) error { return d.placeholders(ctx, left) }); err != nil {
+			return err
+		}
+	}
+	for _, part := range [][]*serverMsg{small, large} {
+		if len(part) == 0 {
+			continue
+		}
+		if err := d.retry(ctx, reconnect, part, func(left []*serverMsg) error { return d.fetch(ctx, left) }); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -789,19 +818,38 @@ func (j *job) applyDownloads(ctx context.Context, server func() (*Conn, error), 
 // smaller ones of its chunk.
 const largeMessage = 64 << 10
 
+// downloader downloads messages of a folder over one connection at a time
+// (c) into batches of its own. A folder's downloads may have several at
+// once (helpers); what they count together is in sh.
 type downloader struct {
-	j           *job
-	c           *Conn
-	byUID       map[uint32]*serverMsg
-	batch       maildir.Batch
+	j     *job
+	c     *Conn
+	sh    *dlShared
+	byUID map[uint32]*serverMsg // the messages asked for and not received yet
+	batch maildir.Batch
+	// pending are the batch's messages, for its intent and pairs.
 	pending     []downloadItem
 	batchBytes  int64
 	done        int
 	placeholder int // of done, stored as placeholders
-	total       int
 	bytes       int64
-	totalBytes  int64
 	refused     string // the text of a NO that ended a FETCH, if any
+	// reported is what report has added to sh so far.
+	reportedDone  int
+	reportedBytes int64
+	lw            lfWriter // with its buffers, reused for every message
+	head          headCapture
+	// tick, when set, runs after every helperTick messages delivered.
+	tick func()
+}
+
+func (j *job) newDownloader(c *Conn, sh *dlShared) *downloader {
+	return &downloader{j: j, c: c, sh: sh, byUID: map[uint32]*serverMsg{}}
+}
+
+// count adds what the downloader did to the pass's stats.
+func (d *downloader) count() {
+	d.j.s.count(func(st *Stats) { st.Down.New += d.done; st.Bytes += d.bytes; st.Placeholders += d.placeholder })
 }
 
 var bodySection = &imap.FetchItemBodySection{Peek: true}
@@ -841,6 +889,7 @@ func (d *downloader) fetch(ctx context.Context, part []*serverMsg) error {
 		var uid uint32
 		var w *maildir.Writer
 		var written int64
+		var head *headCapture
 		for {
 			item := msg.Next()
 			if item == nil {
@@ -864,7 +913,13 @@ func (d *downloader) fetch(ctx context.Context, part []*serverMsg) error {
 				if m := d.byUID[uid]; m != nil && uid != 0 {
 					t.size = m.size
 				}
-				n, err := d.j.s.receive(t, it.Literal, it.Literal.Size(), w, &lfWriter{w: w}, 0)
+				head = nil
+				var out io.Writer = w
+				if d.j.bodyIdent {
+					head = d.head.reset(w)
+					out = head
+				}
+				n, err := d.j.s.receive(t, it.Literal, it.Literal.Size(), w, d.lw.reset(out), 0)
 				if err != nil {
 					// receive kept (a large message) or removed the file.
 					// Close the client before the command is drained:
@@ -882,6 +937,9 @@ func (d *downloader) fetch(ctx context.Context, part []*serverMsg) error {
 				w.Abort()
 			}
 			continue
+		}
+		if head != nil && m.identLater {
+			m.ident, m.identLater = head.identity(), false
 		}
 		held = &heldMsg{w: w, m: m, written: written}
 		if ctx.Err() != nil {
@@ -936,8 +994,14 @@ func (d *downloader) add(held **heldMsg) error {
 // then the pairs (and the intent's removal) in one transaction.
 // report tells the progress callback, if any, how far the downloads are.
 func (d *downloader) report() {
+	done := d.sh.done.Add(int64(d.done - d.reportedDone))
+	bytes := d.sh.bytes.Add(d.bytes - d.reportedBytes)
+	d.reportedDone, d.reportedBytes = d.done, d.bytes
+	if d.tick != nil && d.done%helperTick == 0 {
+		d.tick()
+	}
 	if p := d.j.s.opts.Progress; p != nil {
-		p(Progress{Folder: d.j.local, Direction: "down", Done: d.done, Total: d.total, Bytes: d.bytes, TotalBytes: d.totalBytes})
+		p(Progress{Folder: d.j.local, Direction: "down", Done: int(done), Total: d.sh.total, Bytes: bytes, TotalBytes: d.sh.totalBytes})
 	}
 }
 

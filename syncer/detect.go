@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,6 +24,9 @@ type serverMsg struct {
 	date  time.Time
 	flags string // Maildir letters of its mapped flags
 	ident string
+	// identLater: fetchMeta left the header out (see job.bodyIdent);
+	// ident is taken from the body as it is downloaded.
+	identLater bool
 }
 
 // localMsg is a local file not yet paired with a server message.
@@ -100,6 +104,13 @@ type job struct {
 	tombstones []*state.Pair
 
 	kw jobKeywords // the keywords detect fetched with the flags (tags.go)
+
+	// noPairs: no folder of the pass has a pair (deferIdentities).
+	// bodyIdent, decided by detectServer: besides, this folder has no
+	// file, so nothing can match its new server messages: fetchMeta
+	// leaves their header out, and each one's identity is read from its
+	// body as it is downloaded.
+	noPairs, bodyIdent bool
 }
 
 type moveOut struct {
@@ -365,7 +376,10 @@ func (j *job) detectServer(c *Conn) error {
 	if err != nil {
 		return err
 	}
-	// New messages.
+	// New messages. Their identity serves only to match them with what
+	// the pass finds elsewhere; with nothing to match against, it comes
+	// with their bodies.
+	j.bodyIdent = j.noPairs && len(j.pairs) == 0 && len(j.newLocal) == 0
 	newUIDs := map[uint32]bool{}
 	if sel.UIDNext == 0 || uint32(sel.UIDNext) > from {
 		var set imap.UIDSet
@@ -556,6 +570,38 @@ func fileTime(p string) time.Time {
 	return st.ModTime()
 }
 
+// deferIdentities lets the folders of a pass in which no folder has a
+// pair yet (a first sync) take the identity of their new messages from
+// the downloaded bodies instead of a FETCH of header fields per message.
+// The matcher needs the identity of a new server message only to find it
+// as a pair gone elsewhere (a move; there is no pair) or as an unknown
+// file of the same folder (detectServer checks that the folder has none);
+// the pair records it, taken from the body as readLocal takes it from
+// the file. It costs nothing in a pass where every folder was synced
+// before (UIDNEXT recorded).
+func (s *Syncer) deferIdentities(jobs []*job) error {
+	first := false
+	for _, j := range jobs {
+		first = first || j.st.UIDNext == 0
+	}
+	if !first {
+		return nil
+	}
+	for _, j := range jobs {
+		if j.st.ID == 0 {
+			continue
+		}
+		n, err := s.db.PairCount(j.st.ID)
+		if err != nil || n > 0 {
+			return err
+		}
+	}
+	for _, j := range jobs {
+		j.noPairs = true
+	}
+	return nil
+}
+
 var identitySection = &imap.FetchItemBodySection{
 	Specifier:    imap.PartSpecifierHeader,
 	HeaderFields: identityFields,
@@ -563,11 +609,15 @@ var identitySection = &imap.FetchItemBodySection{
 }
 
 // fetchMeta fetches what identifies messages (UID, flags, date, size, a few
-// header fields) and adds the unpaired ones to newServer.
+// header fields; not those with bodyIdent) and adds the unpaired ones to
+// newServer.
 func (j *job) fetchMeta(c *Conn, set imap.UIDSet, keep func(*serverMsg) bool, seen map[uint32]bool) error {
 	opts := &imap.FetchOptions{
 		UID: true, Flags: true, InternalDate: true, RFC822Size: true,
 		BodySection: []*imap.FetchItemBodySection{identitySection},
+	}
+	if j.bodyIdent {
+		opts.BodySection = nil
 	}
 	err := each(c, c.Fetch(set, opts), func(m *imapclient.FetchMessageBuffer) {
 		if m.UID == 0 {
@@ -575,11 +625,12 @@ func (j *job) fetchMeta(c *Conn, set imap.UIDSet, keep func(*serverMsg) bool, se
 		}
 		j.sawKeywords(uint32(m.UID), m.Flags) // tags.go
 		sm := &serverMsg{
-			uid:   uint32(m.UID),
-			size:  m.RFC822Size,
-			date:  m.InternalDate,
-			flags: maildir.FlagsFromIMAP(m.Flags),
-			ident: identity(m.FindBodySection(identitySection)),
+			uid:        uint32(m.UID),
+			size:       m.RFC822Size,
+			date:       m.InternalDate,
+			flags:      maildir.FlagsFromIMAP(m.Flags),
+			ident:      identity(m.FindBodySection(identitySection)),
+			identLater: j.bodyIdent,
 		}
 		if keep != nil && !keep(sm) {
 			return
@@ -616,7 +667,10 @@ const maxHeaderLiteral = 64 << 10
 
 // each runs fn for every message of a FETCH, buffering one message at a
 // time (body literals at most maxHeaderLiteral bytes, the rest discarded),
-// and always drains the command.
+// and always drains the command. A message is whole once the next one
+// starts or the command ended with the server's answer: when a broken
+// connection ends the command, the last message may lack items, and fn
+// never sees it.
 func each(c *Conn, cmd *imapclient.FetchCommand, fn func(*imapclient.FetchMessageBuffer)) error {
 	defer cmd.Close()
 	// On a broken literal, close the client before the command is
@@ -625,10 +679,14 @@ func each(c *Conn, cmd *imapclient.FetchCommand, fn func(*imapclient.FetchMessag
 		c.Close()
 		return err
 	}
+	var held *imapclient.FetchMessageBuffer
 	for {
 		msg := cmd.Next()
 		if msg == nil {
 			break
+		}
+		if held != nil {
+			fn(held)
 		}
 		buf := &imapclient.FetchMessageBuffer{SeqNum: msg.SeqNum}
 		for {
@@ -667,9 +725,14 @@ func each(c *Conn, cmd *imapclient.FetchCommand, fn func(*imapclient.FetchMessag
 				}
 			}
 		}
-		fn(buf)
+		held = buf
 	}
-	return cmd.Close()
+	err := cmd.Close()
+	var refused *imap.Error // the server's NO or BAD: every reply parsed whole
+	if held != nil && (err == nil || errors.As(err, &refused)) {
+		fn(held)
+	}
+	return err
 }
 
 // searchAll returns every UID of the selected folder (ESEARCH when the

@@ -107,6 +107,9 @@ func FuzzCRLFRoundTrip(f *testing.F) {
 		if err := lw.Flush(); err != nil {
 			t.Fatal(err)
 		}
+		if want := lfByBytes(wire); !bytes.Equal(file.Bytes(), want) {
+			t.Fatalf("lfWriter stored %q, want %q", file.Bytes(), want)
+		}
 		if bytes.Contains(file.Bytes(), []byte("\r\n")) && !bytes.Contains(wire, []byte("\r\r\n")) {
 			t.Fatalf("the stored file has a CRLF the wire did not have as CR CR LF: %q -> %q", wire, file.Bytes())
 		}
@@ -140,6 +143,19 @@ func FuzzCRLFRoundTrip(f *testing.F) {
 	})
 }
 
+// lfByBytes is what lfWriter stores, byte by byte: a CR is dropped when
+// an LF follows it.
+func lfByBytes(wire []byte) []byte {
+	var out []byte
+	for i, c := range wire {
+		if c == '\r' && i+1 < len(wire) && wire[i+1] == '\n' {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
 // knownCRLoss: lfWriter turns "\r\r\n" into "\r\n", which crlfReader and
 // crlfSize then take for a line end that is already CRLF: the message
 // uploaded again (or its size computed from the file) has one CR less per
@@ -152,4 +168,55 @@ func FuzzCRLFRoundTrip(f *testing.F) {
 func knownCRLoss(t *testing.T) {
 	t.Helper()
 	knownBug(t, "a CR before a CRLF is lost on the way server → Maildir → server (syncer/header.go lfWriter/crlfReader/crlfSize)")
+}
+
+// FuzzHeadCapture: the identity headCapture takes from a message as it is
+// downloaded (through lfWriter, in writes of any size) is the one readLocal
+// takes from the stored file, and it keeps no more than maxHeadCapture
+// bytes.
+func FuzzHeadCapture(f *testing.F) {
+	for _, s := range append(headerSeeds, "", "\r\r\n\r\nMessage-ID: <x@y>\r\n", "Message-ID: <a@b>\r\n\r\r\nSubject: x\r\n\r\n") {
+		f.Add([]byte(s), uint8(7))
+	}
+	f.Fuzz(checkHeadCapture)
+}
+
+// A header longer than readHeader reads (and headCapture keeps), one that
+// ends after it, and a body after a long header.
+func TestHeadCaptureLongHeaders(t *testing.T) {
+	long := append([]byte("Message-ID: <long@x>\r\nX-Long: "), bytes.Repeat([]byte("y\r\n z"), 70000)...)
+	for _, wire := range [][]byte{
+		long,
+		append(bytes.Clone(long), "\r\nSubject: after the bound\r\n\r\nbody\r\n"...),
+		append(append([]byte("Subject: early\r\n"), bytes.Repeat([]byte("X-A: b\r\n"), 20000)...), "\r\nMessage-ID: <in-body@x>\r\n"...),
+		// Ends between what readHeader reads (256 KiB) and what
+		// headCapture keeps: the Message-ID is past readHeader's end.
+		append(append([]byte("Subject: late\r\n"), bytes.Repeat([]byte("X-A: 0123456\r\n"), 20500)...), "Message-ID: <late@x>\r\n\r\nbody\r\n"...),
+	} {
+		for _, size := range []uint8{1, 255} {
+			checkHeadCapture(t, wire, size)
+		}
+	}
+}
+
+func checkHeadCapture(t *testing.T, wire []byte, writeSize uint8) {
+	var file bytes.Buffer
+	hc := &headCapture{w: &file}
+	lw := &lfWriter{w: hc}
+	if err := chunkedWrites(lw, wire, int(writeSize)); err != nil {
+		t.Fatal(err)
+	}
+	if err := lw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if len(hc.buf) > maxHeadCapture {
+		t.Fatalf("kept %d bytes", len(hc.buf))
+	}
+	hdr, err := readHeader(bytes.NewReader(file.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := hc.identity(), identity(hdr); got != want {
+		t.Fatalf("identity while downloading %q, of the stored file %q", got, want)
+	}
 }

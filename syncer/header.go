@@ -80,12 +80,18 @@ func parseFields(header []byte) map[string]string {
 	return out
 }
 
+// readHeaderBuf is readHeader's buffer: a longer line comes in pieces.
+const readHeaderBuf = 16 << 10
+
+// readHeaderMax is where readHeader stops reading when no empty line came.
+const readHeaderMax = 256 << 10
+
 // readHeader reads a message's header (up to the empty line, at most
 // 256 KiB).
 func readHeader(r io.Reader) ([]byte, error) {
-	br := bufio.NewReaderSize(r, 16<<10)
+	br := bufio.NewReaderSize(r, readHeaderBuf)
 	var buf bytes.Buffer
-	for buf.Len() < 256<<10 {
+	for buf.Len() < readHeaderMax {
 		line, err := br.ReadSlice('\n')
 		buf.Write(line)
 		if len(bytes.TrimRight(line, "\r\n")) == 0 && (len(line) > 0 || err != nil) {
@@ -102,6 +108,67 @@ func readHeader(r io.Reader) ([]byte, error) {
 		}
 	}
 	return buf.Bytes(), nil
+}
+
+// headCapture passes a message's bytes on to w and keeps its start, as
+// far as readHeader reads a stored file: to the end of the header, at most
+// maxHeadCapture bytes. identity then names the message as readLocal names
+// its file.
+type headCapture struct {
+	w         io.Writer
+	buf       []byte
+	lineStart int  // where the line being received starts in buf
+	done      bool // the header ended, or the bound was reached
+	ended     bool // by an empty line
+	long      bool // a line as long as readHeader's buffer or longer
+}
+
+// maxHeadCapture bounds what headCapture keeps: readHeader stops once it
+// holds 256 KiB, after a read of at most 16 KiB.
+const maxHeadCapture = readHeaderMax + readHeaderBuf
+
+// reset makes h a capture of the next message, to w, keeping its buffer.
+func (h *headCapture) reset(w io.Writer) *headCapture {
+	*h = headCapture{w: w, buf: h.buf[:0]}
+	return h
+}
+
+func (h *headCapture) Write(p []byte) (int, error) {
+	if !h.done {
+		h.keep(p)
+	}
+	return h.w.Write(p)
+}
+
+func (h *headCapture) keep(p []byte) {
+	p = p[:min(len(p), maxHeadCapture-len(h.buf))]
+	for _, c := range p {
+		h.buf = append(h.buf, c)
+		if c != '\n' {
+			continue
+		}
+		line := h.buf[h.lineStart:]
+		h.long = h.long || len(line) >= readHeaderBuf
+		// readHeader's end of the header: a line of nothing but line-end
+		// characters.
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			h.done, h.ended = true, true
+			return
+		}
+		h.lineStart = len(h.buf)
+	}
+	h.done = len(h.buf) >= maxHeadCapture
+}
+
+// identity is the identity of the message written so far (see identity).
+func (h *headCapture) identity() string {
+	if h.ended && !h.long && h.lineStart < readHeaderMax {
+		// Lines shorter than its buffer, ended by an empty line that it
+		// reaches: readHeader would return exactly these bytes.
+		return identity(h.buf)
+	}
+	hdr, _ := readHeader(bytes.NewReader(h.buf))
+	return identity(hdr)
 }
 
 // readLocalFile reads what the engine compares of a local message file:
@@ -159,22 +226,43 @@ type lfWriter struct {
 	w   io.Writer
 	cr  bool // a CR was held back at the end of the last write
 	buf []byte
+	// in is receive's read buffer, kept with the writer so that a
+	// downloader reuses both from one message to the next.
+	in []byte
+}
+
+// reset makes l a writer to w for the next message, keeping its buffers.
+func (l *lfWriter) reset(w io.Writer) *lfWriter {
+	l.w, l.cr, l.buf = w, false, l.buf[:0]
+	return l
 }
 
 func (l *lfWriter) Write(p []byte) (int, error) {
 	out := l.buf[:0]
-	for _, c := range p {
-		if l.cr {
-			l.cr = false
-			if c != '\n' {
-				out = append(out, '\r')
-			}
+	rest := p
+	if l.cr && len(rest) > 0 {
+		l.cr = false
+		if rest[0] != '\n' {
+			out = append(out, '\r')
 		}
-		if c == '\r' {
+	}
+	// Runs without CR are copied whole; a CR is dropped when an LF
+	// follows, and held back when it ends p.
+	for len(rest) > 0 {
+		i := bytes.IndexByte(rest, '\r')
+		if i < 0 {
+			out = append(out, rest...)
+			break
+		}
+		out = append(out, rest[:i]...)
+		if i+1 == len(rest) {
 			l.cr = true
-			continue
+			break
 		}
-		out = append(out, c)
+		if rest[i+1] != '\n' {
+			out = append(out, '\r')
+		}
+		rest = rest[i+1:]
 	}
 	l.buf = out
 	if _, err := l.w.Write(out); err != nil {

@@ -323,6 +323,18 @@ func addMoveOut(j *job, mo moveOut) {
 	mo.dst.newSt.LocalStamp = ""
 }
 
+// addMoveIn has job d rename the file of a message the server moved into
+// d's folder. Until d records that, the pair and the file are still the
+// source's, so the source records MESSAGES as 0 this pass (read it again):
+// with its counters committed first and the pass stopped before d's
+// rename, the source would otherwise look unchanged on both sides and keep
+// the file while d downloaded the message again
+// (TestKilledServerMoveIsNoCopyNextPass).
+func addMoveIn(d *job, mi moveIn) {
+	d.moveIn = append(d.moveIn, mi)
+	mi.src.newSt.Messages = 0
+}
+
 // onlyMarkedDeleted reports whether the server's flags differ from the
 // base only by \Deleted (T): another client's delete not yet expunged, or
 // a pass of ours that stopped between its STORE and its UID EXPUNGE. For a
@@ -370,7 +382,7 @@ func (m *matcher) goneBoth(j *job, p *state.Pair) {
 	if elsewhere && p.MsgID != "" {
 		if sm, d := m.takeServer(identKey{p.MsgID, p.Size}, nil); sm != nil {
 			m.consumeKey(loc.j, p.Key)
-			d.moveIn = append(d.moveIn, moveIn{src: loc.j, p: p, msg: sm, e: loc.e})
+			addMoveIn(d, moveIn{src: loc.j, p: p, msg: sm, e: loc.e})
 			j.moved[p.UID] = true
 			return
 		}
@@ -403,7 +415,7 @@ func (m *matcher) goneOnServer(j *job, uid uint32) {
 				return
 			}
 		} else if sm, d := m.takeServer(k, j); sm != nil {
-			d.moveIn = append(d.moveIn, moveIn{src: j, p: p, msg: sm, e: e})
+			addMoveIn(d, moveIn{src: j, p: p, msg: sm, e: e})
 			j.moved[p.UID] = true
 			return
 		}

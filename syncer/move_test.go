@@ -291,24 +291,26 @@ func TestDeletingTheOriginalOfACopyIsADelete(t *testing.T) {
 	}
 }
 
-// killAfterMoveInto, in the crash child, kills the pass once a UID MOVE of
-// folder src is done (not yet recorded) and folder dst, where the moved
-// files already are, has recorded its counters: spec "src>dst". When dst
-// has not finished within 10 s the child exits with status 3 instead.
+// killAfterMoveInto, in the crash child, kills the pass at apply step
+// kill of folder kf once folder wf has passed step wait: spec
+// "wait:wf>kill:kf" (steps of applyHook). When wf has not passed wait
+// within 10 s the child exits with status 3 instead.
 func killAfterMoveInto(spec string) {
-	src, dst, ok := strings.Cut(spec, ">")
-	if !ok {
+	first, second, ok := strings.Cut(spec, ">")
+	wait, wf, ok1 := strings.Cut(first, ":")
+	kill, kf, ok2 := strings.Cut(second, ":")
+	if !ok || !ok1 || !ok2 {
 		return
 	}
-	finished := make(chan struct{})
+	passed := make(chan struct{})
 	var once sync.Once
 	applyHook = func(step, folder string) {
 		switch {
-		case step == "finished" && folder == dst:
-			once.Do(func() { close(finished) })
-		case step == "moved" && folder == src:
+		case step == wait && folder == wf:
+			once.Do(func() { close(passed) })
+		case step == kill && folder == kf:
 			select {
-			case <-finished:
+			case <-passed:
 			case <-time.After(10 * time.Second):
 				os.Exit(3)
 			}
@@ -341,7 +343,7 @@ func TestKilledLocalMoveIsNotADeleteNextPass(t *testing.T) {
 	f.renameLocal("INBOX", "Archive", msgID(raws[0]))     // same name: paired by key
 	f.copyDeleteLocal("INBOX", "Archive", msgID(raws[1])) // a new name: paired by identity
 	time.Sleep(1100 * time.Millisecond)                   // the stamps are trusted one second after a change
-	if !f.childPass("SYNCER_CHILD_MOVE_KILL=INBOX>Archive") {
+	if !f.childPass("SYNCER_CHILD_MOVE_KILL=finished:Archive>moved:INBOX") {
 		t.Fatal("the pass was not killed after its move")
 	}
 	f.sync()
@@ -352,5 +354,29 @@ func TestKilledLocalMoveIsNotADeleteNextPass(t *testing.T) {
 	}
 	if n := len(f.u.Messages(t, "INBOX")); n != 2 {
 		t.Fatalf("server INBOX holds %d messages, want 2", n)
+	}
+}
+
+// The same for a move made on the server: a pass killed after the source
+// folder recorded its counters and before the destination renamed the
+// file. The next pass must move the file, not keep it in the source and
+// download the message again into the destination.
+func TestKilledServerMoveIsNoCopyNextPass(t *testing.T) {
+	f := newFixture(t)
+	f.u.CreateFolder(t, "Archive")
+	raw := f.msg("moved on the server")
+	uid := f.u.Append(t, "INBOX", raw, imap.FlagSeen)
+	f.u.Append(t, "INBOX", f.msg("stays"), imap.FlagSeen)
+	f.u.Append(t, "Archive", f.msg("already archived"), imap.FlagSeen)
+	f.sync()
+	f.u.Move(t, "INBOX", uid, "Archive")
+	if !f.childPass("SYNCER_CHILD_MOVE_KILL=finished:INBOX>moving-in:Archive") {
+		t.Fatal("the pass was not killed before its rename")
+	}
+	f.sync()
+	f.compare()
+	f.noDuplicates()
+	if n := len(f.local("INBOX")); n != 1 {
+		t.Fatalf("local INBOX holds %d messages, want 1", n)
 	}
 }

@@ -35,7 +35,10 @@ type bodyTarget struct {
 // keepPartial). Offsets are in server bytes (CRLF line ends); w holds LF
 // line ends.
 func (s *Syncer) receive(t bodyTarget, lit io.Reader, litSize int64, w *maildir.Writer, lw *lfWriter, offset int64) (int64, error) {
-	buf := make([]byte, 64<<10)
+	if lw.in == nil {
+		lw.in = make([]byte, 64<<10)
+	}
+	buf := lw.in
 	var n int64
 	for n < litSize {
 		k, rerr := lit.Read(buf[:min(int64(len(buf)), litSize-n)])
@@ -251,6 +254,15 @@ func (d *downloader) resume(ctx context.Context, m *serverMsg) error {
 	d.bytes += n
 	if err != nil {
 		return err
+	}
+	if m.identLater {
+		// Its start came in an earlier pass: read it from the file.
+		hc := &headCapture{w: io.Discard}
+		if err := w.ReadHead(hc, maxHeadCapture); err != nil {
+			w.Abort()
+			return err
+		}
+		m.ident, m.identLater = hc.identity(), false
 	}
 	delete(d.byUID, m.uid)
 	if err := d.batch.Add(w, m.flags, m.date); err != nil {

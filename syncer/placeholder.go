@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -172,10 +173,16 @@ func (d *downloader) placeholders(ctx context.Context, part []*serverMsg) error 
 			werr = err
 			return
 		}
-		if _, err := w.Write(buildPlaceholder(hdr, m.size, d.j.s.acct.FetchFlag)); err != nil {
+		ph := buildPlaceholder(hdr, m.size, d.j.s.acct.FetchFlag)
+		if _, err := w.Write(ph); err != nil {
 			w.Abort()
 			werr = err
 			return
+		}
+		if m.identLater { // as readLocal will read the placeholder
+			hc := &headCapture{w: io.Discard}
+			hc.Write(ph)
+			m.ident, m.identLater = hc.identity(), false
 		}
 		delete(d.byUID, m.uid)
 		if err := d.batch.Add(w, m.flags, m.date); err != nil {

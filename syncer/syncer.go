@@ -310,6 +310,9 @@ func (s *Syncer) sync(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return s.stats, err
 	}
+	if err := s.deferIdentities(jobs); err != nil { // detect.go: a first sync
+		return s.stats, err
+	}
 	s.stats.Folders = len(jobs)
 	if !s.tmpCleaned {
 		s.tmpCleaned = true

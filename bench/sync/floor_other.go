@@ -10,7 +10,7 @@ import (
 
 // measureFloor needs syncfs(2), which only Linux has: elsewhere the raw
 // floor is not measured.
-func measureFloor(_ *report, _ *corpus.Server, _ string, _ *tool) error {
+func measureFloor(_ *report, _ *corpus.Server, _, _ string, _ *tool) error {
 	fmt.Println("raw floor of a first sync: not measured (needs Linux's syncfs)")
 	return nil
 }

@@ -6,7 +6,7 @@
 //
 //	go run ./bench/sync [-messages 10000] [-seed 1] [-runs 5] [-keep]
 //	                    [-load maildir|append] [-no-mbsync] [-profile FILE]
-//	                    [-link rate=10Mbit,drop=4MB[,latency=20ms]]
+//	                    [-link rate=10Mbit,drop=4MB[,latency=20ms]] [-floor-rounds 3]
 //	go run ./bench/sync -tags [-messages N] [-runs N]
 //	go run ./bench/sync -compress [-messages N] [-link SPEC]
 //
@@ -70,6 +70,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench/out/sync.json", "results file (a relative path is taken from the module root)")
 	flag.StringVar(&o.link, "link", "", `instead of the usual runs, each tool's first sync through a bad link, e.g. "rate=10Mbit,drop=4MB,latency=20ms": syncs until complete, time, bytes sent twice`)
 	flag.BoolVar(&o.compress, "compress", false, `measure COMPRESS=DEFLATE instead: first-sync bytes on the wire with and without it and mbsync's, then times through a throttled link (-link, default "`+defaultCompressLink+`")`)
+	flag.IntVar(&floorRounds, "floor-rounds", floorRounds, "rounds of the raw first-sync floor, each after the first with another first sync of mailmirror (the median ratio is reported)")
 	flag.BoolVar(&o.tags, "tags", false, `measure tags = "notmuch" instead: no-change and 1%-changed passes with and without tags (needs notmuch)`)
 	flag.Parse()
 	if flag.NArg() > 0 || o.messages < 100 || o.runs < 1 || (o.load != "maildir" && o.load != "append") {

@@ -40,6 +40,9 @@ type report struct {
 	// write, one syncfs per batch, in this process.
 	RawFloorSeconds float64 `json:"raw_floor_seconds,omitempty"`
 	RawFloorRatio   float64 `json:"first_sync_over_raw_floor,omitempty"`
+	// RawFloorRounds: the floor and a first sync measured so many times
+	// (-floor-rounds); the two figures above are the medians.
+	RawFloorRounds int `json:"raw_floor_rounds,omitempty"`
 	// TrueSeconds is the median time of /bin/true started like the tools:
 	// the floor under every start and exit.
 	TrueSeconds float64 `json:"true_seconds"`
@@ -237,7 +240,7 @@ func run(o *options) error {
 	if o.profile != "" {
 		fmt.Printf("CPU profile of mailmirror's first sync: %s (go tool pprof -top %s)\n", o.profile, o.profile)
 	}
-	if err := measureFloor(rep, srv, work, mm); err != nil {
+	if err := measureFloor(rep, srv, work, repo, mm); err != nil {
 		return err
 	}
 

@@ -32,10 +32,16 @@ const (
 // info part (":2,", ";2," on Windows); a file without one has no flags. A
 // folder is a directory with a cur/ or new/ subdirectory. In the verbatim
 // layout a Maildir at ROOT itself, where nothing should be, is reported as
-// folder ".". A missing root yields an empty map.
+// folder ".". A missing root yields an empty map. A file that vanishes
+// while the tree is read (a live daemon renamed it, as it may while a
+// test's user works in the Maildir) makes it read the tree again, up to
+// five times.
 func ReadMaildir(t testing.TB, root, layout string) map[string][]Msg {
 	t.Helper()
 	out, err := readMaildir(root, layout)
+	for try := 1; try < 5 && errors.Is(err, fs.ErrNotExist); try++ {
+		out, err = readMaildir(root, layout)
+	}
 	if err != nil {
 		t.Fatalf("read Maildir %s: %v", root, err)
 	}
