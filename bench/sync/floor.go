@@ -184,8 +184,6 @@ func floorWorker(srv *corpus.Server, dir string, work <-chan chunk) (int, error)
 	return n, publish()
 }
 
-// floorRounds is how many times measureFloor measures the floor (-floor-rounds).
-var floorRounds = 3
 
 // measureFloor measures the raw floor after the first syncs, and prints
 // mailmirror's first sync against it (issue 16: within 1.5×). On a shared

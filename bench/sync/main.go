@@ -58,6 +58,10 @@ import (
 	"os"
 )
 
+// floorRounds is how many times measureFloor measures the floor
+// (-floor-rounds; Linux only, see floor.go).
+var floorRounds = 3
+
 func main() {
 	var o options
 	flag.IntVar(&o.messages, "messages", 10000, "messages in the corpus")
