@@ -184,7 +184,6 @@ func floorWorker(srv *corpus.Server, dir string, work <-chan chunk) (int, error)
 	return n, publish()
 }
 
-
 // measureFloor measures the raw floor after the first syncs, and prints
 // mailmirror's first sync against it (issue 16: within 1.5×). On a shared
 // machine one floor and one first sync measured a minute apart say little:
