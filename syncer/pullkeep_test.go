@@ -25,11 +25,7 @@ func TestPullNewKeepsThePushedFolderSelected(t *testing.T) {
 	f.u.Append(t, "Archive", f.msg("archived"))
 	f.sync()
 
-	var trace lockedBuffer
-	s := New(f.acct, f.store, f.db, Options{DialOptions: DialOptions{Password: config.Secret(f.u.Password), DebugWriter: &trace}})
-	defer s.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	s, trace, ctx := f.tracedSyncer()
 	pull := func() (Stats, error) { return s.PullNew(ctx, Pushed{Folder: "INBOX"}) }
 
 	f.u.Append(t, "INBOX", f.msg("pushed 1"))
@@ -146,11 +142,7 @@ func TestPullNewOverALentConnection(t *testing.T) {
 	f.u.Append(t, "INBOX", f.msg("old"))
 	f.sync()
 
-	var trace lockedBuffer
-	s := New(f.acct, f.store, f.db, Options{DialOptions: DialOptions{Password: config.Secret(f.u.Password), DebugWriter: &trace}})
-	defer s.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	s, trace, ctx := f.tracedSyncer()
 	lent, err := Dial(ctx, f.acct, DialOptions{Password: config.Secret(f.u.Password)})
 	if err != nil {
 		t.Fatal(err)
@@ -197,4 +189,15 @@ func TestPullNewOverALentConnection(t *testing.T) {
 	if !bytes.Contains(trace.Bytes(), []byte(" FETCH")) || lent.Selected() != "INBOX" {
 		t.Fatalf("PullNew of two folders: pool FETCH %v, lent connection has %q selected", bytes.Contains(trace.Bytes(), []byte(" FETCH")), lent.Selected())
 	}
+}
+
+// tracedSyncer is a Syncer of the fixture's account whose protocol trace
+// is kept, and a context for its calls; both end with the test.
+func (f *fixture) tracedSyncer() (*Syncer, *lockedBuffer, context.Context) {
+	trace := &lockedBuffer{}
+	s := New(f.acct, f.store, f.db, Options{DialOptions: DialOptions{Password: config.Secret(f.u.Password), DebugWriter: trace}})
+	f.t.Cleanup(s.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	f.t.Cleanup(cancel)
+	return s, trace, ctx
 }
