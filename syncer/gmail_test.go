@@ -44,7 +44,10 @@ func newGmailDeviceTags(t *testing.T, srv *fakegmail.Server, newTags string, ext
 	dir := t.TempDir()
 	mail := filepath.Join(dir, "Mail")
 	port := srv.Addr[strings.LastIndex(srv.Addr, ":")+1:]
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`state_dir = %q
+	if err := os.MkdirAll(mail, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	a, store, db := openTestAccount(t, fmt.Sprintf(`state_dir = %q
 [[account]]
 name = "gmail"
 provider = "gmail"
@@ -57,23 +60,7 @@ password_env = "MAILMIRROR_UNUSED"
 maildir = %q
 tags = "notmuch"
 %s
-`, filepath.Join(dir, "state"), port, mail, strings.Join(extra, "\n"))), "gmail.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := cfg.Accounts[0]
-	if err := os.MkdirAll(mail, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	store, err := maildir.Open(a.Maildir, a.Layout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := state.Open(cfg.StateDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+`, filepath.Join(dir, "state"), port, mail, strings.Join(extra, "\n")), "gmail.toml")
 	nmc := filepath.Join(dir, "notmuch-config")
 	conf := "[database]\npath=" + mail + "\n[new]\ntags=" + newTags + "\n[maildir]\nsynchronize_flags=true\n"
 	if err := os.WriteFile(nmc, []byte(conf), 0o600); err != nil {

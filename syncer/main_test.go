@@ -86,20 +86,7 @@ maildir = %q
 	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := config.Parse([]byte(cfgText), "test.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	acct := cfg.Accounts[0]
-	store, err := maildir.Open(acct.Maildir, acct.Layout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := state.Open(cfg.StateDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	acct, store, db := openTestAccount(t, cfgText, "test.toml")
 	return &fixture{t: t, u: u, acct: acct, dir: dir, cfgPath: cfgPath, store: store, db: db, rnd: rand.New(rand.NewPCG(1, uint64(len(t.Name()))))}
 }
 

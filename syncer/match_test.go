@@ -12,7 +12,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
-	"github.com/mailmirror/mailmirror/config"
 	"github.com/mailmirror/mailmirror/maildir"
 	"github.com/mailmirror/mailmirror/state"
 )
@@ -193,7 +192,7 @@ var matchFolders = []string{"A", "B", "C"}
 func newMatchEnv(t *testing.T, c matchCase) *matchEnv {
 	t.Helper()
 	dir := t.TempDir()
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`state_dir = %q
+	acct, store, db := openTestAccount(t, fmt.Sprintf(`state_dir = %q
 [[account]]
 name = "test"
 protocol = "imap"
@@ -203,24 +202,11 @@ tls = "none"
 username = "u"
 password_env = "SYNCER_TEST_PASSWORD"
 maildir = %q
-`, filepath.Join(dir, "state"), filepath.Join(dir, "Mail"))), "test.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	acct := cfg.Accounts[0]
-	store, err := maildir.Open(acct.Maildir, acct.Layout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := state.Open(cfg.StateDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+`, filepath.Join(dir, "state"), filepath.Join(dir, "Mail")), "test.toml")
 	e := &matchEnv{t: t, c: c, store: store, db: db, fs: map[string]state.Folder{}}
 	e.s = New(acct, store, db, Options{})
 	t.Cleanup(e.s.Close)
-	err = db.Update(func(tx *state.Tx) error {
+	err := db.Update(func(tx *state.Tx) error {
 		for _, name := range matchFolders {
 			f, err := tx.EnsureFolder(acct.Name, name, name)
 			if err != nil {

@@ -126,7 +126,7 @@ func (m *memServer) append(t *testing.T, folder string, raw []byte, flags ...ima
 func memAccount(t *testing.T, m *memServer) (*config.Account, *maildir.Store, *state.DB) {
 	t.Helper()
 	dir := t.TempDir()
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`state_dir = %q
+	return openTestAccount(t, fmt.Sprintf(`state_dir = %q
 [[account]]
 name = "mem"
 protocol = "imap"
@@ -136,18 +136,7 @@ tls = "none"
 username = "alice"
 password_env = "X"
 maildir = %q
-`, filepath.Join(dir, "state"), m.addr[strings.LastIndex(m.addr, ":")+1:], filepath.Join(dir, "Mail"))), "mem.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := cfg.Accounts[0]
-	store, _ := maildir.Open(a.Maildir, a.Layout)
-	db, err := state.Open(cfg.StateDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return a, store, db
+`, filepath.Join(dir, "state"), m.addr[strings.LastIndex(m.addr, ":")+1:], filepath.Join(dir, "Mail")), "mem.toml")
 }
 
 func memSync(t *testing.T, a *config.Account, store *maildir.Store, db *state.DB) Stats {

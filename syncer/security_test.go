@@ -37,7 +37,7 @@ func secAccount(t *testing.T, user string, port int, tlsMode, caFile string) (*c
 	if caFile != "" {
 		ca = fmt.Sprintf("tls_ca_file = %q\n", caFile)
 	}
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`state_dir = %q
+	return openTestAccount(t, fmt.Sprintf(`state_dir = %q
 [[account]]
 name = "sec"
 protocol = "imap"
@@ -48,21 +48,7 @@ tls = %q
 password_env = "UNUSED"
 maildir = %q
 max_connections = 1
-`, filepath.Join(dir, "state"), port, tlsMode, ca, user, filepath.Join(dir, "Mail"))), "sec.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := cfg.Accounts[0]
-	store, err := maildir.Open(a.Maildir, a.Layout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := state.Open(cfg.StateDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return a, store, db
+`, filepath.Join(dir, "state"), port, tlsMode, ca, user, filepath.Join(dir, "Mail")), "sec.toml")
 }
 
 func secPass(a *config.Account, store *maildir.Store, db *state.DB, opts DialOptions) (Stats, error) {
