@@ -1,9 +1,6 @@
 package daemon_test
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,23 +25,7 @@ func TestGmailLabelFromNotmuchInTheDaemon(t *testing.T) {
 	port, _ := strconv.Atoi(srv.Addr[strings.LastIndex(srv.Addr, ":")+1:])
 	u := &testenv.User{Name: srv.User, Password: srv.Password}
 	f := newFixture(t, u, port, "provider = \"gmail\"\ntags = \"notmuch\"")
-	mail := f.acct.Maildir
-	if err := os.MkdirAll(mail, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	nmc := filepath.Join(f.dir, "notmuch-config")
-	if err := os.WriteFile(nmc, []byte("[database]\npath="+mail+"\n[new]\ntags=inbox;unread\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("NOTMUCH_CONFIG", nmc)
-	notmuch := func(args ...string) string {
-		out, err := exec.Command("notmuch", args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("notmuch %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	notmuch("new", "--quiet")
+	notmuch := f.notmuchDB()
 	f.start(testOptions())
 	eventually(t, func() string { return "the message in All Mail" }, func() bool { return len(f.local(fakegmail.AllMail)["<d1@example.org>"]) == 1 })
 	notmuch("new", "--quiet")
@@ -58,7 +39,7 @@ func TestGmailLabelFromNotmuchInTheDaemon(t *testing.T) {
 	if got := srv.Store.Labels("<d1@example.org>"); !slices.Contains(got, fakegmail.Inbox) || !slices.Contains(got, fakegmail.AllMail) {
 		t.Errorf("the message is in %q", got)
 	}
-	for folder, msgs := range testenv.ReadMaildir(t, mail, f.acct.Layout) {
+	for folder, msgs := range testenv.ReadMaildir(t, f.acct.Maildir, f.acct.Layout) {
 		if folder != fakegmail.AllMail && len(msgs) > 0 {
 			t.Errorf("local folder %q holds %d messages", folder, len(msgs))
 		}

@@ -23,23 +23,7 @@ func TestTagsBothWaysInTheDaemon(t *testing.T) {
 	testenv.RequireDovecot(t)
 	u := testenv.Shared(t).NewUser(t)
 	f := newFixture(t, u, u.Server().IMAPPort, `tags = "notmuch"`)
-	mail := f.acct.Maildir
-	if err := os.MkdirAll(mail, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	nmc := filepath.Join(f.dir, "notmuch-config")
-	if err := os.WriteFile(nmc, []byte("[database]\npath="+mail+"\n[new]\ntags=inbox;unread\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("NOTMUCH_CONFIG", nmc)
-	notmuch := func(args ...string) string {
-		out, err := exec.Command("notmuch", args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("notmuch %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	notmuch("new", "--quiet")
+	notmuch := f.notmuchDB()
 	raw := f.msg("tagged")
 	id := msgID(raw)
 	uid := u.Append(t, "INBOX", raw, imap.Flag("srv"))
@@ -66,4 +50,32 @@ func TestTagsBothWaysInTheDaemon(t *testing.T) {
 	eventually(t, func() string { return "tag phone locally, have " + strings.Join(localTags(), " ") },
 		func() bool { return slices.Contains(localTags(), "phone") })
 	t.Logf("server keyword → notmuch tag: %v", time.Since(start))
+}
+
+// notmuchDB makes a notmuch database of the fixture's Maildir (its config
+// in NOTMUCH_CONFIG for the test, new mail tagged inbox and unread),
+// indexes it once and returns a function that runs notmuch and returns its
+// output.
+func (f *fixture) notmuchDB() func(args ...string) string {
+	t := f.t
+	t.Helper()
+	mail := f.acct.Maildir
+	if err := os.MkdirAll(mail, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	nmc := filepath.Join(f.dir, "notmuch-config")
+	if err := os.WriteFile(nmc, []byte("[database]\npath="+mail+"\n[new]\ntags=inbox;unread\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("NOTMUCH_CONFIG", nmc)
+	notmuch := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("notmuch", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("notmuch %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	notmuch("new", "--quiet")
+	return notmuch
 }
